@@ -1,0 +1,236 @@
+"""The Quart application: pages, the board WebSocket, exports. The only module that imports Quart.
+
+``create_app(settings)`` builds everything; ``cli.py`` serves it with Hypercorn and tests serve it
+on an ephemeral port. A board id is checked against ``protocol.ID_PATTERN`` on every route before
+anything else happens, so a bad id is a 404 that never touches the file system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import hypercorn.protocol.ws_stream as hypercorn_ws_stream
+import segno
+from quart import Quart, Response, redirect, request, websocket
+from wsproto.extensions import PerMessageDeflate
+
+from . import protocol
+from .hub import Hubs
+from .protocol import CloseCode, Hello, MalformedFrame
+from .settings import Settings
+from .store import FileStore
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STATIC_DIR = next(p for p in (PACKAGE_DIR / "static", PACKAGE_DIR.parent / "static") if p.is_dir())
+"""``static/`` ships inside the wheel as ``whiteboard/static``; a source checkout has it beside."""
+
+INVALID_BOARD = "board ids are 1-64 characters of A-Z a-z 0-9 _ -"
+
+
+class _DeclinedDeflate(PerMessageDeflate):
+    """permessage-deflate that never accepts an offer.
+
+    Browsers always offer it and Hypercorn 0.18 always accepts it, then compresses every frame once
+    per receiver, which makes batched fan-out 4-6x slower. Hypercorn has no setting for it and
+    negotiates before the app sees the request, so this replaces the class it looks up at accept
+    time (``ws_stream.Handshake.accept``). Pinned Hypercorn; ``tests/integration`` checks it.
+    """
+
+    def accept(self, offer: str) -> None:  # type: ignore[override]
+        return None
+
+
+def decline_permessage_deflate() -> None:
+    hypercorn_ws_stream.PerMessageDeflate = _DeclinedDeflate  # type: ignore[misc]
+
+
+def new_board_id() -> str:
+    """128 random bits, URL-safe, never starting with '-' (so it is safe as a CLI argument)."""
+    while True:
+        board_id = secrets.token_urlsafe(16)
+        if not board_id.startswith("-"):
+            return board_id
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    settings = settings or Settings()
+    decline_permessage_deflate()
+    app = Quart(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
+    store = FileStore(settings.boards_dir, fsync=settings.fsync,
+                      max_board_bytes=settings.max_board_bytes,
+                      max_total_bytes=settings.max_total_bytes, max_boards=settings.max_boards)
+    hubs = Hubs(store, settings)
+    app.config["WHITEBOARD_SETTINGS"] = settings
+    app.extensions["whiteboard_hubs"] = hubs
+    app.extensions["whiteboard_store"] = store
+    active_sockets: set[asyncio.Task[Any]] = set()
+    app.extensions["whiteboard_sockets"] = active_sockets
+
+    @app.after_serving
+    async def close_boards() -> None:
+        await shutdown(app)
+
+    @app.after_request
+    async def security_headers(response: Response) -> Response:
+        host = request.host
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"connect-src 'self' ws://{host} wss://{host}; img-src 'self' data: blob:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"  # the board id is the key to it
+        return response
+
+    @app.get("/")
+    async def new_board() -> Response:
+        return redirect(f"/b/{new_board_id()}")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/b/<board_id>")
+    async def board_page(board_id: str) -> Any:
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return INVALID_BOARD, 404
+        response = await app.send_static_file("index.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/b/<board_id>/qr.svg")
+    async def board_qr(board_id: str) -> Any:
+        """The share link as a QR code, so people in the room can join from a phone."""
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return INVALID_BOARD, 404
+        base = settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+        buffer = io.BytesIO()
+        segno.make(f"{base}/b/{board_id}", error="m").save(buffer, kind="svg", scale=6, border=2)
+        return Response(buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-cache"})
+
+    @app.websocket("/b/<board_id>/ws")
+    async def board_socket(board_id: str) -> Any:
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return INVALID_BOARD, 404
+        origin = websocket.headers.get("Origin")
+        if origin is not None and not origin_allowed(origin, websocket.host, settings):
+            return f"origin {origin} may not open this board", 403
+        task = asyncio.current_task()
+        assert task is not None
+        active_sockets.add(task)
+        try:
+            await serve_socket(hubs, settings, board_id)
+        finally:
+            active_sockets.discard(task)
+
+    from .export_http import register_exports
+
+    register_exports(app, hubs, store, settings)
+    return app
+
+
+def origin_allowed(origin: str, host: str, settings: Settings) -> bool:
+    """Browsers send Origin; it must be this server (by Host), public_url, or allow-listed."""
+    origin = origin.rstrip("/")
+    if urlsplit(origin).netloc == host:
+        return True
+    public = urlsplit(settings.public_url)
+    if public.netloc and origin == f"{public.scheme}://{public.netloc}":
+        return True
+    return origin in settings.allowed_origins
+
+
+def share_url(settings: Settings, board_id: str) -> str:
+    base = settings.public_url.rstrip("/")
+    if not base:
+        base = f"{'https' if websocket.scheme == 'wss' else 'http'}://{websocket.host}"
+    return f"{base}/b/{board_id}"
+
+
+async def serve_socket(hubs: Hubs, settings: Settings, board_id: str) -> None:
+    """Handshake, then run the sender and the receive loop until either ends."""
+    await websocket.accept()
+    ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
+    hello = await receive_hello(ws, settings)
+    if hello is None:
+        return
+    hub = await hubs.get(board_id)
+    conn = hub.join(hello, {"share_url": share_url(settings, board_id)})
+    if conn is None:
+        await ws.close(CloseCode.BOARD_FULL, "this board has as many connections as it allows")
+        return
+    sender = asyncio.create_task(conn.run_sender(ws.send, ws.close, settings.send_timeout_s))
+    receiver = asyncio.create_task(receive_loop(ws, hub, conn, settings))
+    try:
+        await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
+        if receiver.done() and not receiver.cancelled() and receiver.exception() is None:
+            await sender  # the receive loop asked for a close: let the sender deliver it
+    finally:
+        hub.leave(conn)
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def receive_hello(ws: Any, settings: Settings) -> Hello | None:
+    try:
+        async with asyncio.timeout(settings.hello_timeout_s):
+            data = await ws.receive()
+    except TimeoutError:
+        await ws.close(CloseCode.BAD_HANDSHAKE, "no hello in time")
+        return None
+    if not isinstance(data, bytes):
+        await ws.close(CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack")
+        return None
+    try:
+        messages = protocol.decode_frame(data, settings.limits)
+    except MalformedFrame as exc:
+        await ws.close(CloseCode.BAD_HANDSHAKE, str(exc)[:120])
+        return None
+    first = messages[0] if len(messages) == 1 else None
+    if isinstance(first, protocol.InvalidMessage):
+        await ws.close(CloseCode.BAD_HANDSHAKE, f"bad hello: {first.reason}"[:120])
+        return None
+    if not isinstance(first, Hello):
+        await ws.close(CloseCode.BAD_HANDSHAKE, "the first message must be a hello")
+        return None
+    return first
+
+
+async def receive_loop(ws: Any, hub: Any, conn: Any, settings: Settings) -> None:
+    limits = settings.limits
+    while conn.close_code is None:
+        data = await ws.receive()
+        if not isinstance(data, bytes):
+            conn.close(CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack")
+            return
+        if not conn.allow(len(data)):
+            conn.close(CloseCode.RATE_LIMITED, "too many messages: slow down")
+            return
+        try:
+            messages = protocol.decode_frame(data, limits)
+        except MalformedFrame as exc:
+            conn.close(CloseCode.MALFORMED_FRAME, str(exc)[:120])
+            return
+        for message in messages:
+            hub.handle(conn, message)
+
+
+async def shutdown(app: Quart) -> None:
+    """Close every connection with GOING_AWAY (pages reconnect), flush and close every log."""
+    await app.extensions["whiteboard_hubs"].close()
+    sockets = app.extensions["whiteboard_sockets"]
+    if sockets:
+        await asyncio.wait(list(sockets), timeout=2)

@@ -1,0 +1,269 @@
+"""One board's state: which strokes exist and are visible, op-id dedup, per-author undo/redo.
+
+Pure: no I/O and no asyncio. The same :meth:`Board.apply` runs for a freshly committed op and for
+an op read back from the log, so replay reproduces the board exactly. The log is kept here as the
+list of encoded ops (index = seq - 1) because replay streams those bytes as they are.
+
+Undo/redo are logged as ops naming their ``target``, and erase ops name the strokes they hid, so a
+client can mirror the visible set by applying ops in seq order (``docs/protocol.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from . import protocol
+from .protocol import (
+    COORD_SCALE,
+    Clear,
+    CommittingMessage,
+    End,
+    ErrorCode,
+    Erase,
+    InvalidMessage,
+    Points,
+    Redo,
+    Stroke,
+    Style,
+    Undo,
+)
+
+
+class BoardFull(InvalidMessage):
+    code = ErrorCode.BOARD_FULL
+
+
+class NothingToDo(InvalidMessage):
+    """An undo/redo with an empty stack, or an erase of strokes that are all gone already."""
+
+    code = ErrorCode.UNKNOWN_STROKE
+
+
+class CorruptLog(Exception):
+    """A stored record that does not decode or does not follow its predecessor."""
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """The op id is already committed (a resend): acknowledge ``seq`` again, store nothing."""
+
+    op_id: str
+    seq: int
+
+
+@dataclass(slots=True)
+class StrokeState:
+    author: str
+    visible: bool = True
+
+
+@dataclass(slots=True)
+class BoardStats:
+    strokes: int = 0
+    points: int = 0
+    log_bytes: int = 0
+
+
+@dataclass(slots=True)
+class Board:
+    """State of one board, rebuilt from its log; ``max_strokes`` caps what one board may hold."""
+
+    max_strokes: int
+    ops: list[bytes] = field(default_factory=list)
+    strokes: dict[str, StrokeState] = field(default_factory=dict)
+    op_seq: dict[str, int] = field(default_factory=dict)
+    op_author: dict[str, str] = field(default_factory=dict)
+    hidden_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    undo_stacks: dict[str, list[str]] = field(default_factory=dict)
+    redo_stacks: dict[str, list[str]] = field(default_factory=dict)
+    stats: BoardStats = field(default_factory=BoardStats)
+
+    @property
+    def head_seq(self) -> int:
+        return len(self.ops)
+
+    # --- committing new ops ----------------------------------------------------------------------
+
+    def commit(
+        self,
+        message: CommittingMessage,
+        author: str,
+        live: LiveStroke | None = None,
+        reserve: Callable[[int], None] | None = None,
+    ) -> bytes | Duplicate:
+        """Validate ``message`` against the state, give it the next seq, apply it, return its bytes.
+
+        ``End`` needs the connection's ``live`` stroke. ``reserve(n)`` is called with the encoded
+        size before anything changes, so a storage quota can refuse the op (by raising). Raises an
+        :class:`InvalidMessage` subclass when the op cannot apply; the board is then unchanged.
+        """
+        seen = self.op_seq.get(message.id)
+        if seen is not None:
+            if self.op_author[message.id] != author:
+                raise InvalidMessage("op id already used by another client", message.id)
+            return Duplicate(message.id, seen)
+        seq = self.head_seq + 1
+        fields = self._fields_for(message, author, live)
+        encoded = protocol.encode_op(seq, _KIND[type(message)], message.id, author, **fields)
+        if reserve is not None:
+            reserve(len(encoded))
+        self.apply({"type": _KIND[type(message)], "seq": seq, "id": message.id, "by": author,
+                    **fields}, encoded)
+        return encoded
+
+    def _fields_for(
+        self, message: CommittingMessage, author: str, live: LiveStroke | None
+    ) -> dict[str, Any]:
+        if isinstance(message, Stroke | End):
+            if len(self.strokes) >= self.max_strokes:
+                raise BoardFull(f"board holds {self.max_strokes} strokes, its limit", message.id)
+            if isinstance(message, Stroke):
+                return protocol.stroke_fields(message.style, message.pts, message.pressure)
+            if live is None:
+                raise InvalidMessage("end of a stroke that was never begun", message.id)
+            return protocol.stroke_fields(live.style, live.pts, live.pressure)
+        if isinstance(message, Erase):
+            ids = tuple(dict.fromkeys(i for i in message.ids if self._is_visible(i)))
+            if not ids:
+                raise NothingToDo("none of those strokes is on the board", message.id)
+            return {"ids": ids}
+        if isinstance(message, Clear):
+            if not any(s.visible for s in self.strokes.values()):
+                raise NothingToDo("the board is already empty", message.id)
+            return {}
+        stack = (self.undo_stacks if isinstance(message, Undo) else self.redo_stacks).get(author)
+        if not stack:
+            raise NothingToDo(f"nothing to {_KIND[type(message)]}", message.id)
+        return {"target": stack[-1]}
+
+    def _is_visible(self, stroke_id: str) -> bool:
+        state = self.strokes.get(stroke_id)
+        return state is not None and state.visible
+
+    # --- applying ops (fresh or replayed) --------------------------------------------------------
+
+    def apply(self, op: dict[str, Any], encoded: bytes) -> None:
+        """Apply a committed op; raise CorruptLog when it cannot follow the current state."""
+        kind, op_id, author = op.get("type"), op.get("id"), op.get("by")
+        if op.get("seq") != self.head_seq + 1 or not isinstance(op_id, str):
+            raise CorruptLog(f"expected seq {self.head_seq + 1}, got {op.get('seq')!r}")
+        if not isinstance(author, str) or op_id in self.op_seq:
+            raise CorruptLog(f"op {op_id!r} has no author or is a duplicate")
+        if kind == "stroke":
+            self.strokes[op_id] = StrokeState(author)
+            self.stats.strokes += 1
+            self.stats.points += len(op["pts"]) // 2
+            self._push_action(author, op_id)
+        elif kind == "erase":
+            self.hidden_by[op_id] = self._set_visible(op["ids"], False)
+            self._push_action(author, op_id)
+        elif kind == "clear":
+            visible = tuple(i for i, s in self.strokes.items() if s.visible)
+            self.hidden_by[op_id] = self._set_visible(visible, False)
+            self._push_action(author, op_id)
+        elif kind in ("undo", "redo"):
+            self._apply_undo_redo(kind, author, op.get("target"))
+        else:
+            raise CorruptLog(f"unknown op type {kind!r}")
+        self.op_seq[op_id] = op["seq"]
+        self.op_author[op_id] = author
+        self.ops.append(encoded)
+        self.stats.log_bytes += len(encoded)
+
+    def _apply_undo_redo(self, kind: str, author: str, target: Any) -> None:
+        source, dest = self.undo_stacks, self.redo_stacks
+        if kind == "redo":
+            source, dest = dest, source
+        stack = source.get(author)
+        if not stack or stack[-1] != target:
+            raise CorruptLog(f"{kind} of {target!r} is not on top of {author}'s stack")
+        stack.pop()
+        dest.setdefault(author, []).append(target)
+        undoing = kind == "undo"
+        if target in self.strokes:
+            self._set_visible((target,), not undoing)
+        else:
+            self._set_visible(self.hidden_by[target], undoing)
+
+    def _push_action(self, author: str, op_id: str) -> None:
+        self.undo_stacks.setdefault(author, []).append(op_id)
+        self.redo_stacks.pop(author, None)
+
+    def _set_visible(self, ids: Iterable[str], visible: bool) -> tuple[str, ...]:
+        """Set visibility; return the ids that changed (what an undo must later restore)."""
+        changed = []
+        for stroke_id in ids:
+            state = self.strokes.get(stroke_id)
+            if state is not None and state.visible != visible:
+                state.visible = visible
+                changed.append(stroke_id)
+        return tuple(changed)
+
+    # --- loading and reading ----------------------------------------------------------------------
+
+    def load(self, records: Iterable[bytes]) -> None:
+        """Apply stored records in order; raise CorruptLog at the first one that does not fit."""
+        for encoded in records:
+            try:
+                op = msgpack.unpackb(encoded, raw=False, use_list=False)
+            except Exception as exc:
+                raise CorruptLog(f"record does not decode: {type(exc).__name__}") from None
+            if not isinstance(op, dict):
+                raise CorruptLog("record is not a map")
+            self.apply(op, encoded)
+
+    def visible_strokes(self) -> list[dict[str, Any]]:
+        """Decoded visible strokes in drawing order (for export): ``pts`` stay delta-coded."""
+        out = []
+        for encoded in self.ops:
+            op = msgpack.unpackb(encoded, raw=False, use_list=False)
+            if op["type"] == "stroke" and self.strokes[op["id"]].visible:
+                out.append(op)
+        return out
+
+
+_KIND = {Stroke: "stroke", End: "stroke", Erase: "erase", Clear: "clear", Undo: "undo",
+         Redo: "redo"}
+
+
+@dataclass(slots=True)
+class LiveStroke:
+    """A stroke being drawn by one connection: points accumulate here until ``End`` commits them.
+
+    Checking the absolute range needs the last point, so it is kept; everything else stays in the
+    delta-coded wire form, ready to be stored.
+    """
+
+    style: Style
+    pts: list[int]
+    pressure: list[int] | None
+    last_x: int
+    last_y: int
+    max_points: int
+    max_coord_q: int
+
+    @classmethod
+    def begin(cls, style: Style, pts: tuple[int, ...], pressure: tuple[int, ...] | None,
+              max_points: int, max_coord: float) -> LiveStroke:
+        bound = round(max_coord * COORD_SCALE)
+        last_x, last_y = protocol.check_absolute_range(pts, 0, 0, bound)
+        return cls(style, list(pts), None if pressure is None else list(pressure),
+                   last_x, last_y, max_points, bound)
+
+    def append(self, message: Points) -> None:
+        if (message.pressure is None) != (self.pressure is None):
+            raise InvalidMessage("p must be sent with every batch or with none", message.id)
+        count = (len(self.pts) + len(message.pts)) // 2
+        if count > self.max_points:
+            raise protocol.StrokeTooLong(count, self.max_points, message.id)
+        if message.pts:
+            self.last_x, self.last_y = protocol.check_absolute_range(
+                message.pts, self.last_x, self.last_y, self.max_coord_q
+            )
+        self.pts += message.pts
+        if self.pressure is not None and message.pressure is not None:
+            self.pressure += message.pressure

@@ -1,0 +1,105 @@
+"""``whiteboard serve`` and ``whiteboard export``: settings from flags and environment, Hypercorn.
+
+Every setting in ``settings.SETTINGS`` is a flag of ``serve`` and an environment variable; the flag
+wins. SIGTERM or SIGINT close every WebSocket with 1001 (pages reconnect and resume), flush every
+board's log, then stop the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config
+
+from . import settings as settings_module
+from .app import create_app, shutdown
+from .settings import SETTINGS, Settings
+
+log = logging.getLogger("whiteboard")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whiteboard",
+        description="Self-hosted real-time collaborative whiteboard.",
+        epilog="Every option can also be set with an environment variable WHITEBOARD_<NAME> "
+        "(e.g. WHITEBOARD_PORT=9000); a command-line flag wins over the environment.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve", help="run the server",
+        description="Run the whiteboard server. To let phones and other computers join, use "
+        "--host 0.0.0.0 and, behind an HTTPS reverse proxy, --public-url https://your.host.",
+    )
+    for setting in SETTINGS:
+        default = setting.default
+        shown = "on" if default is True else "off" if default is False else default
+        serve.add_argument(
+            "--" + setting.name.replace("_", "-"), dest=setting.name, default=None,
+            metavar=setting.name.upper(),
+            help=f"{setting.help} [env {settings_module.env_name(setting.name)}; default {shown!r}]",
+        )
+    from .export_cli import add_export_command
+
+    add_export_command(commands)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+    flags = {s.name: getattr(args, s.name, None) for s in SETTINGS}
+    return settings_module.from_sources(flags, environ)
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.websocket_max_message_size = settings.max_frame_bytes
+    config.websocket_ping_interval = settings.ping_interval_s or None
+    config.graceful_timeout = 3
+    config.accesslog = None
+    config.errorlog = "-"
+    return config
+
+
+async def run_server(settings: Settings, config: Config | None = None) -> None:
+    app = create_app(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        log.info("shutting down: closing connections with 1001 and flushing board logs")
+        await shutdown(app)
+
+    config = config or hypercorn_config(settings)
+    public = settings.public_url or f"http://{config.bind[0]}"
+    log.info("whiteboard serving on %s (boards in %s)", public, settings.boards_dir.resolve())
+    await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from_args(args, dict(os.environ))
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.command == "serve":
+        asyncio.run(run_server(settings))
+        return 0
+    return args.run_export(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+def add_export_command(commands):
+    pass

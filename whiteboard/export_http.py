@@ -1,0 +1,2 @@
+def register_exports(app, hubs, store, settings):
+    pass

@@ -1,0 +1,320 @@
+"""Fan-out for one board, and the registry of loaded boards.
+
+Everything a board's clients send is applied to the in-memory :class:`Board` at once and queued;
+one flusher task per board then, at most once per ``tick_ms``, writes the tick's committed ops to
+the log in one group commit and sends *one* frame holding all of the tick's ops and events to every
+connection. On this stack the cost is per frame, not per byte (``docs/performance.md``), so this is
+what lets one core deliver millions of op-deliveries a second. A lone op is not delayed: an idle
+flusher wakes at once, and only the next flush waits for the tick.
+
+Durability: an op reaches anyone, its sender included, only after the log append returned, so
+seeing one's own op come back is the acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import protocol
+from .board import Board, CorruptLog, Duplicate, LiveStroke
+from .connection import Connection
+from .protocol import (
+    Begin,
+    CloseCode,
+    Cursor,
+    End,
+    ErrorCode,
+    Hello,
+    InvalidMessage,
+    Message,
+    Points,
+    Rename,
+)
+from .settings import Settings
+from .store import BoardLog, BoardStore, StorageFull
+
+log = logging.getLogger(__name__)
+
+
+def author_for(board_id: str, client_id: str) -> str:
+    """Public author id: stable for a browser on a board, but it does not reveal the secret
+    client id (which would let anyone undo someone else's strokes) nor link boards."""
+    digest = hashlib.sha256(f"{board_id}\x00{client_id}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
+
+
+class BoardHub:
+    def __init__(self, board_id: str, board_log: BoardLog, settings: Settings,
+                 on_idle: Callable[[BoardHub], None]) -> None:
+        self.board_id = board_id
+        self.log = board_log
+        self.settings = settings
+        self.board = Board(max_strokes=settings.max_strokes_per_board)
+        self.durable_seq = 0
+        self.connections: dict[int, Connection] = {}
+        self._on_idle = on_idle
+        self._next_peer = 1
+        self._pending: list[bytes] = []  # ops and events of this tick, in arrival order
+        self._pending_ops: list[bytes] = []  # the committed ops among them, for the log
+        self._cursor_slot: dict[int, int] = {}  # peer -> index of its cursor event in _pending
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self.failed = False
+
+    async def load(self) -> None:
+        records = await self.log.read()
+        try:
+            self.board.load(records)
+        except CorruptLog as exc:
+            kept = self.board.head_seq
+            log.warning("board %s: record %d does not apply (%s)", self.board_id, kept + 1, exc)
+            await self.log.truncate(kept)
+        self.durable_seq = self.board.head_seq
+        self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.board_id}")
+
+    # --- joining and leaving ------------------------------------------------------------------
+
+    def join(self, hello: Hello, extra: dict[str, Any] | None = None) -> Connection | None:
+        """Register a connection and queue its welcome and replay; None when the board is full.
+
+        Registration and the replay snapshot happen in one step, so every op is either in the
+        replay (it was durable already) or in a later broadcast, never both or neither.
+        """
+        if len(self.connections) >= self.settings.max_connections_per_board:
+            return None
+        settings = self.settings
+        conn = Connection(
+            peer=self._next_peer, author=author_for(self.board_id, hello.client_id),
+            name=hello.name, color=hello.color, queue_frames=settings.send_queue_frames,
+            frames_per_second=settings.frames_per_second, bytes_per_second=settings.bytes_per_second,
+        )
+        self._next_peer += 1
+        since = hello.since or 0
+        reset = since > self.durable_seq  # the client knows a board this server does not: resync
+        if reset:
+            since = 0
+        conn.push(protocol.encode_event(
+            "welcome", board=self.board_id, seq=self.durable_seq, since=since, reset=reset,
+            peer=conn.peer, author=conn.author, name=conn.name, color=conn.color,
+            peers=[self._peer_info(c) for c in self.connections.values()], **(extra or {}),
+        ))
+        for frame in self._replay_frames(since):
+            conn.push(frame)
+        self.connections[conn.peer] = conn
+        self._cancel_idle_timer()
+        self._queue(protocol.encode_event("join", **self._peer_info(conn)))
+        return conn
+
+    def _replay_frames(self, since: int) -> Iterator[bytes]:
+        """Stored op bytes in frames of about ``replay_frame_bytes``: no decoding, no re-encoding."""
+        ops = self.board.ops[since : self.durable_seq]
+        limit, start, size = self.settings.replay_frame_bytes, 0, 0
+        for index, op in enumerate(ops):
+            size += len(op)
+            if size >= limit:
+                yield protocol.encode_batch(ops[start : index + 1])
+                start, size = index + 1, 0
+        if start < len(ops):
+            yield protocol.encode_batch(ops[start:])
+
+    def leave(self, conn: Connection) -> None:
+        if self.connections.pop(conn.peer, None) is None:
+            return
+        for stroke_id in conn.live:
+            self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
+        conn.live.clear()
+        self._queue(protocol.encode_event("leave", peer=conn.peer))
+        if not self.connections:
+            loop = asyncio.get_running_loop()
+            self._idle_timer = loop.call_later(self.settings.idle_unload_s, self._on_idle, self)
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    @staticmethod
+    def _peer_info(conn: Connection) -> dict[str, Any]:
+        return {"peer": conn.peer, "name": conn.name, "color": conn.color}
+
+    # --- handling messages ----------------------------------------------------------------------
+
+    def handle(self, conn: Connection, message: Message | InvalidMessage) -> None:
+        """Apply one decoded message from ``conn``; never raises for bad input."""
+        try:
+            if isinstance(message, InvalidMessage):
+                raise message
+            if isinstance(message, Cursor):
+                self._queue_cursor(conn, message)
+            elif isinstance(message, Begin | Points):
+                self._live(conn, message)
+            elif isinstance(message, Rename):
+                conn.name, conn.color = message.name, message.color
+                self._queue(protocol.encode_event("join", **self._peer_info(conn)))
+            elif isinstance(message, Hello):
+                raise InvalidMessage("hello is only the first message")
+            else:
+                self._commit(conn, message)
+        except InvalidMessage as exc:
+            if exc.op_id is None:
+                exc.op_id = getattr(message, "id", None)
+            self._reject(conn, exc.code, exc.reason, exc.op_id)
+        except StorageFull as exc:
+            self._reject(conn, ErrorCode.STORAGE_FULL, str(exc), getattr(message, "id", None))
+
+    def _reject(self, conn: Connection, code: ErrorCode, reason: str, op_id: str | None) -> None:
+        conn.errors += 1
+        conn.push(protocol.encode_error(code, reason, op_id))
+        if conn.errors >= self.settings.max_errors_per_connection:
+            conn.close(CloseCode.TOO_MANY_ERRORS, "too many invalid messages")
+
+    def _live(self, conn: Connection, message: Begin | Points) -> None:
+        settings = self.settings
+        if isinstance(message, Begin):
+            if message.id not in conn.live and len(conn.live) >= settings.max_live_strokes:
+                raise InvalidMessage(f"at most {settings.max_live_strokes} strokes at once")
+            conn.live[message.id] = LiveStroke.begin(
+                message.style, message.pts, message.pressure, settings.max_points_per_stroke,
+                settings.max_coord)
+            fields = protocol.stroke_fields(message.style, message.pts, message.pressure)
+            self._queue(protocol.encode_event("begin", peer=conn.peer, id=message.id, **fields))
+            return
+        live = conn.live.get(message.id)
+        if live is None:
+            raise InvalidMessage("points for a stroke that was never begun")
+        live.append(message)
+        extra = {} if message.pressure is None else {"p": message.pressure}
+        self._queue(protocol.encode_event("points", peer=conn.peer, id=message.id,
+                                          pts=message.pts, **extra))
+
+    def _commit(self, conn: Connection, message: Any) -> None:
+        live = conn.live.pop(message.id, None) if isinstance(message, End) else None
+        try:
+            result = self.board.commit(message, conn.author, live, reserve=self.log.reserve)
+        except (InvalidMessage, StorageFull):
+            if live is not None:
+                self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
+            raise
+        if isinstance(result, Duplicate):
+            # Sent with the next flush, so it never overtakes the durable write of that seq.
+            self._queue(protocol.encode_event("ack", id=result.op_id, seq=result.seq))
+            return
+        self._pending_ops.append(result)
+        self._queue(result)
+
+    def _queue(self, encoded: bytes) -> None:
+        self._pending.append(encoded)
+        self._wakeup.set()
+
+    def _queue_cursor(self, conn: Connection, cursor: Cursor) -> None:
+        """Only a peer's latest cursor position in a tick is worth sending."""
+        event = protocol.encode_event("cursor", peer=conn.peer, x=cursor.x, y=cursor.y)
+        slot = self._cursor_slot.get(conn.peer)
+        if slot is not None:
+            self._pending[slot] = event
+            return
+        self._cursor_slot[conn.peer] = len(self._pending)
+        self._queue(event)
+
+    # --- flushing --------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        tick_s = self.settings.tick_ms / 1000
+        while True:
+            await self._wakeup.wait()
+            await self.flush()
+            await asyncio.sleep(tick_s)
+
+    async def flush(self) -> None:
+        """Write this tick's ops durably, then send everything of the tick as one frame to all."""
+        self._wakeup.clear()
+        pending, ops = self._pending, self._pending_ops
+        self._pending, self._pending_ops, self._cursor_slot = [], [], {}
+        if not pending:
+            return
+        if ops:
+            try:
+                await self.log.append(ops)
+            except Exception:
+                log.exception("board %s: log write failed; closing its connections", self.board_id)
+                self.fail()
+                return
+            self.durable_seq += len(ops)
+        frame = protocol.encode_batch(pending)
+        for conn in list(self.connections.values()):
+            conn.push(frame)
+
+    def fail(self) -> None:
+        """Storage broke: memory is ahead of disk, so drop this board; clients resend on reconnect."""
+        self.failed = True
+        for conn in self.connections.values():
+            conn.close(CloseCode.INTERNAL_ERROR, "storage error")
+        self._on_idle(self)
+
+    async def close(self, code: int = CloseCode.GOING_AWAY, reason: str = "server restarting") -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            try:
+                await self._flusher
+            except asyncio.CancelledError:
+                pass
+        if not self.failed:
+            await self.flush()
+        for conn in self.connections.values():
+            conn.close(code, reason)
+        self._cancel_idle_timer()
+        await self.log.close()
+
+
+class Hubs:
+    """Loaded boards by id: loaded lazily on first use, released when idle for idle_unload_s."""
+
+    def __init__(self, store: BoardStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._hubs: dict[str, BoardHub] = {}
+        self._loading: dict[str, asyncio.Future[BoardHub]] = {}
+        self._unloading: set[asyncio.Task[None]] = set()
+
+    def loaded(self, board_id: str) -> BoardHub | None:
+        return self._hubs.get(board_id)
+
+    async def get(self, board_id: str) -> BoardHub:
+        hub = self._hubs.get(board_id)
+        if hub is not None:
+            return hub
+        future = self._loading.get(board_id)
+        if future is not None:
+            return await asyncio.shield(future)
+        future = asyncio.get_running_loop().create_future()
+        self._loading[board_id] = future
+        try:
+            hub = BoardHub(board_id, self.store.log(board_id), self.settings, self._release)
+            await hub.load()
+            self._hubs[board_id] = hub
+            future.set_result(hub)
+            return hub
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters get it from the shield
+            raise
+        finally:
+            del self._loading[board_id]
+
+    def _release(self, hub: BoardHub) -> None:
+        if self._hubs.get(hub.board_id) is hub and (hub.failed or not hub.connections):
+            del self._hubs[hub.board_id]
+            task = asyncio.get_running_loop().create_task(hub.close())
+            self._unloading.add(task)
+            task.add_done_callback(self._unloading.discard)
+
+    async def close(self) -> None:
+        """Shutdown: flush every board, close every connection with GOING_AWAY, close the logs."""
+        hubs, self._hubs = list(self._hubs.values()), {}
+        await asyncio.gather(*(hub.close() for hub in hubs), *self._unloading)

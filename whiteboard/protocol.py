@@ -1,0 +1,479 @@
+"""The wire protocol: messages, their msgpack encoding, validation, close codes and errors.
+
+Pure and I/O-free (no asyncio, no Quart), like python-websockets' ``Protocol``: bytes go in through
+:func:`decode_frame`, validated messages come out; server messages are built by the ``encode_*``
+functions. ``docs/protocol.md`` is the reference for third-party clients; keep the two in step.
+
+Points travel and rest compactly: coordinates are quantised to ``1 / COORD_SCALE`` board units and
+delta-coded as a flat msgpack array of small ints ``[x0, y0, dx1, dy1, ...]``, so a freehand point
+costs 2-3 bytes (msgpack stores -32..127 in one byte), plus one byte of pressure when present.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+import msgpack
+
+COORD_SCALE = 4
+"""Quanta per board unit: a quarter of a CSS pixel at 100% zoom, finer than any pointer reports."""
+
+PRESSURE_SCALE = 100
+"""Pressure travels as an int 0..100 (one msgpack byte) instead of a float (nine bytes)."""
+
+TOOLS = ("pen", "highlighter", "line", "rect", "ellipse")
+SHAPE_TOOLS = ("line", "rect", "ellipse")
+"""Shapes carry exactly two points: the start and end corners of the drag."""
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""Board ids and op ids: URL- and file-name-safe, so an id never needs escaping anywhere."""
+COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
+NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control and bidi-override characters: they would let one name rewrite how others display."""
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the server uses; 4000-4999 are the application's own."""
+
+    GOING_AWAY = 1001  # server shutting down: reconnect and resume
+    UNSUPPORTED_DATA = 1003  # a text frame: the protocol is binary msgpack only
+    MESSAGE_TOO_BIG = 1009  # frame over max_frame_bytes (sent by Hypercorn itself)
+    INTERNAL_ERROR = 1011  # a server bug or storage failure, never bad input
+    BAD_HANDSHAKE = 4000  # the first frame was not a valid hello, or it never came
+    BOARD_FULL = 4001  # max_connections_per_board reached
+    RATE_LIMITED = 4002  # frames_per_second or bytes_per_second exceeded
+    MALFORMED_FRAME = 4003  # not a msgpack map with a known type: the client is broken
+    SLOW_CONSUMER = 4004  # the send queue overflowed; reconnect and resume from last seq
+    TOO_MANY_ERRORS = 4005  # max_errors_per_connection invalid messages
+
+
+class ErrorCode(enum.StrEnum):
+    """``code`` of a recoverable ``error`` message: the op is rejected, the board is unchanged."""
+
+    INVALID_MESSAGE = "invalid_message"
+    STROKE_TOO_LONG = "stroke_too_long"
+    BOARD_FULL = "board_full"
+    STORAGE_FULL = "storage_full"
+    UNKNOWN_STROKE = "unknown_stroke"
+    TOO_MANY_LIVE_STROKES = "too_many_live_strokes"
+
+
+class ProtocolError(Exception):
+    """Base of everything the protocol rejects."""
+
+
+class MalformedFrame(ProtocolError):
+    """Fatal: the frame is not a msgpack map with a known ``type``; close MALFORMED_FRAME."""
+
+
+class InvalidMessage(ProtocolError):
+    """Recoverable: the client gets an ``error`` message naming ``op_id``; the board is unchanged."""
+
+    code: ErrorCode = ErrorCode.INVALID_MESSAGE
+
+    def __init__(self, reason: str, op_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.op_id = op_id
+
+
+class StrokeTooLong(InvalidMessage):
+    code = ErrorCode.STROKE_TOO_LONG
+
+    def __init__(self, points: int, limit: int, op_id: str | None = None) -> None:
+        super().__init__(f"stroke has {points} points; limit is {limit}", op_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The validation limits; built from ``Settings`` so every one is a documented setting."""
+
+    max_points_per_stroke: int = 20_000
+    max_coord: float = 10_000_000.0
+    min_width: float = 0.5
+    max_width: float = 500.0
+    max_name_chars: int = 40
+    max_ops_per_frame: int = 512
+    max_erase_ids: int = 10_000
+
+
+# --- client -> server messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First frame of every connection. ``since`` is the last seq the client saw (None: all)."""
+
+    client_id: str
+    name: str
+    color: str
+    since: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    tool: str
+    color: str
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stroke:
+    """A complete stroke: a shape, a resend after reconnect, or a stroke drawn offline."""
+
+    id: str
+    style: Style
+    pts: tuple[int, ...]
+    pressure: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    """Starts a live stroke; ``pts`` opens with the absolute first point."""
+
+    id: str
+    style: Style
+    pts: tuple[int, ...]
+    pressure: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Points:
+    """Appends to a live stroke; every pair is a delta from the previous point."""
+
+    id: str
+    pts: tuple[int, ...]
+    pressure: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """Ends a live stroke and commits it to the board's log."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Erase:
+    id: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Clear:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Undo:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redo:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Ephemeral pointer position in board units; ``None`` hides the cursor."""
+
+    x: float | None
+    y: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    name: str
+    color: str
+
+
+Message = Hello | Stroke | Begin | Points | End | Erase | Clear | Undo | Redo | Cursor | Rename
+CommittingMessage = Stroke | End | Erase | Clear | Undo | Redo
+"""Messages that append to the log and get a seq (``End`` commits the live stroke it ends)."""
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+def unpack(data: bytes) -> Any:
+    """msgpack-decode untrusted bytes; every failure becomes :class:`MalformedFrame`."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=False)
+    except Exception as exc:  # msgpack raises several types (ValueError, StackError, ...)
+        raise MalformedFrame(f"frame is not valid msgpack: {type(exc).__name__}") from None
+
+
+def decode_frame(data: bytes, limits: Limits) -> list[Message | InvalidMessage]:
+    """Decode one client frame: a message map, or a ``batch`` map of message maps.
+
+    Raises :class:`MalformedFrame` when the frame as a whole is unusable. An individual message
+    that fails validation is returned in place as its :class:`InvalidMessage`, so one bad op in a
+    batch costs only that op.
+    """
+    obj = unpack(data)
+    if not isinstance(obj, dict):
+        raise MalformedFrame(f"frame must be a msgpack map, got {_kind(obj)}")
+    if obj.get("type") != "batch":
+        return [_decode_or_error(obj, limits)]
+    ops = obj.get("ops")
+    if not isinstance(ops, tuple):
+        raise MalformedFrame("batch.ops must be an array")
+    if len(ops) > limits.max_ops_per_frame:
+        raise MalformedFrame(f"batch has {len(ops)} ops; limit is {limits.max_ops_per_frame}")
+    return [_decode_or_error(op, limits) for op in ops]
+
+
+def decode_message(obj: Any, limits: Limits) -> Message:
+    """Validate one decoded message map and build its dataclass; raise InvalidMessage if bad."""
+    if not isinstance(obj, dict):
+        raise InvalidMessage(f"message must be a map, got {_kind(obj)}")
+    kind = obj.get("type")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        raise InvalidMessage(f"unknown message type {kind!r}", _maybe_id(obj))
+    try:
+        return decoder(obj, limits)
+    except InvalidMessage as exc:
+        if exc.op_id is None:
+            exc.op_id = _maybe_id(obj)
+        raise
+
+
+def _decode_or_error(obj: Any, limits: Limits) -> Message | InvalidMessage:
+    try:
+        return decode_message(obj, limits)
+    except InvalidMessage as exc:
+        return exc
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _maybe_id(obj: Any) -> str | None:
+    op_id = obj.get("id") if isinstance(obj, dict) else None
+    return op_id if isinstance(op_id, str) and ID_PATTERN.fullmatch(op_id) else None
+
+
+def _op_id(obj: dict, key: str = "id") -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidMessage(f"{key} must be 1-64 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+def _number(obj: dict, key: str, low: float, high: float) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidMessage(f"{key} must be a number, got {_kind(value)}")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidMessage(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _color(obj: dict) -> str:
+    value = obj.get("color")
+    if not isinstance(value, str) or not COLOR_PATTERN.fullmatch(value):
+        raise InvalidMessage("color must be '#rrggbb'")
+    return value.lower()
+
+
+def clean_name(value: Any, limits: Limits) -> str:
+    """A display name: trimmed, 1..max_name_chars, no control or bidi-override characters."""
+    if not isinstance(value, str):
+        raise InvalidMessage("name must be a string")
+    name = " ".join(value.split())
+    if not 1 <= len(name) <= limits.max_name_chars:
+        raise InvalidMessage(f"name must be 1-{limits.max_name_chars} characters")
+    if NAME_FORBIDDEN.search(name):
+        raise InvalidMessage("name contains control or direction-override characters")
+    return name
+
+
+def _style(obj: dict, limits: Limits) -> Style:
+    tool = obj.get("tool")
+    if tool not in TOOLS:
+        raise InvalidMessage(f"tool must be one of {', '.join(TOOLS)}")
+    width = _number(obj, "width", limits.min_width, limits.max_width)
+    return Style(tool, _color(obj), float(width))
+
+
+def _int_array(obj: dict, key: str, low: int, high: int) -> tuple[int, ...]:
+    value = obj.get(key)
+    if not isinstance(value, tuple) or not all(type(v) is int for v in value):
+        raise InvalidMessage(f"{key} must be an array of integers")
+    if value and (min(value) < low or max(value) > high):
+        raise InvalidMessage(f"{key} values must be between {low} and {high}")
+    return value
+
+
+def _points(obj: dict, limits: Limits, absolute: bool) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    bound = quantise(limits.max_coord)
+    pts = _int_array(obj, "pts", -2 * bound, 2 * bound)
+    if len(pts) % 2:
+        raise InvalidMessage("pts must hold x, y pairs")
+    count = len(pts) // 2
+    if count > limits.max_points_per_stroke:
+        raise StrokeTooLong(count, limits.max_points_per_stroke)
+    if absolute:
+        if count == 0:
+            raise InvalidMessage("a stroke needs at least one point")
+        check_absolute_range(pts, 0, 0, bound)
+    pressure = None
+    if obj.get("p") is not None:
+        pressure = _int_array(obj, "p", 0, PRESSURE_SCALE)
+        if len(pressure) != count:
+            raise InvalidMessage(f"p has {len(pressure)} values for {count} points")
+    return pts, pressure
+
+
+def check_absolute_range(pts: Sequence[int], x0: int, y0: int, bound: int) -> tuple[int, int]:
+    """Raise unless every point of delta-coded ``pts`` (after x0, y0) is within +-bound quanta.
+
+    Returns the last absolute point, so a live stroke can check its next batch against it.
+    """
+    xs = list(accumulate(pts[0::2], initial=x0))
+    ys = list(accumulate(pts[1::2], initial=y0))
+    if min(xs) < -bound or max(xs) > bound or min(ys) < -bound or max(ys) > bound:
+        raise InvalidMessage(f"coordinates must be within +-{bound / COORD_SCALE} board units")
+    return xs[-1], ys[-1]
+
+
+def _decode_hello(obj: dict, limits: Limits) -> Hello:
+    since = obj.get("since")
+    if since is not None and (type(since) is not int or since < 0):
+        raise InvalidMessage("since must be a non-negative integer or nil")
+    return Hello(_op_id(obj, "client"), clean_name(obj.get("name"), limits), _color(obj), since)
+
+
+def _decode_stroke(obj: dict, limits: Limits) -> Stroke:
+    op_id, style = _op_id(obj), _style(obj, limits)
+    pts, pressure = _points(obj, limits, absolute=True)
+    if style.tool in SHAPE_TOOLS and len(pts) != 4:
+        raise InvalidMessage(f"a {style.tool} has exactly two points")
+    return Stroke(op_id, style, pts, pressure)
+
+
+def _decode_begin(obj: dict, limits: Limits) -> Begin:
+    op_id, style = _op_id(obj), _style(obj, limits)
+    if style.tool in SHAPE_TOOLS:
+        raise InvalidMessage("shapes are sent whole, as a stroke message")
+    pts, pressure = _points(obj, limits, absolute=True)
+    return Begin(op_id, style, pts, pressure)
+
+
+def _decode_points(obj: dict, limits: Limits) -> Points:
+    pts, pressure = _points(obj, limits, absolute=False)
+    return Points(_op_id(obj), pts, pressure)
+
+
+def _decode_erase(obj: dict, limits: Limits) -> Erase:
+    ids = obj.get("ids")
+    if not isinstance(ids, tuple) or not 1 <= len(ids) <= limits.max_erase_ids:
+        raise InvalidMessage(f"ids must be an array of 1-{limits.max_erase_ids} stroke ids")
+    if not all(isinstance(i, str) and ID_PATTERN.fullmatch(i) for i in ids):
+        raise InvalidMessage("ids must hold stroke ids")
+    return Erase(_op_id(obj), ids)
+
+
+def _decode_cursor(obj: dict, limits: Limits) -> Cursor:
+    if obj.get("x") is None and obj.get("y") is None:
+        return Cursor(None, None)
+    bound = limits.max_coord
+    return Cursor(float(_number(obj, "x", -bound, bound)), float(_number(obj, "y", -bound, bound)))
+
+
+def _decode_rename(obj: dict, limits: Limits) -> Rename:
+    return Rename(clean_name(obj.get("name"), limits), _color(obj))
+
+
+_DECODERS = {
+    "hello": _decode_hello,
+    "stroke": _decode_stroke,
+    "begin": _decode_begin,
+    "points": _decode_points,
+    "end": lambda obj, limits: End(_op_id(obj)),
+    "erase": _decode_erase,
+    "clear": lambda obj, limits: Clear(_op_id(obj)),
+    "undo": lambda obj, limits: Undo(_op_id(obj)),
+    "redo": lambda obj, limits: Redo(_op_id(obj)),
+    "cursor": _decode_cursor,
+    "rename": _decode_rename,
+}
+
+
+# --- encoding ------------------------------------------------------------------------------------
+
+_packer = msgpack.Packer()
+
+
+def pack(obj: dict) -> bytes:
+    return _packer.pack(obj)
+
+
+def quantise(value: float) -> int:
+    return round(value * COORD_SCALE)
+
+
+def delta_code(points: Iterable[tuple[float, float]]) -> tuple[int, ...]:
+    """Board-unit points -> the wire's ``[x0, y0, dx1, dy1, ...]`` in quanta (tests, benchmarks)."""
+    out: list[int] = []
+    last_x = last_y = 0
+    for x, y in points:
+        qx, qy = quantise(x), quantise(y)
+        out += (qx - last_x, qy - last_y)
+        last_x, last_y = qx, qy
+    return tuple(out)
+
+
+def absolute_points(pts: Sequence[int]) -> list[tuple[float, float]]:
+    """Delta-coded quanta -> absolute board-unit points (the renderer's view of a stroke)."""
+    xs = accumulate(pts[0::2])
+    ys = accumulate(pts[1::2])
+    return [(x / COORD_SCALE, y / COORD_SCALE) for x, y in zip(xs, ys, strict=True)]
+
+
+def stroke_fields(style: Style, pts: Sequence[int], pressure: Sequence[int] | None) -> dict:
+    fields = {"tool": style.tool, "color": style.color, "width": style.width, "pts": pts}
+    if pressure is not None:
+        fields["p"] = pressure
+    return fields
+
+
+def encode_op(seq: int, kind: str, op_id: str, author: str, **fields: Any) -> bytes:
+    """A committed op as stored in the log and broadcast: encoded once, the same bytes for all."""
+    return pack({"type": kind, "seq": seq, "id": op_id, "by": author, **fields})
+
+
+def encode_event(kind: str, **fields: Any) -> bytes:
+    """An ephemeral event (presence, cursor, live stroke): broadcast, never logged."""
+    return pack({"type": kind, **fields})
+
+
+_BATCH_PREFIX = pack({"type": "batch"})[1:]  # the map's key/value bytes without its header
+
+
+def encode_batch(encoded_ops: Sequence[bytes]) -> bytes:
+    """Frame already-encoded ops as ``{"type": "batch", "ops": [...]}`` without re-encoding them."""
+    count = len(encoded_ops)
+    if count < 16:
+        header = bytes((0x90 | count,))
+    elif count < 0x10000:
+        header = b"\xdc" + count.to_bytes(2, "big")
+    else:
+        header = b"\xdd" + count.to_bytes(4, "big")
+    return b"\x82" + _BATCH_PREFIX + b"\xa3ops" + header + b"".join(encoded_ops)
+
+
+def encode_error(code: ErrorCode, reason: str, op_id: str | None = None) -> bytes:
+    fields: dict[str, Any] = {"code": code.value, "reason": reason}
+    if op_id is not None:
+        fields["id"] = op_id
+    return encode_event("error", **fields)

@@ -1,0 +1,152 @@
+"""Every setting, with its default and the reason for it, in one table (Datasette's ``SETTINGS``).
+
+Each is a command-line flag (``--max-points-per-stroke``) and an environment variable
+(``WHITEBOARD_MAX_POINTS_PER_STROKE``); the flag wins. ``tests/test_docs.py`` fails when one is
+missing from ``docs/settings.md``. Pure: no I/O beyond reading the environment it is handed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .protocol import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Address to listen on; 0.0.0.0 lets other devices on the LAN join."),
+    Setting("port", 8000, "TCP port to listen on."),
+    Setting("boards_dir", "boards", "Directory holding one append-only log file per board."),
+    Setting("public_url", "", "Base URL used in share links and QR codes, e.g. https://wb.example.org "
+            "behind a reverse proxy; empty means the URL the browser used."),
+    Setting("allowed_origins", "", "Comma-separated extra browser origins allowed to open the "
+            "WebSocket; the server's own host and public_url are always allowed."),
+    Setting("fsync", True, "fsync each group commit before acknowledging it (survives power loss); "
+            "off still survives a killed server process."),
+    Setting("tick_ms", 4.0, "Minimum time between two broadcast frames to one board: ops committed "
+            "within it travel together (a lone op goes out at once)."),
+    Setting("max_frame_bytes", 256 * 1024, "Largest WebSocket frame accepted; larger ones close with "
+            "1009. A 20,000-point stroke is about 80 KB."),
+    Setting("max_points_per_stroke", 20_000, "Points in one stroke (a minute of fast drawing at "
+            "240 Hz is about 15,000)."),
+    Setting("max_strokes_per_board", 200_000, "Strokes one board may hold, erased ones included."),
+    Setting("max_board_bytes", 64 * 1024 * 1024, "Log size of one board on disk."),
+    Setting("max_total_bytes", 4 * 1024 * 1024 * 1024, "Disk used by all boards together."),
+    Setting("max_boards", 100_000, "Number of boards on disk; creating one more is refused."),
+    Setting("max_coord", 10_000_000.0, "Largest absolute board coordinate (board units)."),
+    Setting("min_width", 0.5, "Thinnest stroke width (board units)."),
+    Setting("max_width", 500.0, "Widest stroke width (board units)."),
+    Setting("max_name_chars", 40, "Characters in a display name."),
+    Setting("max_ops_per_frame", 512, "Messages in one batch frame."),
+    Setting("max_erase_ids", 10_000, "Stroke ids in one erase op."),
+    Setting("max_live_strokes", 10, "Strokes one connection may draw at once (multi-touch)."),
+    Setting("max_connections_per_board", 200, "Connections to one board; more close with 4001."),
+    Setting("frames_per_second", 200.0, "Sustained frames per second per connection (a page sends "
+            "at most one per animation frame, 60-120/s); bursts of twice that pass."),
+    Setting("bytes_per_second", 2 * 1024 * 1024, "Sustained inbound bytes per second per "
+            "connection; bursts of twice that pass."),
+    Setting("max_errors_per_connection", 100, "Rejected messages before the connection closes "
+            "with 4005: a client that keeps sending bad ops is broken."),
+    Setting("send_queue_frames", 1024, "Frames queued for one slow receiver before it is closed "
+            "with 4004 (it reconnects and resumes)."),
+    Setting("send_timeout_s", 30.0, "A send that cannot complete in this time closes the "
+            "connection: the peer is gone."),
+    Setting("hello_timeout_s", 10.0, "Time a new connection has to send its hello."),
+    Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
+    Setting("replay_frame_bytes", 1024 * 1024, "Target size of one replay frame to a late joiner."),
+    Setting("ping_interval_s", 20.0, "WebSocket ping interval: finds peers that vanished."),
+)
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = _DEFAULTS["host"]
+    port: int = _DEFAULTS["port"]
+    boards_dir: Path = Path(_DEFAULTS["boards_dir"])
+    public_url: str = _DEFAULTS["public_url"]
+    allowed_origins: tuple[str, ...] = ()
+    fsync: bool = _DEFAULTS["fsync"]
+    tick_ms: float = _DEFAULTS["tick_ms"]
+    max_frame_bytes: int = _DEFAULTS["max_frame_bytes"]
+    max_points_per_stroke: int = _DEFAULTS["max_points_per_stroke"]
+    max_strokes_per_board: int = _DEFAULTS["max_strokes_per_board"]
+    max_board_bytes: int = _DEFAULTS["max_board_bytes"]
+    max_total_bytes: int = _DEFAULTS["max_total_bytes"]
+    max_boards: int = _DEFAULTS["max_boards"]
+    max_coord: float = _DEFAULTS["max_coord"]
+    min_width: float = _DEFAULTS["min_width"]
+    max_width: float = _DEFAULTS["max_width"]
+    max_name_chars: int = _DEFAULTS["max_name_chars"]
+    max_ops_per_frame: int = _DEFAULTS["max_ops_per_frame"]
+    max_erase_ids: int = _DEFAULTS["max_erase_ids"]
+    max_live_strokes: int = _DEFAULTS["max_live_strokes"]
+    max_connections_per_board: int = _DEFAULTS["max_connections_per_board"]
+    frames_per_second: float = _DEFAULTS["frames_per_second"]
+    bytes_per_second: int = _DEFAULTS["bytes_per_second"]
+    max_errors_per_connection: int = _DEFAULTS["max_errors_per_connection"]
+    send_queue_frames: int = _DEFAULTS["send_queue_frames"]
+    send_timeout_s: float = _DEFAULTS["send_timeout_s"]
+    hello_timeout_s: float = _DEFAULTS["hello_timeout_s"]
+    idle_unload_s: float = _DEFAULTS["idle_unload_s"]
+    replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]
+    ping_interval_s: float = _DEFAULTS["ping_interval_s"]
+    limits: Limits = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "boards_dir", Path(self.boards_dir))
+        object.__setattr__(self, "limits", Limits(
+            max_points_per_stroke=self.max_points_per_stroke, max_coord=self.max_coord,
+            min_width=self.min_width, max_width=self.max_width,
+            max_name_chars=self.max_name_chars, max_ops_per_frame=self.max_ops_per_frame,
+            max_erase_ids=self.max_erase_ids,
+        ))
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def env_name(setting: str) -> str:
+    return "WHITEBOARD_" + setting.upper()
+
+
+def parse_value(name: str, raw: str) -> Any:
+    """Convert a flag or environment string to the setting's type; raise ValueError with why."""
+    default = _DEFAULTS[name]
+    if name == "allowed_origins":
+        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{name} must be on or off, got {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def from_sources(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
+    """Settings from command-line ``flags`` (None: not given) over ``environ`` over defaults."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = flags.get(setting.name)
+        if raw is None:
+            raw = environ.get(env_name(setting.name))
+        if raw is not None:
+            values[setting.name] = parse_value(setting.name, str(raw))
+    return Settings(**values)
