@@ -65,9 +65,13 @@ def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or Settings()
     decline_permessage_deflate()
     app = Quart(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
-    store = FileStore(settings.boards_dir, fsync=settings.fsync,
-                      max_board_bytes=settings.max_board_bytes,
-                      max_total_bytes=settings.max_total_bytes, max_boards=settings.max_boards)
+    store = FileStore(
+        settings.boards_dir,
+        fsync=settings.fsync,
+        max_board_bytes=settings.max_board_bytes,
+        max_total_bytes=settings.max_total_bytes,
+        max_boards=settings.max_boards,
+    )
     hubs = Hubs(store, settings)
     app.config["WHITEBOARD_SETTINGS"] = settings
     app.extensions["whiteboard_hubs"] = hubs
@@ -116,7 +120,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         base = settings.public_url.rstrip("/") or request.host_url.rstrip("/")
         buffer = io.BytesIO()
         segno.make(f"{base}/b/{board_id}", error="m").save(buffer, kind="svg", scale=6, border=2)
-        return Response(buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-cache"})
+        return Response(
+            buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.websocket("/b/<board_id>/ws")
     async def board_socket(board_id: str) -> Any:

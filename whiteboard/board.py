@@ -22,8 +22,8 @@ from .protocol import (
     Clear,
     CommittingMessage,
     End,
-    ErrorCode,
     Erase,
+    ErrorCode,
     InvalidMessage,
     Points,
     Redo,
@@ -111,8 +111,10 @@ class Board:
         encoded = protocol.encode_op(seq, _KIND[type(message)], message.id, author, **fields)
         if reserve is not None:
             reserve(len(encoded))
-        self.apply({"type": _KIND[type(message)], "seq": seq, "id": message.id, "by": author,
-                    **fields}, encoded)
+        self.apply(
+            {"type": _KIND[type(message)], "seq": seq, "id": message.id, "by": author, **fields},
+            encoded,
+        )
         return encoded
 
     def _fields_for(
@@ -226,8 +228,14 @@ class Board:
         return out
 
 
-_KIND = {Stroke: "stroke", End: "stroke", Erase: "erase", Clear: "clear", Undo: "undo",
-         Redo: "redo"}
+_KIND = {
+    Stroke: "stroke",
+    End: "stroke",
+    Erase: "erase",
+    Clear: "clear",
+    Undo: "undo",
+    Redo: "redo",
+}
 
 
 @dataclass(slots=True)
@@ -247,12 +255,25 @@ class LiveStroke:
     max_coord_q: int
 
     @classmethod
-    def begin(cls, style: Style, pts: tuple[int, ...], pressure: tuple[int, ...] | None,
-              max_points: int, max_coord: float) -> LiveStroke:
+    def begin(
+        cls,
+        style: Style,
+        pts: tuple[int, ...],
+        pressure: tuple[int, ...] | None,
+        max_points: int,
+        max_coord: float,
+    ) -> LiveStroke:
         bound = round(max_coord * COORD_SCALE)
         last_x, last_y = protocol.check_absolute_range(pts, 0, 0, bound)
-        return cls(style, list(pts), None if pressure is None else list(pressure),
-                   last_x, last_y, max_points, bound)
+        return cls(
+            style,
+            list(pts),
+            None if pressure is None else list(pressure),
+            last_x,
+            last_y,
+            max_points,
+            bound,
+        )
 
     def append(self, message: Points) -> None:
         if (message.pressure is None) != (self.pressure is None):

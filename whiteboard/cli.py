@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
-        "serve", help="run the server",
+        "serve",
+        help="run the server",
         description="Run the whiteboard server. To let phones and other computers join, use "
         "--host 0.0.0.0 and, behind an HTTPS reverse proxy, --public-url https://your.host.",
     )
@@ -42,9 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         default = setting.default
         shown = "on" if default is True else "off" if default is False else default
         serve.add_argument(
-            "--" + setting.name.replace("_", "-"), dest=setting.name, default=None,
+            "--" + setting.name.replace("_", "-"),
+            dest=setting.name,
+            default=None,
             metavar=setting.name.upper(),
-            help=f"{setting.help} [env {settings_module.env_name(setting.name)}; default {shown!r}]",
+            help=f"{setting.help} [{settings_module.env_name(setting.name)}; default {shown!r}]",
         )
     from .export_cli import add_export_command
 
@@ -90,7 +93,9 @@ async def run_server(settings: Settings, config: Config | None = None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = settings_from_args(args, dict(os.environ))
     except ValueError as exc:

@@ -19,7 +19,7 @@ from .protocol import CloseCode
 
 @dataclass(slots=True)
 class TokenBucket:
-    """``rate`` tokens per second, holding at most ``burst``; ``take`` fails when it would go below 0."""
+    """``rate`` tokens a second, at most ``burst`` held; ``take`` fails rather than go below 0."""
 
     rate: float
     burst: float
@@ -42,8 +42,17 @@ class Connection:
     """A client on one board. ``peer`` is public and per connection; ``author`` is stable across
     reconnects (derived from the client's secret id) and owns strokes and the undo stack."""
 
-    def __init__(self, *, peer: int, author: str, name: str, color: str, queue_frames: int,
-                 frames_per_second: float, bytes_per_second: float) -> None:
+    def __init__(
+        self,
+        *,
+        peer: int,
+        author: str,
+        name: str,
+        color: str,
+        queue_frames: int,
+        frames_per_second: float,
+        bytes_per_second: float,
+    ) -> None:
         self.peer = peer
         self.author = author
         self.name = name
@@ -83,8 +92,12 @@ class Connection:
     def queued_frames(self) -> int:
         return len(self._frames)
 
-    async def run_sender(self, send: Callable[[bytes], Awaitable[None]],
-                         close: Callable[[int, str], Awaitable[None]], timeout_s: float) -> None:
+    async def run_sender(
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+        timeout_s: float,
+    ) -> None:
         """Send queued frames until closed; a send that takes longer than ``timeout_s`` ends it."""
         frames = self._frames
         while True:

@@ -41,6 +41,10 @@ from .store import BoardLog, BoardStore, StorageFull
 log = logging.getLogger(__name__)
 
 
+class TooManyLiveStrokes(InvalidMessage):
+    code = ErrorCode.TOO_MANY_LIVE_STROKES
+
+
 def author_for(board_id: str, client_id: str) -> str:
     """Public author id: stable for a browser on a board, but it does not reveal the secret
     client id (which would let anyone undo someone else's strokes) nor link boards."""
@@ -49,8 +53,13 @@ def author_for(board_id: str, client_id: str) -> str:
 
 
 class BoardHub:
-    def __init__(self, board_id: str, board_log: BoardLog, settings: Settings,
-                 on_idle: Callable[[BoardHub], None]) -> None:
+    def __init__(
+        self,
+        board_id: str,
+        board_log: BoardLog,
+        settings: Settings,
+        on_idle: Callable[[BoardHub], None],
+    ) -> None:
         self.board_id = board_id
         self.log = board_log
         self.settings = settings
@@ -90,20 +99,34 @@ class BoardHub:
             return None
         settings = self.settings
         conn = Connection(
-            peer=self._next_peer, author=author_for(self.board_id, hello.client_id),
-            name=hello.name, color=hello.color, queue_frames=settings.send_queue_frames,
-            frames_per_second=settings.frames_per_second, bytes_per_second=settings.bytes_per_second,
+            peer=self._next_peer,
+            author=author_for(self.board_id, hello.client_id),
+            name=hello.name,
+            color=hello.color,
+            queue_frames=settings.send_queue_frames,
+            frames_per_second=settings.frames_per_second,
+            bytes_per_second=settings.bytes_per_second,
         )
         self._next_peer += 1
         since = hello.since or 0
         reset = since > self.durable_seq  # the client knows a board this server does not: resync
         if reset:
             since = 0
-        conn.push(protocol.encode_event(
-            "welcome", board=self.board_id, seq=self.durable_seq, since=since, reset=reset,
-            peer=conn.peer, author=conn.author, name=conn.name, color=conn.color,
-            peers=[self._peer_info(c) for c in self.connections.values()], **(extra or {}),
-        ))
+        conn.push(
+            protocol.encode_event(
+                "welcome",
+                board=self.board_id,
+                seq=self.durable_seq,
+                since=since,
+                reset=reset,
+                peer=conn.peer,
+                author=conn.author,
+                name=conn.name,
+                color=conn.color,
+                peers=[self._peer_info(c) for c in self.connections.values()],
+                **(extra or {}),
+            )
+        )
         for frame in self._replay_frames(since):
             conn.push(frame)
         self.connections[conn.peer] = conn
@@ -112,7 +135,7 @@ class BoardHub:
         return conn
 
     def _replay_frames(self, since: int) -> Iterator[bytes]:
-        """Stored op bytes in frames of about ``replay_frame_bytes``: no decoding, no re-encoding."""
+        """Stored op bytes in frames of about ``replay_frame_bytes``; never decoded or re-encoded."""
         ops = self.board.ops[since : self.durable_seq]
         limit, start, size = self.settings.replay_frame_bytes, 0, 0
         for index, op in enumerate(ops):
@@ -178,10 +201,14 @@ class BoardHub:
         settings = self.settings
         if isinstance(message, Begin):
             if message.id not in conn.live and len(conn.live) >= settings.max_live_strokes:
-                raise InvalidMessage(f"at most {settings.max_live_strokes} strokes at once")
+                raise TooManyLiveStrokes(f"at most {settings.max_live_strokes} strokes at once")
             conn.live[message.id] = LiveStroke.begin(
-                message.style, message.pts, message.pressure, settings.max_points_per_stroke,
-                settings.max_coord)
+                message.style,
+                message.pts,
+                message.pressure,
+                settings.max_points_per_stroke,
+                settings.max_coord,
+            )
             fields = protocol.stroke_fields(message.style, message.pts, message.pressure)
             self._queue(protocol.encode_event("begin", peer=conn.peer, id=message.id, **fields))
             return
@@ -190,8 +217,9 @@ class BoardHub:
             raise InvalidMessage("points for a stroke that was never begun")
         live.append(message)
         extra = {} if message.pressure is None else {"p": message.pressure}
-        self._queue(protocol.encode_event("points", peer=conn.peer, id=message.id,
-                                          pts=message.pts, **extra))
+        self._queue(
+            protocol.encode_event("points", peer=conn.peer, id=message.id, pts=message.pts, **extra)
+        )
 
     def _commit(self, conn: Connection, message: Any) -> None:
         live = conn.live.pop(message.id, None) if isinstance(message, End) else None
@@ -251,13 +279,15 @@ class BoardHub:
             conn.push(frame)
 
     def fail(self) -> None:
-        """Storage broke: memory is ahead of disk, so drop this board; clients resend on reconnect."""
+        """Storage broke: memory is ahead of disk, so drop the board; clients resend on reconnect."""
         self.failed = True
         for conn in self.connections.values():
             conn.close(CloseCode.INTERNAL_ERROR, "storage error")
         self._on_idle(self)
 
-    async def close(self, code: int = CloseCode.GOING_AWAY, reason: str = "server restarting") -> None:
+    async def close(
+        self, code: int = CloseCode.GOING_AWAY, reason: str = "server restarting"
+    ) -> None:
         if self._flusher is not None:
             self._flusher.cancel()
             try:

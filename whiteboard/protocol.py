@@ -73,7 +73,7 @@ class MalformedFrame(ProtocolError):
 
 
 class InvalidMessage(ProtocolError):
-    """Recoverable: the client gets an ``error`` message naming ``op_id``; the board is unchanged."""
+    """Recoverable: the client gets an ``error`` naming ``op_id``; the board is unchanged."""
 
     code: ErrorCode = ErrorCode.INVALID_MESSAGE
 
@@ -314,7 +314,9 @@ def _int_array(obj: dict, key: str, low: int, high: int) -> tuple[int, ...]:
     return value
 
 
-def _points(obj: dict, limits: Limits, absolute: bool) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+def _points(
+    obj: dict, limits: Limits, absolute: bool
+) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
     bound = quantise(limits.max_coord)
     pts = _int_array(obj, "pts", -2 * bound, 2 * bound)
     if len(pts) % 2:

@@ -24,21 +24,46 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("host", "127.0.0.1", "Address to listen on; 0.0.0.0 lets other devices on the LAN join."),
+    Setting(
+        "host", "127.0.0.1", "Address to listen on; 0.0.0.0 lets other devices on the LAN join."
+    ),
     Setting("port", 8000, "TCP port to listen on."),
     Setting("boards_dir", "boards", "Directory holding one append-only log file per board."),
-    Setting("public_url", "", "Base URL used in share links and QR codes, e.g. https://wb.example.org "
-            "behind a reverse proxy; empty means the URL the browser used."),
-    Setting("allowed_origins", "", "Comma-separated extra browser origins allowed to open the "
-            "WebSocket; the server's own host and public_url are always allowed."),
-    Setting("fsync", True, "fsync each group commit before acknowledging it (survives power loss); "
-            "off still survives a killed server process."),
-    Setting("tick_ms", 4.0, "Minimum time between two broadcast frames to one board: ops committed "
-            "within it travel together (a lone op goes out at once)."),
-    Setting("max_frame_bytes", 256 * 1024, "Largest WebSocket frame accepted; larger ones close with "
-            "1009. A 20,000-point stroke is about 80 KB."),
-    Setting("max_points_per_stroke", 20_000, "Points in one stroke (a minute of fast drawing at "
-            "240 Hz is about 15,000)."),
+    Setting(
+        "public_url",
+        "",
+        "Base URL used in share links and QR codes, e.g. https://wb.example.org "
+        "behind a reverse proxy; empty means the URL the browser used.",
+    ),
+    Setting(
+        "allowed_origins",
+        "",
+        "Comma-separated extra browser origins allowed to open the "
+        "WebSocket; the server's own host and public_url are always allowed.",
+    ),
+    Setting(
+        "fsync",
+        True,
+        "fsync each group commit before acknowledging it (survives power loss); "
+        "off still survives a killed server process.",
+    ),
+    Setting(
+        "tick_ms",
+        4.0,
+        "Minimum time between two broadcast frames to one board: ops committed "
+        "within it travel together (a lone op goes out at once).",
+    ),
+    Setting(
+        "max_frame_bytes",
+        256 * 1024,
+        "Largest WebSocket frame accepted; larger ones close with "
+        "1009. A 20,000-point stroke is about 80 KB.",
+    ),
+    Setting(
+        "max_points_per_stroke",
+        20_000,
+        "Points in one stroke (a minute of fast drawing at 240 Hz is about 15,000).",
+    ),
     Setting("max_strokes_per_board", 200_000, "Strokes one board may hold, erased ones included."),
     Setting("max_board_bytes", 64 * 1024 * 1024, "Log size of one board on disk."),
     Setting("max_total_bytes", 4 * 1024 * 1024 * 1024, "Disk used by all boards together."),
@@ -51,16 +76,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_erase_ids", 10_000, "Stroke ids in one erase op."),
     Setting("max_live_strokes", 10, "Strokes one connection may draw at once (multi-touch)."),
     Setting("max_connections_per_board", 200, "Connections to one board; more close with 4001."),
-    Setting("frames_per_second", 200.0, "Sustained frames per second per connection (a page sends "
-            "at most one per animation frame, 60-120/s); bursts of twice that pass."),
-    Setting("bytes_per_second", 2 * 1024 * 1024, "Sustained inbound bytes per second per "
-            "connection; bursts of twice that pass."),
-    Setting("max_errors_per_connection", 100, "Rejected messages before the connection closes "
-            "with 4005: a client that keeps sending bad ops is broken."),
-    Setting("send_queue_frames", 1024, "Frames queued for one slow receiver before it is closed "
-            "with 4004 (it reconnects and resumes)."),
-    Setting("send_timeout_s", 30.0, "A send that cannot complete in this time closes the "
-            "connection: the peer is gone."),
+    Setting(
+        "frames_per_second",
+        200.0,
+        "Sustained frames per second per connection (a page sends "
+        "at most one per animation frame, 60-120/s); bursts of twice that pass.",
+    ),
+    Setting(
+        "bytes_per_second",
+        2 * 1024 * 1024,
+        "Sustained inbound bytes per second per connection; bursts of twice that pass.",
+    ),
+    Setting(
+        "max_errors_per_connection",
+        100,
+        "Rejected messages before the connection closes "
+        "with 4005: a client that keeps sending bad ops is broken.",
+    ),
+    Setting(
+        "send_queue_frames",
+        1024,
+        "Frames queued for one slow receiver before it is closed "
+        "with 4004 (it reconnects and resumes).",
+    ),
+    Setting(
+        "send_timeout_s",
+        30.0,
+        "A send that cannot complete in this time closes the connection: the peer is gone.",
+    ),
     Setting("hello_timeout_s", 10.0, "Time a new connection has to send its hello."),
     Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
     Setting("replay_frame_bytes", 1024 * 1024, "Target size of one replay frame to a late joiner."),
@@ -106,12 +149,19 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "boards_dir", Path(self.boards_dir))
-        object.__setattr__(self, "limits", Limits(
-            max_points_per_stroke=self.max_points_per_stroke, max_coord=self.max_coord,
-            min_width=self.min_width, max_width=self.max_width,
-            max_name_chars=self.max_name_chars, max_ops_per_frame=self.max_ops_per_frame,
-            max_erase_ids=self.max_erase_ids,
-        ))
+        object.__setattr__(
+            self,
+            "limits",
+            Limits(
+                max_points_per_stroke=self.max_points_per_stroke,
+                max_coord=self.max_coord,
+                min_width=self.min_width,
+                max_width=self.max_width,
+                max_name_chars=self.max_name_chars,
+                max_ops_per_frame=self.max_ops_per_frame,
+                max_erase_ids=self.max_erase_ids,
+            ),
+        )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -143,11 +143,17 @@ class FileLog:
         if not parsed.torn_tail:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             aside.write_bytes(data[parsed.good_bytes :])
-            log.warning("board log %s: %s; moved %d bytes to %s", self.path.name,
-                        parsed.problem, lost, aside.name)
+            log.warning(
+                "board log %s: %s; moved %d bytes to %s",
+                self.path.name,
+                parsed.problem,
+                lost,
+                aside.name,
+            )
         else:
-            log.warning("board log %s: %s (torn write); cut %d bytes", self.path.name,
-                        parsed.problem, lost)
+            log.warning(
+                "board log %s: %s (torn write); cut %d bytes", self.path.name, parsed.problem, lost
+            )
         with open(self.path, "r+b") as f:
             f.truncate(parsed.good_bytes)
             os.fsync(f.fileno())
@@ -185,12 +191,18 @@ class FileLog:
         self._reserved = max(0, self._reserved - len(data))
 
     async def truncate(self, count: int) -> None:
+        await asyncio.to_thread(self._truncate, count)
+
+    def _truncate(self, count: int) -> None:
         if count >= len(self._offsets):
             return
         keep = self._offsets[count]
         lost = self._size - keep
-        log.warning("board log %s: cutting %d records that do not apply", self.path.name,
-                    len(self._offsets) - count)
+        log.warning(
+            "board log %s: cutting %d records that do not apply",
+            self.path.name,
+            len(self._offsets) - count,
+        )
         with open(self.path, "r+b") as f:
             f.truncate(keep)
             os.fsync(f.fileno())
@@ -215,8 +227,15 @@ class FileLog:
 class FileStore:
     """The boards directory, with the disk quotas that span boards."""
 
-    def __init__(self, root: Path, *, fsync: bool = True, max_board_bytes: int = 2**62,
-                 max_total_bytes: int = 2**62, max_boards: int = 2**62) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        fsync: bool = True,
+        max_board_bytes: int = 2**62,
+        max_total_bytes: int = 2**62,
+        max_boards: int = 2**62,
+    ) -> None:
         self.root = Path(root)
         self.fsync = fsync
         self.max_board_bytes = max_board_bytes
@@ -260,7 +279,9 @@ class FileStore:
 
 
 def read_board_log(path: Path) -> list[bytes]:
-    """Read-only: the records of a log another process may be writing (CLI export). Never repairs."""
+    """Read-only: the records of a log another process may be writing (CLI export).
+
+    Never repairs: a torn tail may be a write in progress."""
     try:
         return parse_log(path.read_bytes()).records
     except FileNotFoundError:

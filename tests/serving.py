@@ -1,0 +1,181 @@
+"""Run the real server for tests: Hypercorn on an ephemeral 127.0.0.1 port.
+
+``ServerThread`` serves ``create_app(settings)`` in a thread with its own event loop, so both async
+tests (a ``websockets`` client) and sync Playwright tests can talk to it over real TCP.
+``ServerProcess`` runs ``python -m whiteboard serve`` as a child process, for tests that signal or
+kill it. Both wait for readiness with a deadline and never sleep blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from whiteboard.app import create_app, shutdown
+from whiteboard.settings import Settings
+
+READY_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"server did not listen on port {port} in {timeout_s} s"
+                ) from None
+            threading.Event().wait(0.02)
+
+
+class ServerThread:
+    """The app under Hypercorn in a background thread; ``stop()`` shuts it down like SIGTERM."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._error: BaseException | None = None
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self._fd = sock.detach()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            config = Config()
+            config.bind = [f"fd://{self._fd}"]
+            config.websocket_max_message_size = self.settings.max_frame_bytes
+            config.graceful_timeout = 2
+            config.accesslog = None
+
+            async def trigger() -> None:
+                assert self._stop is not None
+                await self._stop.wait()
+                await shutdown(self.app)
+
+            await serve(self.app, config, shutdown_trigger=trigger)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by stop()
+            self._error = exc
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            raise RuntimeError("server thread did not stop within 15 s")
+        if self._error is not None:
+            raise RuntimeError("server thread failed") from self._error
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServerProcess:
+    """``python -m whiteboard serve`` in a child process (for SIGTERM and SIGKILL tests)."""
+
+    def __init__(
+        self, boards_dir: Path, *extra_args: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.boards_dir = boards_dir
+        self.args = [
+            sys.executable,
+            "-m",
+            "whiteboard",
+            "serve",
+            "--port",
+            str(self.port),
+            "--boards-dir",
+            str(boards_dir),
+            *extra_args,
+        ]
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.proc.kill()
+            out = self.proc.communicate()[0].decode(errors="replace")
+            raise TimeoutError(f"server did not start; its output:\n{out}") from None
+        return self
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout_s: float = 15) -> tuple[int, str]:
+        assert self.proc is not None
+        out, _ = self.proc.communicate(timeout=timeout_s)
+        return self.proc.returncode, out.decode(errors="replace")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.communicate(timeout=15)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()

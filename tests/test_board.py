@@ -1,0 +1,164 @@
+"""Board state: seqs, dedup of resends, erase, clear, per-author undo/redo, and exact replay."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from whiteboard.board import Board, BoardFull, CorruptLog, Duplicate, LiveStroke, NothingToDo
+from whiteboard.protocol import (
+    Clear,
+    End,
+    Erase,
+    InvalidMessage,
+    Points,
+    Redo,
+    Stroke,
+    StrokeTooLong,
+    Style,
+    Undo,
+)
+
+PEN = Style("pen", "#000000", 3.0)
+
+
+def stroke(op_id: str) -> Stroke:
+    return Stroke(op_id, PEN, (0, 0, 4, 4), None)
+
+
+def visible(board: Board) -> set[str]:
+    return {sid for sid, state in board.strokes.items() if state.visible}
+
+
+def decoded(encoded: bytes) -> dict:
+    return msgpack.unpackb(encoded)
+
+
+def test_committed_ops_get_consecutive_seqs_and_carry_their_author() -> None:
+    board = Board(max_strokes=10)
+    first = decoded(board.commit(stroke("a"), "ann"))
+    second = decoded(board.commit(stroke("b"), "bob"))
+    assert (first["seq"], first["by"], second["seq"], second["by"]) == (1, "ann", 2, "bob")
+    assert board.head_seq == 2 and visible(board) == {"a", "b"}
+
+
+def test_a_resent_op_is_acknowledged_with_its_seq_and_stored_once() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    assert board.commit(stroke("a"), "ann") == Duplicate("a", 1)
+    assert board.head_seq == 1
+
+
+def test_an_op_id_taken_by_another_author_is_rejected() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    with pytest.raises(InvalidMessage, match="another client"):
+        board.commit(stroke("a"), "mallory")
+
+
+def test_erase_logs_only_the_strokes_it_actually_hid() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    op = decoded(board.commit(Erase("e", ("a", "ghost", "a")), "bob"))
+    assert op["ids"] == ["a"] and visible(board) == set()
+    with pytest.raises(NothingToDo):
+        board.commit(Erase("e2", ("a",)), "bob")
+
+
+def test_undo_and_redo_apply_to_the_authors_own_actions_only() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a1"), "ann")
+    board.commit(stroke("b1"), "bob")
+    assert decoded(board.commit(Undo("u1"), "ann"))["target"] == "a1"
+    assert visible(board) == {"b1"}
+    assert decoded(board.commit(Redo("r1"), "ann"))["target"] == "a1"
+    assert visible(board) == {"a1", "b1"}
+    with pytest.raises(NothingToDo):
+        board.commit(Redo("r2"), "ann")
+
+
+def test_undo_of_an_erase_or_clear_restores_exactly_what_it_hid() -> None:
+    board = Board(max_strokes=10)
+    for sid in ("a", "b", "c"):
+        board.commit(stroke(sid), "ann")
+    board.commit(Erase("e", ("a",)), "bob")
+    board.commit(Clear("x"), "bob")
+    assert visible(board) == set()
+    board.commit(Undo("u1"), "bob")  # undoes the clear: b and c come back, a stays erased
+    assert visible(board) == {"b", "c"}
+    board.commit(Undo("u2"), "bob")  # undoes the erase
+    assert visible(board) == {"a", "b", "c"}
+
+
+def test_a_new_action_empties_the_redo_stack() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    board.commit(Undo("u"), "ann")
+    board.commit(stroke("b"), "ann")
+    with pytest.raises(NothingToDo):
+        board.commit(Redo("r"), "ann")
+
+
+def test_board_full_rejects_strokes_and_leaves_the_board_unchanged() -> None:
+    board = Board(max_strokes=1)
+    board.commit(stroke("a"), "ann")
+    with pytest.raises(BoardFull):
+        board.commit(stroke("b"), "ann")
+    assert board.head_seq == 1
+
+
+def test_a_refused_reservation_leaves_the_board_unchanged() -> None:
+    board = Board(max_strokes=10)
+
+    def refuse(size: int) -> None:
+        raise OSError(f"no room for {size} bytes")
+
+    with pytest.raises(OSError):
+        board.commit(stroke("a"), "ann", reserve=refuse)
+    assert board.head_seq == 0 and board.strokes == {}
+
+
+def test_replaying_the_log_reproduces_the_board_exactly() -> None:
+    board = Board(max_strokes=10)
+    for message, author in [
+        (stroke("a"), "ann"),
+        (stroke("b"), "bob"),
+        (Erase("e", ("a",)), "bob"),
+        (Undo("u"), "ann"),
+        (Clear("c"), "ann"),
+        (Undo("u2"), "ann"),
+        (Redo("r"), "ann"),
+    ]:
+        board.commit(message, author)
+    replayed = Board(max_strokes=10)
+    replayed.load(board.ops)
+    assert visible(replayed) == visible(board)
+    assert replayed.undo_stacks == board.undo_stacks and replayed.redo_stacks == board.redo_stacks
+    assert replayed.ops == board.ops
+
+
+def test_loading_a_record_out_of_sequence_is_corrupt() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    replayed = Board(max_strokes=10)
+    with pytest.raises(CorruptLog, match="expected seq 1"):
+        replayed.load([msgpack.packb({**decoded(board.ops[0]), "seq": 5})])
+
+
+def test_a_live_stroke_accumulates_points_and_commits_as_one_stroke() -> None:
+    board = Board(max_strokes=10)
+    live = LiveStroke.begin(PEN, (40, 40), None, max_points=10, max_coord=1000)
+    live.append(Points("s", (1, 1, 2, 2), None))
+    op = decoded(board.commit(End("s"), "ann", live))
+    assert op["pts"] == [40, 40, 1, 1, 2, 2]
+
+
+def test_a_live_stroke_refuses_points_beyond_its_limits() -> None:
+    live = LiveStroke.begin(PEN, (0, 0), None, max_points=2, max_coord=10)
+    with pytest.raises(StrokeTooLong):
+        live.append(Points("s", (1, 1, 1, 1), None))
+    with pytest.raises(InvalidMessage, match="within"):
+        live.append(Points("s", (41, 0), None))
+    with pytest.raises(InvalidMessage, match="with every batch"):
+        live.append(Points("s", (1, 1), (50,)))
+    assert live.pts == [0, 0]
