@@ -75,6 +75,7 @@ class BoardHub:
         self._flusher: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self.failed = False
+        self._closing = False
 
     async def load(self) -> None:
         records = await self.log.read()
@@ -135,7 +136,7 @@ class BoardHub:
         return conn
 
     def _replay_frames(self, since: int) -> Iterator[bytes]:
-        """Stored op bytes in frames of about ``replay_frame_bytes``; never decoded or re-encoded."""
+        """Stored ops in frames of about ``replay_frame_bytes``; never decoded or re-encoded."""
         ops = self.board.ops[since : self.durable_seq]
         limit, start, size = self.settings.replay_frame_bytes, 0, 0
         for index, op in enumerate(ops):
@@ -254,10 +255,11 @@ class BoardHub:
 
     async def _flush_loop(self) -> None:
         tick_s = self.settings.tick_ms / 1000
-        while True:
+        while not self._closing:
             await self._wakeup.wait()
             await self.flush()
-            await asyncio.sleep(tick_s)
+            if not self._closing:
+                await asyncio.sleep(tick_s)
 
     async def flush(self) -> None:
         """Write this tick's ops durably, then send everything of the tick as one frame to all."""
@@ -279,7 +281,7 @@ class BoardHub:
             conn.push(frame)
 
     def fail(self) -> None:
-        """Storage broke: memory is ahead of disk, so drop the board; clients resend on reconnect."""
+        """Storage broke: memory is ahead of disk, so drop the board; clients resend later."""
         self.failed = True
         for conn in self.connections.values():
             conn.close(CloseCode.INTERNAL_ERROR, "storage error")
@@ -288,12 +290,11 @@ class BoardHub:
     async def close(
         self, code: int = CloseCode.GOING_AWAY, reason: str = "server restarting"
     ) -> None:
+        """Finish the flush in progress (never cut a log write short), flush the rest, close all."""
+        self._closing = True
+        self._wakeup.set()
         if self._flusher is not None:
-            self._flusher.cancel()
-            try:
-                await self._flusher
-            except asyncio.CancelledError:
-                pass
+            await self._flusher
         if not self.failed:
             await self.flush()
         for conn in self.connections.values():
