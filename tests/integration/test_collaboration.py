@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.integration.client import BoardClient, is_op, pen_stroke
 from tests.serving import ServerThread
+from whiteboard.settings import Settings
 
 
 async def test_two_clients_see_each_others_live_and_committed_strokes(server: ServerThread) -> None:
@@ -153,3 +154,30 @@ async def test_ops_committed_together_reach_each_client_as_one_frame(server: Ser
     assert [m["seq"] for m in frame if "seq" in m] == list(range(1, 51))
     await ann.close()
     await bob.close()
+
+
+async def test_a_client_ahead_of_the_server_is_told_to_reset(server: ServerThread) -> None:
+    ann = await BoardClient.connect(server.ws_url, "reset", "ann")
+    await ann.send(pen_stroke("s1"))
+    await ann.wait_for_seq(1)
+    stale = await BoardClient.connect(server.ws_url, "reset", "old", since=99)
+    assert (stale.welcome["reset"], stale.welcome["since"], stale.welcome["seq"]) == (True, 0, 1)
+    await stale.wait_for_seq(1)
+    await ann.close()
+    await stale.close()
+
+
+async def test_an_unwatched_board_is_released_from_memory(boards_dir: Path) -> None:
+    with ServerThread(Settings(boards_dir=boards_dir, idle_unload_s=0.05)) as server:
+        hubs = server.app.extensions["whiteboard_hubs"]
+        ann = await BoardClient.connect(server.ws_url, "idle", "ann")
+        await ann.send(pen_stroke("s1"))
+        await ann.wait_for_seq(1)
+        assert hubs.loaded("idle") is not None
+        await ann.close()
+        async with asyncio.timeout(5):
+            while hubs.loaded("idle") is not None:
+                await asyncio.sleep(0.01)  # polling a condition under a deadline, not a fixed wait
+        again = await BoardClient.connect(server.ws_url, "idle", "ann")
+        await again.wait_for_seq(1)  # loaded back from disk
+        await again.close()
