@@ -29,8 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whiteboard",
         description="Self-hosted real-time collaborative whiteboard.",
-        epilog="Every option can also be set with an environment variable WHITEBOARD_<NAME> "
-        "(e.g. WHITEBOARD_PORT=9000); a command-line flag wins over the environment.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  whiteboard serve                                  http://127.0.0.1:8000, boards in ./boards
+  whiteboard serve --host 0.0.0.0 --public-url http://192.168.1.20:8000
+                                                    let phones on the LAN join via share/QR
+  whiteboard serve --boards-dir /var/lib/whiteboard --public-url https://board.example.org
+  whiteboard export team-retro -o retro.png         also .svg, .pdf, .gif (timelapse)
+
+Each option is also an environment variable WHITEBOARD_<OPTION> (WHITEBOARD_PORT=9000);
+a command-line flag wins. `whiteboard serve --help` lists every option with its default.""",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
