@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import mimetypes
 import secrets
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ from .settings import Settings
 from .store import FileStore
 
 log = logging.getLogger(__name__)
+
+# Module scripts must be served with a JavaScript type (the page sends nosniff), whatever the
+# host's mime.types or registry says about .js and .mjs.
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("text/javascript", ".mjs")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = next(p for p in (PACKAGE_DIR / "static", PACKAGE_DIR.parent / "static") if p.is_dir())

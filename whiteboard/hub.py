@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import protocol
-from .board import Board, CorruptLog, Duplicate, LiveStroke
+from .board import Board, CorruptLog, Duplicate, LiveStroke, NothingToDo
 from .connection import Connection
 from .protocol import (
+    Abort,
     Begin,
     CloseCode,
     Cursor,
@@ -178,6 +179,9 @@ class BoardHub:
                 self._queue_cursor(conn, message)
             elif isinstance(message, Begin | Points):
                 self._live(conn, message)
+            elif isinstance(message, Abort):
+                if conn.live.pop(message.id, None) is not None:
+                    self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
             elif isinstance(message, Rename):
                 conn.name, conn.color = message.name, message.color
                 self._queue(protocol.encode_event("join", **self._peer_info(conn)))
@@ -185,6 +189,9 @@ class BoardHub:
                 raise InvalidMessage("hello is only the first message")
             else:
                 self._commit(conn, message)
+        except NothingToDo as exc:
+            # Races between people (two erasing one stroke) are normal: report, don't count.
+            conn.push(protocol.encode_error(exc.code, exc.reason, exc.op_id))
         except InvalidMessage as exc:
             if exc.op_id is None:
                 exc.op_id = getattr(message, "id", None)

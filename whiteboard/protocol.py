@@ -160,6 +160,13 @@ class End:
 
 
 @dataclass(frozen=True, slots=True)
+class Abort:
+    """Drops one's own live stroke without committing it (a touch stroke that became a pinch)."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Erase:
     id: str
     ids: tuple[str, ...]
@@ -194,7 +201,9 @@ class Rename:
     color: str
 
 
-Message = Hello | Stroke | Begin | Points | End | Erase | Clear | Undo | Redo | Cursor | Rename
+Message = (
+    Hello | Stroke | Begin | Points | End | Abort | Erase | Clear | Undo | Redo | Cursor | Rename
+)
 CommittingMessage = Stroke | End | Erase | Clear | Undo | Redo
 """Messages that append to the log and get a seq (``End`` commits the live stroke it ends)."""
 
@@ -402,6 +411,7 @@ _DECODERS = {
     "begin": _decode_begin,
     "points": _decode_points,
     "end": lambda obj, limits: End(_op_id(obj)),
+    "abort": lambda obj, limits: Abort(_op_id(obj)),
     "erase": _decode_erase,
     "clear": lambda obj, limits: Clear(_op_id(obj)),
     "undo": lambda obj, limits: Undo(_op_id(obj)),

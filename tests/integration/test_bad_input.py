@@ -109,8 +109,18 @@ async def test_a_client_over_the_rate_limit_is_closed_4002(boards_dir: Path) -> 
 async def test_too_many_bad_messages_close_4005(boards_dir: Path) -> None:
     with ServerThread(Settings(boards_dir=boards_dir, max_errors_per_connection=3)) as server:
         ann = await BoardClient.connect(server.ws_url, "errs", "ann")
-        await ann.send(*[{"type": "undo", "id": f"u{i}"} for i in range(5)])
+        await ann.send(*[pen_stroke(f"s{i}", color="red") for i in range(5)])
         assert await closed_with(ann.ws) == CloseCode.TOO_MANY_ERRORS
+
+
+async def test_nothing_to_do_is_reported_but_not_held_against_the_client(boards_dir: Path) -> None:
+    with ServerThread(Settings(boards_dir=boards_dir, max_errors_per_connection=3)) as server:
+        ann = await BoardClient.connect(server.ws_url, "races", "ann")
+        await ann.send(*[{"type": "undo", "id": f"u{i}"} for i in range(5)])
+        await ann.wait_for(lambda m: m["type"] == "error" and m.get("id") == "u4")
+        await ann.send(pen_stroke("still-welcome"))
+        await ann.wait_for(is_op("stroke", "still-welcome"))
+        await ann.close()
 
 
 async def test_a_full_board_refuses_more_connections_with_4001(boards_dir: Path) -> None:

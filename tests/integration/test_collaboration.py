@@ -133,6 +133,22 @@ async def test_a_live_stroke_left_unfinished_is_aborted_for_others(server: Serve
     await bob.close()
 
 
+async def test_an_aborted_live_stroke_is_dropped_for_everyone(server: ServerThread) -> None:
+    ann = await BoardClient.connect(server.ws_url, "abort2", "ann")
+    bob = await BoardClient.connect(server.ws_url, "abort2", "bob")
+    await ann.send(
+        {"type": "begin", "id": "s1", "tool": "pen", "color": "#000000", "width": 2, "pts": [0, 0]}
+    )
+    await bob.wait_for(is_op("begin", "s1"))
+    await ann.send({"type": "abort", "id": "s1"}, {"type": "end", "id": "s1"})
+    await bob.wait_for(is_op("abort", "s1"))
+    error = await ann.wait_for(lambda m: m["type"] == "error")
+    assert error["id"] == "s1" and "never begun" in error["reason"]
+    assert bob.committed() == []
+    await ann.close()
+    await bob.close()
+
+
 async def test_reading_an_unknown_board_creates_no_file(
     server: ServerThread, boards_dir: Path
 ) -> None:
