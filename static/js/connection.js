@@ -1,0 +1,118 @@
+/**
+ * The board's WebSocket: binary frames, reconnect with exponential backoff and jitter.
+ * It knows nothing of ops: `onOpen` lets the session send its hello (with `since`), and the
+ * session decides what to resend. Status: connecting, connected, reconnecting, offline.
+ */
+import { decodeFrame } from "./protocol.js";
+
+const BACKOFF_FIRST_MS = 300;
+const BACKOFF_MAX_MS = 10_000;
+/** After this many failed attempts in a row the page calls itself offline (it keeps retrying). */
+const ATTEMPTS_BEFORE_OFFLINE = 3;
+/** Close codes that mean "slow down" (docs/protocol.md): wait longer before the next attempt. */
+const SLOW_CODES = new Set([4001, 4002]);
+
+/** A self-healing WebSocket for one board. */
+export class Connection {
+  /**
+   * @param {string} url  ws:// or wss:// URL of the board's socket
+   * @param {{onOpen: function(): void, onMessages: function(object[]): void,
+   *          onClose: function(): void, onStatus: function(string): void}} handlers
+   */
+  constructor(url, handlers) {
+    this.url = url;
+    this.handlers = handlers;
+    /** @type {WebSocket|null} */
+    this.socket = null;
+    this.status = "connecting";
+    this.failures = 0;
+    this.timer = 0;
+    this.wasConnected = false;
+    this.stopped = false;
+    globalThis.addEventListener?.("online", () => this.retryNow());
+  }
+
+  /** Open the socket (first connect). */
+  start() {
+    this.#open();
+  }
+
+  /** @returns {boolean} the socket is open */
+  get open() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Send one frame's bytes; false when the socket is not open (the caller keeps its data).
+   * @param {Uint8Array} bytes
+   * @returns {boolean}
+   */
+  send(bytes) {
+    if (!this.open) return false;
+    this.socket.send(bytes);
+    return true;
+  }
+
+  /** Skip the backoff wait (the browser came back online, or the user asked). */
+  retryNow() {
+    if (this.stopped || this.socket) return;
+    clearTimeout(this.timer);
+    this.#open();
+  }
+
+  /** Close for good (page unload, tests). */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.socket?.close(1000);
+  }
+
+  /** Drop the current socket as if the network failed (the test hook uses it). */
+  drop() {
+    this.socket?.close(4900, "dropped by the page"); // clients may use 1000 and 3000-4999
+  }
+
+  #setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.handlers.onStatus(status);
+  }
+
+  #open() {
+    let socket;
+    try {
+      socket = new WebSocket(this.url);
+    } catch (err) {
+      console.warn("whiteboard: cannot open socket", err);
+      this.#scheduleRetry(1006);
+      return;
+    }
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.failures = 0;
+      this.wasConnected = true;
+      this.#setStatus("connected");
+      this.handlers.onOpen();
+    });
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data === "string") return; // the protocol is binary only
+      this.handlers.onMessages(decodeFrame(event.data));
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.handlers.onClose();
+      if (!this.stopped) this.#scheduleRetry(event.code);
+    });
+  }
+
+  #scheduleRetry(code) {
+    this.failures += 1;
+    const offline = this.failures > ATTEMPTS_BEFORE_OFFLINE || globalThis.navigator?.onLine === false;
+    this.#setStatus(offline ? "offline" : this.wasConnected ? "reconnecting" : "connecting");
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.failures - 1));
+    const delay = (SLOW_CODES.has(code) ? 3 : 1) * base * (0.75 + Math.random() * 0.5);
+    this.timer = setTimeout(() => this.#open(), Math.min(delay, 3 * BACKOFF_MAX_MS));
+  }
+}

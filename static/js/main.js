@@ -1,0 +1,249 @@
+/**
+ * The board page: wires the board mirror, the session, the socket, the surface, tools and UI.
+ * Sends at most one frame per animation frame: everything tools and the UI do is queued in the
+ * session and flushed by the frame loop.
+ */
+import { Board } from "./board.js";
+import { Surface } from "./canvas.js";
+import { Connection } from "./connection.js";
+import { loadIdentity, saveIdentity } from "./identity.js";
+import { attachInput } from "./input.js";
+import { ID_PATTERN } from "./protocol.js";
+import { Session } from "./session.js";
+import * as eraser from "./tools/eraser.js";
+import * as ellipse from "./tools/ellipse.js";
+import * as hand from "./tools/hand.js";
+import * as highlighter from "./tools/highlighter.js";
+import * as line from "./tools/line.js";
+import * as pen from "./tools/pen.js";
+import * as rect from "./tools/rect.js";
+import { PALETTE, UI, WIDTHS } from "./ui.js";
+
+const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand].map((t) => [t.name, t]));
+const STYLE_KEY = "whiteboard.style";
+const ERROR_TEXT = {
+  board_full: "This board is full: no more strokes can be added.",
+  storage_full: "The server is out of space: that change was not saved.",
+  stroke_too_long: "That stroke was too long to save.",
+};
+
+const boardId = decodeURIComponent(location.pathname.split("/")[2] || "");
+if (!ID_PATTERN.test(boardId)) throw new Error(`not a board page: ${location.pathname}`);
+
+const identity = loadIdentity();
+const board = new Board();
+const session = new Session(board, identity);
+const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById("board"));
+const previews = new Set();
+const surface = new Surface(canvas, board, {
+  overlays: () => (previews.size ? [...session.overlayStrokes(), ...previews] : session.overlayStrokes()),
+  isHidden: (id) => session.localHidden.has(id),
+});
+
+const style = loadStyle();
+let tool = pen;
+
+// --- the frame loop -------------------------------------------------------------------------
+
+let frameScheduled = false;
+let lastZoom = NaN;
+function requestFrame() {
+  if (frameScheduled) return;
+  frameScheduled = true;
+  // Hidden tabs get no animation frames; a slow timer still delivers what was drawn.
+  if (document.hidden) setTimeout(tick, 100);
+  else requestAnimationFrame(tick);
+}
+function tick() {
+  frameScheduled = false;
+  const sending = session.flush();
+  updateHistory();
+  const drawing = surface.frame();
+  ui.drawCursors(session.cursors, session.peers, (x, y) => surface.toScreen(x, y));
+  if (surface.view.zoom !== lastZoom) {
+    lastZoom = surface.view.zoom;
+    ui.setZoom(lastZoom);
+  }
+  if (sending || drawing) requestFrame();
+}
+document.addEventListener("visibilitychange", () => {
+  frameScheduled = false;
+  requestFrame();
+});
+
+// --- UI -------------------------------------------------------------------------------------
+
+const ui = new UI({
+  tool: setTool,
+  color: (color) => { style.color = color; saveStyle(); ui.setColor(color); },
+  width: (width) => { style.width = width; saveStyle(); ui.setWidth(width); },
+  undo: () => { session.undo(); requestFrame(); },
+  redo: () => { session.redo(); requestFrame(); },
+  clear: () => { session.clear(); requestFrame(); },
+  zoomBy: (factor) => { surface.zoomAt(factor, surface.width / 2, surface.height / 2); requestFrame(); },
+  zoomReset: () => { surface.zoomAt(1 / surface.view.zoom, surface.width / 2, surface.height / 2); requestFrame(); },
+  zoomFit: () => { surface.fit(board.visibleBounds()); requestFrame(); },
+  retry: () => connection.retryNow(),
+  rename: (name, color) => {
+    session.rename(name, color);
+    saveIdentity(identity);
+    ui.setMe(identity);
+    const me = session.me && session.peers.get(session.me.peer);
+    if (me) Object.assign(me, { name, color });
+    ui.setPeers(session.peers, session.me?.peer ?? null);
+    requestFrame();
+  },
+  viewLink: () => {
+    const { x, y, zoom } = surface.view;
+    const base = session.shareUrl || `${location.origin}${location.pathname}`;
+    return `${base}#${x.toFixed(1)},${y.toFixed(1)},${+zoom.toFixed(4)}`;
+  },
+}, { boardId });
+
+let historyState = "";
+/** Undo/redo buttons follow our own stacks on the board, plus what is still pending. */
+function updateHistory() {
+  const { undo, redo } = session.history();
+  const state = `${undo > 0}${redo > 0}`;
+  if (state === historyState) return;
+  historyState = state;
+  ui.setHistory(undo > 0, redo > 0);
+}
+
+function setTool(name) {
+  tool = TOOLS.get(name) || pen;
+  canvas.style.cursor = tool.cursor;
+  ui.setTool(tool.name);
+}
+
+ui.setTool(tool.name);
+ui.setColor(style.color);
+ui.setWidth(style.width);
+ui.setMe(identity);
+ui.setPeers(new Map([[0, { peer: 0, name: identity.name, color: identity.color }]]), 0);
+ui.setShareUrl(`${location.origin}${location.pathname}`);
+
+// --- session events ------------------------------------------------------------------------
+
+session.on.change = (change) => {
+  for (const rec of change.added) surface.strokeAdded(rec);
+  const boxes = [...change.shown, ...change.hidden].map((rec) => rec.bbox);
+  if (boxes.length) surface.invalidateBoxes(boxes);
+  requestFrame();
+};
+session.on.hidden = (ids) => {
+  const boxes = ids.map((id) => board.strokes.get(id)?.bbox).filter(Boolean);
+  surface.invalidateBoxes(boxes);
+  requestFrame();
+};
+session.on.overlay = requestFrame;
+session.on.cursors = requestFrame;
+session.on.reset = () => { surface.invalidateAll(); requestFrame(); };
+session.on.peers = () => ui.setPeers(session.peers, session.me?.peer ?? null);
+session.on.welcome = () => {
+  if (session.shareUrl) ui.setShareUrl(session.shareUrl);
+  requestFrame();
+};
+session.on.error = (message) => {
+  const text = ERROR_TEXT[message.code];
+  if (text) ui.toast(text);
+  else if (message.code !== "unknown_stroke") console.warn("whiteboard: refused:", message.code, message.reason);
+};
+
+const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+const connection = new Connection(`${scheme}//${location.host}/b/${encodeURIComponent(boardId)}/ws`, {
+  onOpen: () => session.onOpen(),
+  onMessages: (messages) => session.onMessages(messages),
+  onClose: () => { session.onClose(); requestFrame(); },
+  onStatus: (status) => ui.setStatus(status),
+});
+session.conn = connection;
+
+// --- input and view ---------------------------------------------------------------------------
+
+const app = { session, surface, board, previews, requestFrame, style: () => currentStyle() };
+attachInput({
+  canvas, surface, session, app, requestFrame,
+  tool: () => tool,
+  shortcut: (name) => {
+    if (name === "undo") session.undo();
+    else if (name === "redo") session.redo();
+    else if (name === "zoom-in") surface.zoomAt(1.25, surface.width / 2, surface.height / 2);
+    else if (name === "zoom-out") surface.zoomAt(0.8, surface.width / 2, surface.height / 2);
+    else if (name === "zoom-reset") surface.zoomAt(1 / surface.view.zoom, surface.width / 2, surface.height / 2);
+    else if (name === "zoom-fit") surface.fit(board.visibleBounds());
+    else if (name === "escape") ui.closePanels();
+    else if (TOOLS.has(name)) setTool(name);
+    requestFrame();
+  },
+});
+
+function currentStyle() {
+  const width = tool.name === "highlighter" ? style.width * 4 : style.width;
+  return { tool: tool.name, color: style.color, width };
+}
+
+/** `#x,y,zoom`: the board point at the top-left corner and the zoom; absent means 0,0,1. */
+function viewFromHash() {
+  const parts = location.hash.slice(1).split(",").map(Number);
+  if (parts.length === 3 && parts.every(Number.isFinite) && parts[2] > 0) {
+    return { x: parts[0], y: parts[1], zoom: parts[2] };
+  }
+  return { x: 0, y: 0, zoom: 1 };
+}
+window.addEventListener("hashchange", () => { surface.setView(viewFromHash()); requestFrame(); });
+window.addEventListener("resize", () => { surface.resize(); requestFrame(); });
+
+function loadStyle() {
+  const fallback = { color: PALETTE[0], width: WIDTHS[1] };
+  try {
+    const stored = JSON.parse(localStorage.getItem(STYLE_KEY) || "null");
+    if (stored && /^#[0-9a-f]{6}$/i.test(stored.color) && WIDTHS.includes(stored.width)) return stored;
+  } catch {
+    // storage disabled: defaults
+  }
+  return fallback;
+}
+function saveStyle() {
+  try {
+    localStorage.setItem(STYLE_KEY, JSON.stringify(style));
+  } catch {
+    // not remembered; fine
+  }
+}
+
+// --- test hook: a read-only summary for browser tests and debugging ---------------------------
+
+Object.defineProperty(window, "__whiteboard", {
+  value: Object.freeze({
+    /** @returns {object} a snapshot of the page's state */
+    summary() {
+      return {
+        board: boardId,
+        seq: board.seq,
+        strokes: board.strokes.size,
+        visible: board.visibleStrokes().map((rec) => rec.id),
+        withPressure: board.order.filter((rec) => rec.op.p).length,
+        status: connection.status,
+        ready: session.ready,
+        pending: session.pending.size,
+        ownLive: session.ownLive.size,
+        peerLive: [...session.peerLive.keys()],
+        peers: [...session.peers.values()].map((p) => ({ ...p })),
+        cursors: session.cursors.size,
+        me: session.me,
+        view: { ...surface.view },
+        busy: surface.busy,
+        framesSent: session.framesSent || 0,
+        stats: { ...surface.stats },
+        frameTimes: [...surface.frameTimes],
+      };
+    },
+  }),
+});
+
+surface.resize();
+surface.setView(viewFromHash());
+setTool("pen");
+connection.start();
+requestFrame();

@@ -1,0 +1,106 @@
+/**
+ * The wire protocol's browser side: msgpack frames, delta-coded points, ids.
+ * Names follow `whiteboard/protocol.py`; the reference is docs/protocol.md.
+ */
+import { decode, encode } from "../vendor/msgpack/index.mjs";
+import { LIMITS } from "./limits.js";
+
+export const COORD_SCALE = LIMITS.coordScale;
+export const PRESSURE_SCALE = LIMITS.pressureScale;
+export const TOOLS = Object.freeze(["pen", "highlighter", "line", "rect", "ellipse"]);
+export const SHAPE_TOOLS = Object.freeze(["line", "rect", "ellipse"]);
+/** Board ids and op ids: 1-64 characters of A-Z a-z 0-9 _ - */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * A random id of `length` characters. Uses crypto.getRandomValues, which (unlike randomUUID)
+ * exists outside secure contexts too, so plain http on a LAN address works.
+ * @param {number} [length]
+ * @returns {string}
+ */
+export function newId(length = 16) {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let out = "";
+  for (const byte of bytes) out += ID_ALPHABET[byte % ID_ALPHABET.length];
+  return out;
+}
+
+/**
+ * Board units -> quanta (1/COORD_SCALE units), rounding like Python's round() for halves is not
+ * needed: any consistent rounding is fine because the quanta are what is stored.
+ * @param {number} value
+ * @returns {number}
+ */
+export function quantise(value) {
+  return Math.round(value * COORD_SCALE);
+}
+
+/**
+ * Delta-coded quanta `[x0, y0, dx1, dy1, ...]` -> absolute board units, flat `[x0, y0, x1, y1...]`.
+ * @param {ArrayLike<number>} pts
+ * @returns {Float64Array}
+ */
+export function absolutePoints(pts) {
+  const out = new Float64Array(pts.length);
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i + 1 < pts.length; i += 2) {
+    x += pts[i];
+    y += pts[i + 1];
+    out[i] = x / COORD_SCALE;
+    out[i + 1] = y / COORD_SCALE;
+  }
+  return out;
+}
+
+/**
+ * Encode one message map (or a batch) as the bytes of one binary frame.
+ * @param {object} message
+ * @returns {Uint8Array}
+ */
+export function encodeFrame(message) {
+  return encode(message);
+}
+
+/**
+ * Encode several messages as one frame: the single message itself, or a `batch`.
+ * @param {object[]} messages
+ * @returns {Uint8Array}
+ */
+export function encodeBatch(messages) {
+  return encode(messages.length === 1 ? messages[0] : { type: "batch", ops: messages });
+}
+
+/**
+ * Decode one server frame into its messages (a batch is unwrapped).
+ * @param {ArrayBuffer|Uint8Array} data
+ * @returns {object[]} message maps; an undecodable frame yields an empty list
+ */
+export function decodeFrame(data) {
+  let obj;
+  try {
+    obj = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+  } catch (err) {
+    console.warn("whiteboard: undecodable frame", err);
+    return [];
+  }
+  if (obj === null || typeof obj !== "object") return [];
+  if (obj.type === "batch") return Array.isArray(obj.ops) ? obj.ops : [];
+  return [obj];
+}
+
+/**
+ * A rough upper bound of a message's encoded size, to keep frames under max_frame_bytes
+ * without encoding twice: ints in pts cost at most 5 bytes, usually 1-3.
+ * @param {object} message
+ * @returns {number}
+ */
+export function estimateBytes(message) {
+  let size = 96;
+  if (message.pts) size += message.pts.length * 5;
+  if (message.p) size += message.p.length * 2;
+  if (message.ids) size += message.ids.length * 66;
+  return size;
+}

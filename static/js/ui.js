@@ -1,0 +1,352 @@
+/**
+ * Toolbar, panels, status, zoom indicator and peers' cursors. Every received string goes into
+ * the page through textContent or value, never innerHTML.
+ */
+import { cleanName } from "./identity.js";
+
+/** Pen colours of the palette (the last swatch is a custom colour picker). */
+export const PALETTE = ["#1e1e1e", "#e53935", "#fb8c00", "#43a047", "#1e88e5", "#8e24aa"];
+/** Stroke widths offered, in board units; the highlighter uses four times as much. */
+export const WIDTHS = [2, 4, 8, 16];
+const STATUS_TEXT = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Copy text with the Clipboard API when the page is a secure context, else by selecting it in
+ * an input and `execCommand("copy")` (plain http on a LAN address has no navigator.clipboard).
+ * @param {string} text
+ * @param {HTMLInputElement} [input] an input showing the text, selected for a manual copy
+ * @returns {Promise<boolean>}
+ */
+export async function copyText(text, input) {
+  if (globalThis.isSecureContext && navigator.clipboard?.writeText) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // fall back to selecting the text
+    }
+  }
+  let field = input;
+  let temporary = false;
+  if (!field || field.value !== text) {
+    field = document.createElement("input");
+    field.value = text;
+    field.readOnly = true;
+    field.style.position = "fixed";
+    field.style.opacity = "0";
+    document.body.append(field);
+    temporary = true;
+  }
+  field.focus();
+  field.select();
+  field.setSelectionRange(0, text.length);
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch {
+    copied = false;
+  }
+  if (temporary) field.remove();
+  return copied;
+}
+
+/** The page's controls. Callbacks go to main.js; state comes back through the set* methods. */
+export class UI {
+  /**
+   * @param {object} actions  tool(name), color(hex), width(n), undo(), redo(), clear(),
+   *   zoomBy(f), zoomReset(), zoomFit(), rename(name, color), viewLink(): string
+   * @param {{boardId: string, toolNames: string[]}} options
+   */
+  constructor(actions, options) {
+    this.actions = actions;
+    this.boardId = options.boardId;
+    this.cursorEls = new Map();
+    this.toastTimer = 0;
+    this.#buildPalette();
+    this.#buildWidths();
+    this.#wire();
+  }
+
+  #buildPalette() {
+    const palette = $("palette");
+    const custom = palette.querySelector(".custom");
+    for (const color of PALETTE) {
+      const button = document.createElement("button");
+      button.className = "swatch";
+      button.dataset.color = color;
+      button.title = color;
+      button.setAttribute("role", "radio");
+      button.setAttribute("aria-label", `Colour ${color}`);
+      button.style.background = color;
+      button.addEventListener("click", () => this.actions.color(color));
+      palette.insertBefore(button, custom);
+    }
+    $("custom-color").addEventListener("input", (e) => this.actions.color(e.target.value));
+  }
+
+  #buildWidths() {
+    const widths = $("widths");
+    for (const width of WIDTHS) {
+      const button = document.createElement("button");
+      button.dataset.width = String(width);
+      button.title = `Width ${width}`;
+      button.setAttribute("role", "radio");
+      button.setAttribute("aria-label", `Width ${width}`);
+      const dot = document.createElement("span");
+      dot.className = "width-dot";
+      const size = Math.min(18, 3 + width);
+      dot.style.width = `${size}px`;
+      dot.style.height = `${size}px`;
+      button.append(dot);
+      button.addEventListener("click", () => this.actions.width(width));
+      widths.append(button);
+    }
+  }
+
+  #wire() {
+    for (const button of document.querySelectorAll("#toolbar .tool")) {
+      button.setAttribute("role", "radio");
+      button.addEventListener("click", () => this.actions.tool(button.dataset.tool));
+    }
+    $("undo").addEventListener("click", () => this.actions.undo());
+    $("redo").addEventListener("click", () => this.actions.redo());
+    const confirm = $("confirm-clear");
+    $("clear").addEventListener("click", () => {
+      confirm.hidden = !confirm.hidden;
+      if (!confirm.hidden) $("confirm-clear-no").focus();
+    });
+    $("confirm-clear-no").addEventListener("click", () => { confirm.hidden = true; });
+    $("confirm-clear-yes").addEventListener("click", () => {
+      confirm.hidden = true;
+      this.actions.clear();
+    });
+    $("status").addEventListener("click", () => this.actions.retry());
+    $("zoom-in").addEventListener("click", () => this.actions.zoomBy(1.25));
+    $("zoom-out").addEventListener("click", () => this.actions.zoomBy(0.8));
+    $("zoom-level").addEventListener("click", () => this.actions.zoomReset());
+    $("zoom-fit").addEventListener("click", () => this.actions.zoomFit());
+
+    const panels = [["people-btn", "people-panel"], ["share-btn", "share-panel"]];
+    for (const [buttonId, panelId] of panels) {
+      $(buttonId).addEventListener("click", () => {
+        const open = $(panelId).hidden;
+        for (const [b, p] of panels) {
+          $(p).hidden = true;
+          $(b).setAttribute("aria-expanded", "false");
+        }
+        $(panelId).hidden = !open;
+        $(buttonId).setAttribute("aria-expanded", String(open));
+        if (open && panelId === "share-panel") this.#openShare();
+      });
+    }
+    const base = `/b/${encodeURIComponent(this.boardId)}`;
+    $("export-png").href = `${base}/export.png`;
+    $("export-png").download = `${this.boardId}.png`;
+    $("timelapse").href = `${base}/timelapse.gif`;
+    $("timelapse").download = `${this.boardId}-timelapse.gif`;
+    $("copy-link").addEventListener("click", async () => {
+      const input = $("share-url");
+      const copied = await copyText(input.value, input);
+      this.#note(copied ? "Link copied." : "Press Ctrl+C (or long-press) to copy the selected link.");
+    });
+    $("copy-view").addEventListener("click", async () => {
+      const copied = await copyText(this.actions.viewLink());
+      this.#note(copied ? "Link to this view copied." : "Could not copy; the link is in the address bar.");
+    });
+
+    const nameInput = $("name-input");
+    const colorInput = $("me-color");
+    const commitName = () => {
+      const name = cleanName(nameInput.value);
+      if (!name) {
+        nameInput.value = this.myName || "";
+        return;
+      }
+      nameInput.value = name;
+      this.actions.rename(name, colorInput.value.toLowerCase());
+    };
+    nameInput.addEventListener("change", commitName);
+    nameInput.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") nameInput.blur();
+    });
+    colorInput.addEventListener("change", commitName);
+  }
+
+  #openShare() {
+    const qr = $("qr");
+    qr.src = `/b/${encodeURIComponent(this.boardId)}/qr.svg`;
+    $("copy-note").textContent = "";
+  }
+
+  #note(text) {
+    $("copy-note").textContent = text;
+  }
+
+  /** Close the share and participants panels and the clear confirmation. */
+  closePanels() {
+    for (const [buttonId, panelId] of [["people-btn", "people-panel"], ["share-btn", "share-panel"]]) {
+      $(panelId).hidden = true;
+      $(buttonId).setAttribute("aria-expanded", "false");
+    }
+    $("confirm-clear").hidden = true;
+  }
+
+  /** @param {string} tool */
+  setTool(tool) {
+    for (const button of document.querySelectorAll("#toolbar .tool")) {
+      button.setAttribute("aria-checked", String(button.dataset.tool === tool));
+    }
+  }
+
+  /** @param {string} color */
+  setColor(color) {
+    let matched = false;
+    for (const swatch of document.querySelectorAll("#palette .swatch[data-color]")) {
+      const on = swatch.dataset.color === color;
+      matched ||= on;
+      swatch.setAttribute("aria-checked", String(on));
+    }
+    const custom = document.querySelector("#palette .custom");
+    custom.setAttribute("aria-checked", String(!matched));
+    if (!matched) $("custom-color").value = color;
+    for (const dot of document.querySelectorAll(".width-dot")) dot.style.background = color;
+  }
+
+  /** @param {number} width */
+  setWidth(width) {
+    for (const button of document.querySelectorAll("#widths button")) {
+      button.setAttribute("aria-checked", String(Number(button.dataset.width) === width));
+    }
+  }
+
+  /**
+   * Enable undo/redo only when there is something of ours to undo or redo.
+   * @param {boolean} canUndo
+   * @param {boolean} canRedo
+   */
+  setHistory(canUndo, canRedo) {
+    $("undo").disabled = !canUndo;
+    $("redo").disabled = !canRedo;
+  }
+
+  /** @param {string} status connecting | connected | reconnecting | offline */
+  setStatus(status) {
+    const el = $("status");
+    el.dataset.state = status;
+    el.textContent = STATUS_TEXT[status] || status;
+    el.title = status === "connected" ? "" : "Your drawing is kept and sent when the connection is back. Click to retry now.";
+  }
+
+  /** @param {number} zoom */
+  setZoom(zoom) {
+    $("zoom-level").textContent = `${Math.round(zoom * 100)}%`;
+  }
+
+  /** @param {string} url */
+  setShareUrl(url) {
+    $("share-url").value = url;
+  }
+
+  /**
+   * @param {{name: string, color: string}} me
+   */
+  setMe(me) {
+    this.myName = me.name;
+    if (document.activeElement !== $("name-input")) $("name-input").value = me.name;
+    $("me-color").value = me.color;
+  }
+
+  /**
+   * @param {Map<number, {peer: number, name: string, color: string}>} peers (ourselves included)
+   * @param {number|null} myPeer
+   */
+  setPeers(peers, myPeer) {
+    $("people-count").textContent = String(Math.max(1, peers.size));
+    const list = $("people-list");
+    list.replaceChildren();
+    const sorted = [...peers.values()].sort((a, b) => (a.peer === myPeer ? -1 : b.peer === myPeer ? 1 : a.peer - b.peer));
+    for (const peer of sorted) {
+      const li = document.createElement("li");
+      const dot = document.createElement("span");
+      dot.className = "dot";
+      dot.style.background = safeColor(peer.color);
+      const name = document.createElement("span");
+      name.textContent = peer.name;
+      li.append(dot, name);
+      if (peer.peer === myPeer) {
+        const you = document.createElement("span");
+        you.className = "you";
+        you.textContent = "(you)";
+        li.append(you);
+      }
+      list.append(li);
+    }
+  }
+
+  /**
+   * Place peers' cursors (labelled pointers in their colours).
+   * @param {Map<number, {x: number, y: number}>} cursors board positions by peer
+   * @param {Map<number, {name: string, color: string}>} peers
+   * @param {function(number, number): number[]} toScreen
+   */
+  drawCursors(cursors, peers, toScreen) {
+    const layer = $("cursors");
+    for (const [peer, el] of this.cursorEls) {
+      if (!cursors.has(peer)) {
+        el.remove();
+        this.cursorEls.delete(peer);
+      }
+    }
+    for (const [peer, pos] of cursors) {
+      const info = peers.get(peer) || { name: `Guest ${peer}`, color: "#546e7a" };
+      let el = this.cursorEls.get(peer);
+      if (!el) {
+        el = document.createElement("div");
+        el.className = "peer-cursor";
+        const svg = document.createElementNS(SVG_NS, "svg");
+        svg.setAttribute("viewBox", "0 0 18 18");
+        const path = document.createElementNS(SVG_NS, "path");
+        path.setAttribute("d", "M2 1.5l13 6.2-5.6 1.6-2.4 5.4z");
+        path.setAttribute("stroke", "#fff");
+        path.setAttribute("stroke-width", "1.4");
+        svg.append(path);
+        const label = document.createElement("span");
+        label.className = "label";
+        el.append(svg, label);
+        layer.append(el);
+        this.cursorEls.set(peer, el);
+      }
+      const color = safeColor(info.color);
+      el.querySelector("path").setAttribute("fill", color);
+      const label = el.querySelector(".label");
+      if (label.textContent !== info.name) label.textContent = info.name;
+      label.style.background = color;
+      const [sx, sy] = toScreen(pos.x, pos.y);
+      el.style.transform = `translate(${sx - 2}px, ${sy - 2}px)`;
+    }
+  }
+
+  /**
+   * A short message at the bottom of the screen.
+   * @param {string} text
+   */
+  toast(text) {
+    const el = $("toast");
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { el.hidden = true; }, 3000);
+  }
+}
+
+function safeColor(color) {
+  return /^#[0-9a-fA-F]{6}$/.test(color) ? color : "#546e7a";
+}

@@ -1,0 +1,119 @@
+"""Touch in an emulated phone: one finger draws, two fingers pan and pinch-zoom. Touches are
+driven through CDP's Input.dispatchTouchEvent (Playwright's touchscreen only taps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.serving import ServerThread
+
+from .helpers import summary, wait_for, wait_ink, wait_settled
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def touch(cdp, kind: str, points: list[tuple[float, float]]) -> None:
+    cdp.send(
+        "Input.dispatchTouchEvent",
+        {
+            "type": kind,
+            "touchPoints": [
+                {"x": x, "y": y, "id": i, "radiusX": 4, "radiusY": 4, "force": 1}
+                for i, (x, y) in enumerate(points)
+            ],
+        },
+    )
+
+
+@pytest.mark.timeout(60)
+def test_touch_draws_with_one_finger_and_pinches_with_two(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/touch"
+    phone = open_board(url, **PHONE)
+    desk = open_board(url)
+    expect(phone.locator("#toolbar")).to_be_visible()
+    cdp = phone.context.new_cdp_session(phone)
+
+    touch(cdp, "touchStart", [(80, 300)])
+    for step in range(1, 21):
+        touch(cdp, "touchMove", [(80 + step * 10, 300 + (step % 2))])
+    touch(cdp, "touchEnd", [])
+    wait_settled(phone, 1)
+    wait_settled(desk, 1)
+    wait_ink(phone, 180, 300)
+    wait_ink(desk, 180, 300)
+    assert summary(phone)["view"] == {"x": 0, "y": 0, "zoom": 1}
+
+    # Two fingers spreading apart: the view zooms in around them and nothing is drawn.
+    touch(cdp, "touchStart", [(150, 500), (250, 500)])
+    for step in range(1, 11):
+        touch(
+            cdp, "touchMove", [(150 - step * 5, 500 + step * 3), (250 + step * 5, 500 + step * 3)]
+        )
+    touch(cdp, "touchEnd", [])
+    wait_for(phone, "(s) => s.view.zoom > 1.5 && !s.busy")
+    after = summary(phone)
+    assert after["strokes"] == 1 and after["pending"] == 0 and after["ownLive"] == 0
+    assert summary(desk)["strokes"] == 1
+    # The board point under the fingers' midpoint moved with them (pan + zoom toward them).
+    zoom = after["view"]["zoom"]
+    assert abs(zoom - 2.0) < 0.05, zoom
+    # The stroke at board y=300 is now drawn at screen y = (300 - view.y) * zoom.
+    wait_ink(phone, (180 - after["view"]["x"]) * zoom, (300 - after["view"]["y"]) * zoom)
+
+    # The page itself did not scroll or zoom.
+    assert phone.evaluate("() => [window.scrollX, window.scrollY, visualViewport.scale]") == [
+        0,
+        0,
+        1,
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_pen_pressure_is_sent_and_shared(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/pen"
+    tablet = open_board(url)
+    viewer = open_board(url)
+    cdp = tablet.context.new_cdp_session(tablet)
+
+    def pen(kind: str, x: float, y: float, force: float) -> None:
+        cdp.send(
+            "Input.dispatchMouseEvent",
+            {
+                "type": kind,
+                "x": x,
+                "y": y,
+                "force": force,
+                "pointerType": "pen",
+                "button": "left",
+                "buttons": 0 if kind == "mouseReleased" else 1,
+                "clickCount": 1,
+            },
+        )
+
+    pen("mousePressed", 100, 300, 0.1)
+    for step in range(1, 30):
+        pen("mouseMoved", 100 + step * 10, 300, min(1.0, 0.1 + step * 0.03))
+    pen("mouseReleased", 390, 300, 0.0)
+    wait_settled(viewer, 1)
+    assert summary(viewer)["withPressure"] == 1
+    wait_ink(viewer, 350, 300)
+
+    # A mouse stroke carries no pressure.
+    tablet.mouse.move(100, 400)
+    tablet.mouse.down()
+    tablet.mouse.move(300, 400, steps=5)
+    tablet.mouse.up()
+    wait_settled(viewer, 2)
+    assert summary(viewer)["withPressure"] == 1
