@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .board import LiveStroke
 from .protocol import CloseCode
@@ -109,3 +110,42 @@ class Connection:
                 return
             self._wakeup.clear()
             await self._wakeup.wait()
+
+
+class Broadcaster(Protocol):
+    """Where one board's frames go. The hub publishes each tick's frame once; the broadcaster
+    hands the same bytes to every subscriber. ``LocalBroadcaster`` serves this process; a Redis
+    one would publish to a channel that each process relays to its own local subscribers."""
+
+    def add(self, conn: Connection) -> None: ...
+
+    def remove(self, conn: Connection) -> bool: ...
+
+    def publish(self, frame: bytes) -> None: ...
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Connection]: ...
+
+
+class LocalBroadcaster:
+    """The connections of one board in this process, by peer id."""
+
+    def __init__(self) -> None:
+        self._by_peer: dict[int, Connection] = {}
+
+    def add(self, conn: Connection) -> None:
+        self._by_peer[conn.peer] = conn
+
+    def remove(self, conn: Connection) -> bool:
+        return self._by_peer.pop(conn.peer, None) is not None
+
+    def publish(self, frame: bytes) -> None:
+        for conn in list(self._by_peer.values()):
+            conn.push(frame)
+
+    def __len__(self) -> int:
+        return len(self._by_peer)
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(list(self._by_peer.values()))

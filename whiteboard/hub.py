@@ -22,7 +22,7 @@ from typing import Any
 
 from . import protocol
 from .board import Board, CorruptLog, Duplicate, LiveStroke, NothingToDo
-from .connection import Connection
+from .connection import Broadcaster, Connection, LocalBroadcaster
 from .protocol import (
     Abort,
     Begin,
@@ -66,7 +66,7 @@ class BoardHub:
         self.settings = settings
         self.board = Board(max_strokes=settings.max_strokes_per_board)
         self.durable_seq = 0
-        self.connections: dict[int, Connection] = {}
+        self.connections: Broadcaster = LocalBroadcaster()
         self._on_idle = on_idle
         self._next_peer = 1
         self._pending: list[bytes] = []  # ops and events of this tick, in arrival order
@@ -125,13 +125,13 @@ class BoardHub:
                 author=conn.author,
                 name=conn.name,
                 color=conn.color,
-                peers=[self._peer_info(c) for c in self.connections.values()],
+                peers=[self._peer_info(c) for c in self.connections],
                 **(extra or {}),
             )
         )
         for frame in self._replay_frames(since):
             conn.push(frame)
-        self.connections[conn.peer] = conn
+        self.connections.add(conn)
         self._cancel_idle_timer()
         self._queue(protocol.encode_event("join", **self._peer_info(conn)))
         return conn
@@ -149,7 +149,7 @@ class BoardHub:
             yield protocol.encode_batch(ops[start:])
 
     def leave(self, conn: Connection) -> None:
-        if self.connections.pop(conn.peer, None) is None:
+        if not self.connections.remove(conn):
             return
         for stroke_id in conn.live:
             self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
@@ -284,13 +284,12 @@ class BoardHub:
                 return
             self.durable_seq += len(ops)
         frame = protocol.encode_batch(pending)
-        for conn in list(self.connections.values()):
-            conn.push(frame)
+        self.connections.publish(frame)
 
     def fail(self) -> None:
         """Storage broke: memory is ahead of disk, so drop the board; clients resend later."""
         self.failed = True
-        for conn in self.connections.values():
+        for conn in self.connections:
             conn.close(CloseCode.INTERNAL_ERROR, "storage error")
         self._on_idle(self)
 
@@ -304,7 +303,7 @@ class BoardHub:
             await self._flusher
         if not self.failed:
             await self.flush()
-        for conn in self.connections.values():
+        for conn in self.connections:
             conn.close(code, reason)
         self._cancel_idle_timer()
         await self.log.close()
