@@ -57,7 +57,8 @@ export function attachInput(target) {
       if (active.length >= 2) {
         state.mode = "ignored";
       } else if (active.length === 1) {
-        // A second finger: the gesture becomes pan + pinch; the first finger stops drawing.
+        // A second finger: the gesture becomes pan + pinch; the first finger's stroke is aborted
+        // (removed here and, via `abort`, for everyone who saw it grow).
         const first = active[0];
         const firstId = [...pointers].find(([, p]) => p === first)[0];
         if (first.mode === "tool" && first.tool) first.tool.cancel(target.app, { id: firstId, type: "touch", x: 0, y: 0, sx: first.sx, sy: first.sy, pressure: null });

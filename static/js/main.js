@@ -212,7 +212,7 @@ function saveStyle() {
   }
 }
 
-// --- test hook: a read-only summary for browser tests and debugging ---------------------------
+// --- test hook: a read-only summary and a simulated network failure, for browser tests -------
 
 Object.defineProperty(window, "__whiteboard", {
   value: Object.freeze({
@@ -238,6 +238,10 @@ Object.defineProperty(window, "__whiteboard", {
         stats: { ...surface.stats },
         frameTimes: [...surface.frameTimes],
       };
+    },
+    /** Close the socket as a network failure would; the page reconnects and resumes. */
+    dropConnection() {
+      connection.drop();
     },
   }),
 });

@@ -1,5 +1,6 @@
-"""Touch in an emulated phone: one finger draws, two fingers pan and pinch-zoom. Touches are
-driven through CDP's Input.dispatchTouchEvent (Playwright's touchscreen only taps)."""
+"""Touch in an emulated phone: one finger draws, two fingers pan and pinch-zoom; a one-finger
+stroke that a second finger turns into a pinch is aborted everywhere. Touches are driven through
+CDP's Input.dispatchTouchEvent (Playwright's touchscreen only taps)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.serving import ServerThread
 
-from .helpers import summary, wait_for, wait_ink, wait_settled
+from .helpers import ink_at, summary, wait_for, wait_ink, wait_settled
 
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -76,6 +77,100 @@ def test_touch_draws_with_one_finger_and_pinches_with_two(
         0,
         1,
     ]
+
+
+def stroke_then_pinch(cdp, x0: float, y: float) -> None:
+    """Second finger down while the first one is drawing, spread, lift both."""
+    last = x0 + 100
+    touch(cdp, "touchStart", [(last, y), (last + 100, y + 200)])
+    for step in range(1, 6):
+        touch(cdp, "touchMove", [(last - step * 5, y), (last + 100 + step * 5, y + 200)])
+    touch(cdp, "touchEnd", [])
+
+
+def draw_touch(cdp, x0: float, y: float, steps: int = 10) -> None:
+    """One finger down at (x0, y) moving right 10 px per step, left down."""
+    touch(cdp, "touchStart", [(x0, y)])
+    for step in range(1, steps + 1):
+        touch(cdp, "touchMove", [(x0 + step * 10, y + (step % 2))])
+
+
+@pytest.mark.timeout(60)
+def test_touch_stroke_that_becomes_a_pinch_is_aborted_everywhere(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/touch-abort"
+    phone = open_board(url, **PHONE)
+    desk = open_board(url)
+    cdp = phone.context.new_cdp_session(phone)
+
+    # One finger goes live at once (no hold): the desk sees the stroke grow while it is drawn.
+    draw_touch(cdp, 80, 300)
+    wait_for(desk, "(s) => s.peerLive.length === 1 && s.strokes === 0")
+    wait_ink(desk, 130, 300)
+
+    # A second finger: the gesture is a pinch now, and the stroke is gone from both pages.
+    stroke_then_pinch(cdp, 80, 300)
+    wait_for(phone, "(s) => s.view.zoom > 1 && s.ownLive === 0 && s.pending === 0 && !s.busy")
+    wait_for(desk, "(s) => s.peerLive.length === 0 && !s.busy")
+    wait_ink(desk, 130, 300, present=False)
+    view = summary(phone)["view"]
+    x, y = (130 - view["x"]) * view["zoom"], (300 - view["y"]) * view["zoom"]
+    wait_ink(phone, x, y, present=False)
+    assert summary(phone)["strokes"] == summary(desk)["strokes"] == 0
+
+    # A plain one-finger stroke still commits, and it is the board's only op: nothing of the
+    # aborted stroke was ever committed.
+    draw_touch(cdp, 80, 600)
+    touch(cdp, "touchEnd", [])
+    wait_settled(phone, 1)
+    wait_settled(desk, 1)
+    ids = summary(phone)["visible"]
+    assert len(ids) == 1
+    late = open_board(url)
+    wait_settled(late, 1)
+    for page in (phone, desk, late):
+        state = summary(page)
+        assert state["seq"] == 1 and state["visible"] == ids and state["peerLive"] == []
+    assert ink_at(late, 130, 300) == 0
+
+
+@pytest.mark.timeout(60)
+def test_aborted_touch_stroke_is_not_resent_after_a_reconnect(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/touch-abort-reconnect"
+    phone = open_board(url, **PHONE)
+    desk = open_board(url)
+    cdp = phone.context.new_cdp_session(phone)
+
+    def reconnect() -> int:
+        """Drop the phone's socket; wait until it is back under a new peer number."""
+        old = summary(phone)["me"]["peer"]
+        phone.evaluate("() => window.__whiteboard.dropConnection()")
+        wait_for(phone, "(s, old) => s.ready && s.me.peer !== old", old)
+        return summary(phone)["me"]["peer"]
+
+    # The connection drops mid-stroke: the stroke is begun again on the new connection...
+    draw_touch(cdp, 80, 300)
+    wait_for(desk, "(s) => s.peerLive.length === 1")
+    peer = reconnect()
+    touch(cdp, "touchMove", [(190, 300)])
+    wait_for(
+        desk, "(s, peer) => s.peers.some((p) => p.peer === peer) && s.peerLive.length === 1", peer
+    )
+    # ...and a pinch aborts it there; another reconnect does not bring it back.
+    stroke_then_pinch(cdp, 80, 300)
+    wait_for(desk, "(s) => s.peerLive.length === 0")
+    wait_for(phone, "(s) => s.ownLive === 0 && s.pending === 0")
+    reconnect()
+    wait_for(phone, "(s) => s.pending === 0 && s.framesSent > 0")
+
+    late = open_board(url)
+    for page in (phone, desk, late):
+        state = summary(page)
+        assert state["seq"] == 0 and state["strokes"] == 0 and state["peerLive"] == [], state
+    wait_ink(late, 130, 300, present=False)
 
 
 @pytest.mark.timeout(60)

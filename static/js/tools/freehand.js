@@ -1,6 +1,7 @@
 /**
  * Shared behaviour of the freehand tools (pen, highlighter): every pointer sample becomes a point
- * of a live stroke that others see while it grows. Each tool module re-exports these handlers
+ * of a live stroke that others see while it grows, whatever the device (touch included: if a
+ * second finger turns the gesture into a pinch, `cancel` aborts the stroke everywhere). Each tool module re-exports these handlers
  * with its own name (the WBO pattern: one module per tool, the same exports in each).
  *
  * @typedef {object} ToolPointer  one pointer sample, as main.js hands it to tools
@@ -20,8 +21,6 @@
  * @property {Set<object>} previews  op-shaped objects drawn above everything (shape previews)
  * @property {function(): void} requestFrame
  */
-import { TOUCH_HOLD_MS } from "../session.js";
-
 /**
  * Build the handlers of a freehand tool.
  * @param {string} tool  pen | highlighter
@@ -35,8 +34,7 @@ export function freehandTool(tool, usesPressure) {
     /** @param {ToolApp} app @param {ToolPointer} pointer */
     press(app, pointer) {
       const style = { ...app.style(), tool };
-      const hold = pointer.type === "touch" ? TOUCH_HOLD_MS : 0;
-      strokes.set(pointer.id, app.session.beginStroke(style, pointer.x, pointer.y, pressureOf(pointer), hold));
+      strokes.set(pointer.id, app.session.beginStroke(style, pointer.x, pointer.y, pressureOf(pointer)));
     },
     /** @param {ToolApp} app @param {ToolPointer} pointer */
     move(app, pointer) {
@@ -54,7 +52,7 @@ export function freehandTool(tool, usesPressure) {
     /** @param {ToolApp} app @param {ToolPointer} pointer */
     cancel(app, pointer) {
       const id = strokes.get(pointer.id);
-      if (id) app.session.cancelStroke(id);
+      if (id) app.session.abortStroke(id);
       strokes.delete(pointer.id);
     },
   };

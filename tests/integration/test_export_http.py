@@ -1,0 +1,253 @@
+"""Exports over HTTP from the real server: boards drawn by a real WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageSequence
+
+from tests.integration.client import BoardClient, is_op, pen_stroke
+from tests.serving import ServerThread
+from whiteboard.board import Board
+from whiteboard.protocol import Stroke, Style, delta_code
+from whiteboard.store import frame_record
+
+HTTP_TIMEOUT_S = 60
+
+
+async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+    def fetch() -> tuple[int, Any, bytes]:
+        request = urllib.request.Request(url, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    return await asyncio.to_thread(fetch)
+
+
+async def draw(server: ServerThread, board: str, *ops: dict[str, Any]) -> BoardClient:
+    client = await BoardClient.connect(server.ws_url, board)
+    await client.send(*ops)
+    await client.wait_for(
+        is_op("stroke", ops[-1]["id"])
+        if ops[-1]["type"] == "stroke"
+        else lambda m: m.get("id") == ops[-1]["id"] and "seq" in m
+    )
+    return client
+
+
+def blue_line(op_id: str, y: int = 0) -> dict[str, Any]:
+    return pen_stroke(op_id, list(delta_code([(0, y), (100, y)])), color="#0000ff", width=10)
+
+
+async def test_png_export_draws_the_board(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"))
+    status, headers, body = await get(f"{server.http_url}/b/retro/export.png")
+    await client.close()
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(body)).convert("RGB")
+    assert image.size == (110 + 32, 10 + 32)  # the ink (width included) plus the margins
+    assert image.getpixel((71, 21)) == (0, 0, 255)
+    assert image.getpixel((1, 1)) == (255, 255, 255)
+
+
+async def test_never_drawn_board_is_a_blank_picture_and_creates_no_file(
+    server: ServerThread, boards_dir: Path
+) -> None:
+    for kind in ("export.png", "export.svg", "export.pdf", "timelapse.gif"):
+        status, _, body = await get(f"{server.http_url}/b/never-drawn/{kind}")
+        assert status == 200 and body, kind
+    assert not (boards_dir / "never-drawn.log").exists()
+    status, _, body = await get(f"{server.http_url}/b/never-drawn/export.png")
+    assert Image.open(io.BytesIO(body)).size == (64, 64)
+
+
+async def test_invalid_board_id_is_404(server: ServerThread) -> None:
+    for kind in ("export.png", "export.svg", "export.pdf", "timelapse.gif"):
+        status, _, body = await get(f"{server.http_url}/b/{'x' * 65}/{kind}")
+        assert status == 404 and b"board ids are" in body
+
+
+async def test_bad_options_are_400_with_the_reason(server: ServerThread) -> None:
+    cases = {
+        "export.png?scale=99": b"scale must be between",
+        "export.png?background=pink": b"background must be",
+        "export.svg?region=1,2,3": b"region must be",
+        "timelapse.gif?background=transparent": b"GIF cannot be transparent",
+    }
+    for query, message in cases.items():
+        status, _, body = await get(f"{server.http_url}/b/retro/{query}")
+        assert status == 400 and message in body, (query, body)
+
+
+async def test_options_scale_background_region(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"))
+    url = f"{server.http_url}/b/retro/export.png?scale=2&background=%2300ff00&region=-10,-10,20,20"
+    status, _, body = await get(url)
+    await client.close()
+    image = Image.open(io.BytesIO(body)).convert("RGB")
+    assert status == 200 and image.size == (40, 40)
+    assert image.getpixel((1, 1)) == (0, 255, 0)
+    assert image.getpixel((25, 20)) == (0, 0, 255)
+    _, _, body = await get(f"{server.http_url}/b/retro/export.png?background=transparent")
+    assert Image.open(io.BytesIO(body)).mode == "RGBA"
+
+
+async def test_etag_304_and_a_new_stroke_changes_the_export(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"))
+    url = f"{server.http_url}/b/retro/export.png"
+    status, headers, first = await get(url)
+    etag = headers["ETag"]
+    assert status == 200 and etag.startswith('"retro.1.png.')
+    status, headers, body = await get(url, {"If-None-Match": etag})
+    assert status == 304 and body == b"" and headers["ETag"] == etag
+    await client.send(blue_line("b", 40))
+    await client.wait_for(is_op("stroke", "b"))
+    status, headers, second = await get(url, {"If-None-Match": etag})
+    await client.close()
+    assert status == 200 and headers["ETag"] != etag and second != first
+    status, _, _ = await get(f"{url}?scale=2", {"If-None-Match": headers["ETag"]})
+    assert status == 200  # other options, other picture
+
+
+async def test_unchanged_board_is_not_rendered_again(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"))
+    exporter = server.app.extensions["whiteboard_exporter"]
+    renders: list[str] = []
+    real_render = exporter._render
+
+    async def counting_render(kind: str, *args: Any) -> Any:
+        renders.append(kind)
+        return await real_render(kind, *args)
+
+    exporter._render = counting_render
+    url = f"{server.http_url}/b/retro/export.svg"
+    _, _, first = await get(url)
+    _, _, second = await get(url)
+    _, headers, _ = await get(url + "?scale=1")  # the same options, spelled out
+    await client.close()
+    assert renders == ["svg"] and second == first
+    assert headers["ETag"].startswith('"retro.1.svg.')
+
+
+async def test_simultaneous_requests_for_one_picture_render_it_once(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"))
+    exporter = server.app.extensions["whiteboard_exporter"]
+    renders: list[str] = []
+    real_render = exporter._render
+
+    async def counting_render(kind: str, *args: Any) -> Any:
+        renders.append(kind)
+        return await real_render(kind, *args)
+
+    exporter._render = counting_render
+    url = f"{server.http_url}/b/retro/export.png?scale=3"
+    answers = await asyncio.gather(*(get(url) for _ in range(4)))
+    await client.close()
+    assert [status for status, _, _ in answers] == [200] * 4
+    assert len({body for _, _, body in answers}) == 1
+    assert renders == ["png"]
+
+
+async def test_erased_and_undone_strokes_are_absent(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"), blue_line("b", 40), blue_line("c", 80))
+    await client.send({"type": "erase", "id": "e1", "ids": ["a"]})
+    await client.wait_for(is_op("erase", "e1"))
+    await client.send({"type": "undo", "id": "u1"})  # undoes the erase: "a" is back
+    await client.wait_for(is_op("undo", "u1"))
+    await client.send({"type": "undo", "id": "u2"})  # undoes stroke "c"
+    await client.wait_for(is_op("undo", "u2"))
+    _, _, body = await get(f"{server.http_url}/b/retro/export.svg")
+    await client.close()
+    assert body.count(b"<path") == 2
+    assert b"M0 80" not in body and b"M0 0" in body
+
+
+async def test_svg_pdf_and_timelapse(server: ServerThread) -> None:
+    client = await draw(server, "retro", blue_line("a"))
+    status, headers, svg = await get(f"{server.http_url}/b/retro/export.svg")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
+    assert svg.startswith(b"<svg") and len(svg) < 1000
+    status, headers, pdf = await get(f"{server.http_url}/b/retro/export.pdf")
+    assert status == 200 and headers["Content-Type"] == "application/pdf"
+    assert pdf.startswith(b"%PDF")
+    status, headers, gif = await get(f"{server.http_url}/b/retro/timelapse.gif")
+    await client.close()
+    assert status == 200 and headers["Content-Type"] == "image/gif"
+    frames = list(ImageSequence.Iterator(Image.open(io.BytesIO(gif))))
+    assert len(frames) == 2  # the blank board, then the stroke
+
+
+async def test_a_picture_over_the_cap_is_scaled_down_and_says_so(server: ServerThread) -> None:
+    url = f"{server.http_url}/b/retro/export.png?scale=4&region=0,0,100000,100000"
+    status, headers, body = await get(url)
+    assert status == 200
+    scale = float(headers["X-Whiteboard-Scaled"])
+    image = Image.open(io.BytesIO(body))
+    assert scale < 0.05 and image.width * image.height <= 16_000_000
+
+
+async def test_board_on_disk_but_not_loaded_is_exported_without_loading_it(
+    boards_dir: Path,
+) -> None:
+    board = Board(max_strokes=100)
+    record = board.commit(
+        Stroke("a", Style("rect", "#ff0000", 4.0), delta_code([(0, 0), (50, 30)]), None), "someone"
+    )
+    boards_dir.mkdir(parents=True)
+    (boards_dir / "stored.log").write_bytes(frame_record(record))
+    from whiteboard.settings import Settings
+
+    with ServerThread(Settings(boards_dir=boards_dir, fsync=False)) as server:
+        status, headers, body = await get(f"{server.http_url}/b/stored/export.png")
+        assert status == 200 and headers["ETag"].startswith('"stored.1.png.')
+        assert server.app.extensions["whiteboard_hubs"].loaded("stored") is None
+        status, _, _ = await get(
+            f"{server.http_url}/b/stored/export.png", {"If-None-Match": headers["ETag"]}
+        )
+        assert status == 304
+    image = Image.open(io.BytesIO(body)).convert("RGB")
+    assert image.getpixel((16 + 2, 16 + 10)) == (255, 0, 0)
+
+
+async def test_live_drawing_goes_on_during_a_large_export(boards_dir: Path) -> None:
+    """The export renders away from the event loop: a stroke's round trip stays fast meanwhile."""
+    board = Board(max_strokes=10_000)
+    records = [
+        board.commit(Stroke(f"s{i}", Style("pen", "#336699", 6.0),
+                            delta_code([(i % 50 * 40 + k * 2.5, i // 50 * 30 + (k % 7) * 3)
+                                        for k in range(200)]), None), "someone")
+        for i in range(500)
+    ]  # 100,000 points: an export takes about a second here
+    boards_dir.mkdir(parents=True)
+    (boards_dir / "big.log").write_bytes(b"".join(frame_record(r) for r in records))
+    from whiteboard.settings import Settings
+
+    with ServerThread(Settings(boards_dir=boards_dir, fsync=False)) as server:
+        client = await BoardClient.connect(server.ws_url, "live")
+        await client.send(blue_line("warm-up"))
+        await client.wait_for(is_op("stroke", "warm-up"))
+        export = asyncio.create_task(get(f"{server.http_url}/b/big/export.png?scale=2"))
+        round_trips = []
+        index = 0
+        while not export.done():
+            started = asyncio.get_running_loop().time()
+            await client.send(blue_line(f"live{index}"))
+            await client.wait_for(is_op("stroke", f"live{index}"))
+            round_trips.append(asyncio.get_running_loop().time() - started)
+            index += 1
+        status, _, _ = await export
+        await client.close()
+    median_s = sorted(round_trips)[len(round_trips) // 2]
+    print(f"{len(round_trips)} round trips during the export, median {median_s * 1000:.1f} ms")
+    assert status == 200
+    # Rendered on the event loop, this draws once, taking 1.5 s; in the worker: ~400 x 4 ms.
+    assert len(round_trips) >= 5, "the export finished before drawing could be measured"
+    assert median_s < 0.1

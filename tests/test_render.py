@@ -1,0 +1,397 @@
+"""The renderer, without a server: strokes in, pictures out.
+
+Golden images live in ``tests/golden/``; after an intended change of the drawing, regenerate them
+with ``UPDATE_GOLDEN=1 pytest tests/test_render.py`` and look at them before committing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from perfect_freehand import get_stroke
+from PIL import Image, ImageChops, ImageSequence, ImageStat
+
+from whiteboard.board import Board
+from whiteboard.export_job import run_export
+from whiteboard.protocol import Erase, Stroke, Style, Undo, delta_code
+from whiteboard.render import (
+    EMPTY_BOARD_UNITS,
+    FREEHAND_OPTIONS,
+    MARGIN_UNITS,
+    ExportOptionError,
+    ExportOptions,
+    board_bounds,
+    parse_options,
+    plan_frame,
+    render_image,
+)
+from whiteboard.render_svg import render_svg
+from whiteboard.timelapse import MAX_FRAMES
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+GOLDEN_MAX_MEAN_ABS_DIFF = 0.5
+"""Per channel, 0..255: room for another AGG build's rounding, far below any visible change
+(a stroke one unit off measures 3-4 on the browser comparison scene)."""
+
+
+def stroke(tool: str, points: list[tuple[float, float]], color: str = "#000000",
+           width: float = 4, pressure: list[int] | None = None, op_id: str = "s") -> dict[str, Any]:
+    op: dict[str, Any] = {"type": "stroke", "id": op_id, "tool": tool, "color": color,
+                          "width": width, "pts": delta_code(points)}
+    if pressure is not None:
+        op["p"] = tuple(pressure)
+    return op
+
+
+def tools_scene() -> list[dict[str, Any]]:
+    wave = [(10 + 3 * i, 30 + 15 * math.sin(i / 4)) for i in range(40)]
+    return [
+        stroke("pen", wave, "#1e88e5", 5),
+        stroke("highlighter", [(5, 20), (120, 40), (10, 55), (130, 60)], "#fdd835", 16),
+        stroke("pen", [(140, 10 + 3 * i) for i in range(20)], "#e53935", 8,
+               [20 + 4 * i for i in range(20)]),
+        stroke("line", [(10, 80), (120, 100)], "#000000", 3),
+        stroke("rect", [(20, 110), (70, 140)], "#43a047", 4),
+        stroke("ellipse", [(90, 110), (160, 145)], "#8e24aa", 3),
+        stroke("pen", [(180, 20)], "#3949ab", 12),
+    ]
+
+
+def render(strokes: list[dict[str, Any]], **options: Any) -> Image.Image:
+    opts = ExportOptions(**options)
+    return render_image(strokes, plan_frame(board_bounds(strokes), opts), opts.background)
+
+
+def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
+    assert a.size == b.size and a.mode == b.mode, (a.size, b.size, a.mode, b.mode)
+    stat = ImageStat.Stat(ImageChops.difference(a, b))
+    return sum(stat.mean) / len(stat.mean)
+
+
+def check_golden(name: str, image: Image.Image) -> None:
+    path = GOLDEN / name
+    if UPDATE_GOLDEN or not path.exists():
+        GOLDEN.mkdir(exist_ok=True)
+        image.save(path, optimize=True)
+        if not UPDATE_GOLDEN:
+            pytest.fail(f"created missing golden image {path}: look at it, then rerun")
+        return
+    golden = Image.open(path)
+    golden.load()
+    diff = mean_abs_diff(image, golden)
+    assert diff < GOLDEN_MAX_MEAN_ABS_DIFF, f"{name} differs from the golden image by {diff:.3f}"
+
+
+# --- golden images ----------------------------------------------------------------------------
+
+
+def test_every_tool_matches_the_golden_image() -> None:
+    check_golden("tools.png", render(tools_scene()))
+
+
+def test_scale_two_matches_the_golden_image() -> None:
+    check_golden("tools_scale2.png", render(tools_scene()[:3], scale=2))
+
+
+def test_transparent_background_matches_the_golden_image() -> None:
+    check_golden("transparent.png", render(tools_scene()[:3], background="transparent"))
+
+
+# --- drawing rules of docs/protocol.md ----------------------------------------------------------
+
+
+def pixel(image: Image.Image, frame_x: float, frame_y: float, x: float, y: float,
+          scale: float = 1) -> tuple[int, ...]:
+    return image.getpixel((int((x - frame_x) * scale), int((y - frame_y) * scale)))
+
+
+def test_pen_has_round_caps_that_reach_half_the_width_beyond_the_end() -> None:
+    ops = [stroke("pen", [(0, 0), (100, 0)], width=20)]
+    frame = plan_frame(board_bounds(ops), ExportOptions())
+    image = render_image(ops, frame)
+    assert pixel(image, frame.x, frame.y, 107, 0) == (0, 0, 0)  # inside the round cap
+    assert pixel(image, frame.x, frame.y, 107, 8) == (255, 255, 255)  # outside it (a butt: ink)
+    assert pixel(image, frame.x, frame.y, 112, 0) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("tool", ["rect", "ellipse", "line"])
+def test_shapes_do_not_depend_on_the_drag_direction(tool: str) -> None:
+    corners = [[(10, 10), (90, 60)], [(90, 60), (10, 10)], [(90, 10), (10, 60)]]
+    if tool == "line":
+        corners = corners[:2]
+    frame = plan_frame((4, 4, 96, 66), ExportOptions())
+    images = [render_image([stroke(tool, c, width=6)], frame) for c in corners]
+    assert all(mean_abs_diff(images[0], other) == 0 for other in images[1:])
+    assert images[0].getpixel((int(50 - frame.x), int(35 - frame.y))) == (
+        (0, 0, 0) if tool == "line" else (255, 255, 255))  # outlined, not filled
+
+
+def test_highlighter_is_translucent_and_its_own_overlaps_do_not_darken() -> None:
+    zigzag = [(0, 0), (100, 0), (0, 10), (100, 10)]  # passes over itself
+    ops = [stroke("highlighter", zigzag, "#0000ff", 30)]
+    frame = plan_frame(board_bounds(ops), ExportOptions())
+    image = render_image(ops, frame)
+    once = pixel(image, frame.x, frame.y, 50, -12)
+    overlapped = pixel(image, frame.x, frame.y, 50, 5)
+    expected = round(255 * 0.65)
+    assert abs(once[0] - expected) <= 1 and once[2] == 255
+    assert overlapped == once
+
+
+def test_pressure_changes_the_width_of_a_pen_stroke() -> None:
+    light = render([stroke("pen", [(0, 0), (50, 0), (100, 0)], width=20, pressure=[0, 0, 0])])
+    heavy = render([stroke("pen", [(0, 0), (50, 0), (100, 0)], width=20, pressure=[100] * 3)])
+    ink = lambda image: sum(1 for v in image.convert("L").tobytes() if v < 128)  # noqa: E731
+    assert ink(heavy) > 2.5 * ink(light)
+
+
+def test_edges_are_anti_aliased() -> None:
+    image = render([stroke("pen", [(0, 0), (100, 37)], width=5)]).convert("L")
+    levels = set(image.tobytes())
+    assert len(levels) > 30, "a diagonal line should have many grey levels on its edges"
+
+
+def test_strokes_thinner_than_a_pixel_fade_instead_of_thickening() -> None:
+    ops = [stroke("line", [(0, 0), (1000, 0)], width=2)]  # 0.2 px at scale 0.1
+    opts = ExportOptions(scale=0.1, region=(-100, -100, 1200, 200))
+    image = render_image(ops, plan_frame(None, opts)).convert("L")
+    column = [image.getpixel((50, y)) for y in range(image.height)]
+    ink = sum(255 - v for v in column) / 255  # pixels' worth of ink across the line
+    assert ink == pytest.approx(0.2, abs=0.03)
+    assert min(column) > 255 * 0.7
+
+
+def test_transparent_background_keeps_colours_and_alpha() -> None:
+    ops = [stroke("pen", [(0, 0), (100, 37)], "#ff0000", 5),
+           stroke("highlighter", [(0, 50), (100, 50)], "#00ff00", 10)]
+    frame = plan_frame(board_bounds(ops), ExportOptions(background="transparent"))
+    image = render_image(ops, frame, "transparent")
+    assert image.mode == "RGBA"
+    assert image.getpixel((0, 0))[3] == 0
+    red, green, blue, alpha = pixel(image, frame.x, frame.y, 50, 50)
+    assert (red, green, blue) == (0, 255, 0) and abs(alpha - 0.35 * 255) < 1.5
+    edge = [p for p in image.get_flattened_data() if 0 < p[3] < 255 and p[1] == 0]
+    assert edge and all(p[0] > 250 for p in edge), "edges must not darken towards black"
+
+
+def test_empty_board_is_a_small_blank_picture() -> None:
+    frame = plan_frame(None, ExportOptions())
+    image = render_image([], frame)
+    assert image.size == (EMPTY_BOARD_UNITS, EMPTY_BOARD_UNITS)
+    assert image.getextrema() == ((255, 255),) * 3
+
+
+def test_frame_is_the_ink_plus_a_margin() -> None:
+    ops = [stroke("line", [(100, 200), (300, 250)], width=10)]
+    frame = plan_frame(board_bounds(ops), ExportOptions(scale=2))
+    assert (frame.x, frame.y) == (95 - MARGIN_UNITS, 195 - MARGIN_UNITS)
+    assert frame.width == 2 * (210 + 2 * MARGIN_UNITS)
+    assert frame.height == 2 * (60 + 2 * MARGIN_UNITS)
+
+
+def test_a_picture_over_the_pixel_cap_is_scaled_down() -> None:
+    frame = plan_frame(None, ExportOptions(scale=4, region=(0, 0, 10_000, 10_000)), 1_000_000)
+    assert frame.width * frame.height <= 1_000_000
+    assert frame.scaled_down and frame.scale == pytest.approx(0.1, rel=0.01)
+
+
+def test_region_selects_part_of_the_board() -> None:
+    ops = [stroke("line", [(0, 0), (1000, 0)], width=10)]
+    opts = ExportOptions(region=(490, -10, 20, 20), background="#102030")
+    image = render_image(ops, plan_frame(board_bounds(ops), opts), opts.background)
+    assert image.size == (20, 20)
+    assert image.getpixel((10, 10)) == (0, 0, 0)
+    assert image.getpixel((10, 1)) == (16, 32, 48)
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ({"scale": "0"}, "scale must be between"),
+    ({"scale": "nan"}, "scale must be between"),
+    ({"scale": "big"}, "scale must be a number"),
+    ({"background": "red"}, "background must be"),
+    ({"region": "1,2,3"}, "region must be x,y,w,h"),
+    ({"region": "0,0,-5,5"}, "region width and height"),
+])
+def test_bad_options_say_what_is_wrong(query: dict[str, str], message: str) -> None:
+    with pytest.raises(ExportOptionError, match=message):
+        parse_options(**query)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=20)), st.one_of(st.none(), st.text(max_size=20)),
+       st.one_of(st.none(), st.text(max_size=40)))
+def test_any_query_gives_options_or_a_clear_error(scale: str | None, background: str | None,
+                                                  region: str | None) -> None:
+    try:
+        options = parse_options(scale, background, region)
+    except ExportOptionError as exc:
+        assert str(exc).split()[0] in ("scale", "background", "region")
+    else:
+        assert 0.1 <= options.scale <= 4
+
+
+def test_options_key_tells_close_regions_apart() -> None:
+    near = parse_options(region="1234567.25,0,10,10").key()
+    assert near != parse_options(region="1234567.5,0,10,10").key()
+    assert parse_options(scale="1").key() == parse_options(scale="1.0").key()
+
+
+def test_background_colour_may_omit_the_hash() -> None:
+    assert parse_options(background="FF8800").background == "#ff8800"
+    assert parse_options(background="#ff8800").background == "#ff8800"
+
+
+# --- boards: erased and undone strokes ------------------------------------------------------------
+
+
+def log_of(*messages: Any) -> list[bytes]:
+    board = Board(max_strokes=1000)
+    return [board.commit(message, "author") for message in messages]
+
+
+def pen(op_id: str, points: list[tuple[float, float]]) -> Stroke:
+    return Stroke(op_id, Style("pen", "#000000", 6.0), delta_code(points), None)
+
+
+def test_erased_and_undone_strokes_are_not_exported() -> None:
+    drawn = (pen("a", [(0, 0), (100, 0)]), pen("b", [(0, 50), (100, 50)]),
+             pen("c", [(0, 100), (100, 100)]))
+    result = run_export("svg", ExportOptions(), records=log_of(*drawn, Erase("e", ("a",))))
+    assert result.data.count(b"<path") == 2
+    assert b"M0 0" not in result.data
+    records = log_of(*drawn, Erase("e", ("a",)), Undo("u"))  # the erase undone: "a" is back
+    assert run_export("svg", ExportOptions(), records=records).data.count(b"<path") == 3
+    records = log_of(pen("a", [(0, 0), (100, 0)]), pen("b", [(0, 50), (100, 50)]), Undo("u"))
+    result = run_export("svg", ExportOptions(), records=records)
+    assert result.data.count(b"<path") == 1
+
+
+# --- SVG, PDF, GIF ------------------------------------------------------------------------------
+
+
+def test_svg_has_one_vector_element_per_stroke() -> None:
+    ops = tools_scene()
+    frame = plan_frame(board_bounds(ops), ExportOptions())
+    document = render_svg(ops, frame)
+    root = ET.fromstring(document)
+    elements = [e for e in root if not e.tag.endswith("rect") or e.get("stroke")]
+    assert len(elements) == len(ops)
+    assert root.get("width") == str(frame.width)
+    assert 'stroke-linecap="round"' in document and 'opacity="0.35"' in document
+    assert len(document) < 8000
+
+
+def test_pdf_is_one_page() -> None:
+    result = run_export("pdf", ExportOptions(), records=log_of(pen("a", [(0, 0), (100, 0)])))
+    assert result.data.startswith(b"%PDF")
+    assert b"/Count 1" in result.data
+
+
+def gif_frames(data: bytes) -> list[Image.Image]:
+    return [frame.convert("RGB") for frame in ImageSequence.Iterator(Image.open(io.BytesIO(data)))]
+
+
+def test_timelapse_of_one_stroke_animates_from_a_blank_board() -> None:
+    result = run_export("gif", ExportOptions(), records=log_of(pen("a", [(0, 0), (100, 0)])))
+    frames = gif_frames(result.data)
+    assert len(frames) == 2
+    assert frames[0].getextrema() == ((255, 255),) * 3
+    assert frames[-1].convert("L").getextrema()[0] < 10
+
+
+def test_timelapse_of_one_freehand_stroke_shows_it_growing() -> None:
+    wave = [(3 * i, 20 * math.sin(i / 5)) for i in range(60)]
+    records = log_of(Stroke("w", Style("pen", "#000000", 4.0), delta_code(wave), None))
+    frames = gif_frames(run_export("gif", ExportOptions(), records=records).data)
+    ink = [sum(1 for v in frame.convert("L").tobytes() if v < 128) for frame in frames]
+    assert len(frames) == 1 + 12 + 1  # blank, MAX_GROWTH_FRAMES partial strokes, the stroke
+    assert ink[0] == 0 and all(a < b for a, b in zip(ink, ink[1:], strict=False))
+
+
+def test_timelapse_replays_erase_and_has_a_bounded_frame_count() -> None:
+    strokes = [pen(f"s{i}", [(i * 3, 0), (i * 3, 50)]) for i in range(400)]
+    records = log_of(*strokes, Erase("e", tuple(f"s{i}" for i in range(400))))
+    frames = gif_frames(run_export("gif", ExportOptions(), records=records).data)
+    assert 2 < len(frames) <= MAX_FRAMES + 1
+    assert frames[-1].getextrema() == ((255, 255),) * 3  # everything erased at the end
+    assert frames[-2].convert("L").getextrema()[0] < 10
+
+
+def test_timelapse_shows_an_undo_in_the_middle_of_the_history() -> None:
+    records = log_of(pen("a", [(0, 0), (100, 0)]), pen("b", [(0, 50), (100, 50)]), Undo("u"),
+                     pen("c", [(0, 100), (100, 100)]))
+    frames = gif_frames(run_export("gif", ExportOptions(), records=records).data)
+    assert len(frames) == 5  # blank, a, a+b, a (b undone), a+c
+    ink = [[frame.getpixel((66, 19 + y))[0] < 128 for y in (0, 50, 100)] for frame in frames]
+    assert ink == [[False] * 3, [True, False, False], [True, True, False],
+                   [True, False, False], [True, False, True]]
+
+
+# --- perfect-freehand: the same outlines as the browser's module ---------------------------------
+
+FREEHAND_CASES = GOLDEN / "freehand_outlines.json"
+
+
+def freehand_inputs() -> list[dict[str, Any]]:
+    spiral = [[10 + 3 * i * math.cos(i / 3), 20 + 3 * i * math.sin(i / 3), min(1, 0.2 + 0.03 * i)]
+              for i in range(30)]
+    return [
+        {"size": 4, "points": [[0, 0, 0.5]]},
+        {"size": 6, "points": [[0, 0, 0.5], [10, 5, 0.6]]},
+        {"size": 10, "points": spiral},
+        {"size": 8, "points": [[40 + 6 * i, 250 - 2 * i, (50 + (i * 7) % 50) / 100]
+                               for i in range(20)]},
+        {"size": 20, "points": [[0, 0, 0], [30, 0, 1], [30, 30, 0.5], [0, 0, 0.25]]},
+    ]
+
+
+def test_freehand_outlines_match_the_shared_golden_vectors() -> None:
+    """The same JSON is checked against static/vendor/perfect-freehand in tests/browser."""
+    outlines = [get_stroke(case["points"], size=case["size"], **FREEHAND_OPTIONS)
+                for case in freehand_inputs()]
+    if UPDATE_GOLDEN or not FREEHAND_CASES.exists():
+        cases = [{**case, "outline": [list(point) for point in outline]}
+                 for case, outline in zip(freehand_inputs(), outlines, strict=True)]
+        FREEHAND_CASES.write_text(json.dumps({"options": FREEHAND_OPTIONS, "cases": cases}))
+    golden = json.loads(FREEHAND_CASES.read_text())
+    for case, outline in zip(golden["cases"], outlines, strict=True):
+        assert len(outline) == len(case["outline"])
+        for (x, y), (gx, gy) in zip(outline, case["outline"], strict=True):
+            assert abs(x - gx) < 1e-6 and abs(y - gy) < 1e-6
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+coords = st.floats(-500, 500, allow_nan=False).map(lambda v: round(v * 4) / 4)
+
+
+@st.composite
+def strokes(draw: st.DrawFn) -> dict[str, Any]:
+    tool = draw(st.sampled_from(["pen", "highlighter", "line", "rect", "ellipse"]))
+    count = 2 if tool in ("line", "rect", "ellipse") else draw(st.integers(1, 30))
+    points = draw(st.lists(st.tuples(coords, coords), min_size=count, max_size=count))
+    pressure = None
+    if tool == "pen" and draw(st.booleans()):
+        pressure = draw(st.lists(st.integers(0, 100), min_size=count, max_size=count))
+    width = draw(st.sampled_from([0.5, 1, 3.5, 40, 500]))
+    return stroke(tool, points, "#123456", width, pressure)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(strokes(), min_size=1, max_size=4), st.sampled_from([0.1, 1, 2.5]))
+def test_any_strokes_render_within_the_frame(ops: list[dict[str, Any]], scale: float) -> None:
+    frame = plan_frame(board_bounds(ops), ExportOptions(scale=scale), 4_000_000)
+    image = render_image(ops, frame)
+    assert image.size == (frame.width, frame.height)
+    assert image.convert("L").getextrema()[0] < 255 or all(op["width"] * scale < 1 for op in ops)
+    render_svg(ops, frame)
