@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from whiteboard.board import Board  # noqa: E402
 from whiteboard.protocol import Stroke, Style, delta_code  # noqa: E402
-from whiteboard.store import frame_record  # noqa: E402
+from whiteboard.store.file import frame_record  # noqa: E402
 
 COLOURS = ["#1e88e5", "#e53935", "#43a047", "#000000", "#fdd835", "#8e24aa"]
 
@@ -74,9 +74,9 @@ def render_one(log_path: str) -> dict[str, float]:
     """In a fresh process: time the phases of one PNG export at scale 1."""
     import io
 
-    from whiteboard.export_job import load_board
-    from whiteboard.render import ExportOptions, board_bounds, plan_frame, render_image
-    from whiteboard.store import read_board_log
+    from whiteboard.export.job import load_board
+    from whiteboard.export.render import ExportOptions, board_bounds, plan_frame, render_image
+    from whiteboard.store.file import read_board_log
 
     started = time.perf_counter()
     records = read_board_log(Path(log_path))

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fanout import OpSource
 
 from whiteboard import protocol
-from whiteboard.hub import BoardHub
 from whiteboard.protocol import Hello
+from whiteboard.server.hub import BoardHub
 from whiteboard.settings import Settings
-from whiteboard.store import FileStore
+from whiteboard.store.file import FileStore
 
 OPS_PER_FRAME = 32
 FRAMES = 2000
@@ -162,7 +162,7 @@ async def main() -> None:
     from freehand import stroke_message
 
     from whiteboard.board import Board
-    from whiteboard.store import frame_record, parse_log
+    from whiteboard.store.file import frame_record, parse_log
 
     rng = random.Random(3)
     records = []

@@ -21,7 +21,7 @@ from pathlib import Path
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from whiteboard.app import create_app, shutdown
+from whiteboard.server.app import create_app, shutdown
 from whiteboard.settings import Settings
 
 READY_TIMEOUT_S = 15.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from whiteboard.connection import Connection, TokenBucket
 from whiteboard.protocol import CloseCode
+from whiteboard.server.connection import Connection, TokenBucket
 
 
 def connection(queue_frames: int = 3, frames_per_second: float = 10) -> Connection:

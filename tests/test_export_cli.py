@@ -12,7 +12,7 @@ from PIL import Image, ImageSequence
 from whiteboard.board import Board
 from whiteboard.cli import main
 from whiteboard.protocol import Stroke, Style, delta_code
-from whiteboard.store import frame_record
+from whiteboard.store.file import frame_record
 
 
 def write_log(boards_dir: Path, board_id: str, strokes: int = 3) -> Path:

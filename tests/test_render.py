@@ -21,9 +21,8 @@ from perfect_freehand import get_stroke
 from PIL import Image, ImageChops, ImageSequence, ImageStat
 
 from whiteboard.board import Board
-from whiteboard.export_job import run_export
-from whiteboard.protocol import Erase, Stroke, Style, Undo, delta_code
-from whiteboard.render import (
+from whiteboard.export.job import run_export
+from whiteboard.export.render import (
     EMPTY_BOARD_UNITS,
     FREEHAND_OPTIONS,
     MARGIN_UNITS,
@@ -34,8 +33,9 @@ from whiteboard.render import (
     plan_frame,
     render_image,
 )
-from whiteboard.render_svg import render_svg
-from whiteboard.timelapse import MAX_FRAMES
+from whiteboard.export.svg import render_svg
+from whiteboard.export.timelapse import MAX_FRAMES
+from whiteboard.protocol import Erase, Stroke, Style, Undo, delta_code
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"

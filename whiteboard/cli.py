@@ -19,7 +19,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from . import settings as settings_module
-from .app import create_app, shutdown
+from .server.app import create_app, shutdown
 from .settings import SETTINGS, Settings
 
 log = logging.getLogger("whiteboard")
@@ -57,7 +57,7 @@ a command-line flag wins. `whiteboard serve --help` lists every option with its 
             metavar=setting.name.upper(),
             help=f"{setting.help} [{settings_module.env_name(setting.name)}; default {shown!r}]",
         )
-    from .export_cli import add_export_command
+    from .export.cli import add_export_command
 
     add_export_command(commands)
     return parser

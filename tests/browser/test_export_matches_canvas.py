@@ -25,8 +25,8 @@ from PIL import Image, ImageChops, ImageStat
 from tests.integration.client import BoardClient, is_op
 from tests.serving import ServerThread
 from tests.test_render import FREEHAND_CASES
+from whiteboard.export.render import ExportOptions, plan_frame, render_image
 from whiteboard.protocol import delta_code
-from whiteboard.render import ExportOptions, plan_frame, render_image
 
 REGION = (0.0, 0.0, 400.0, 300.0)
 MAX_MEAN_ABS_DIFF = 1.0

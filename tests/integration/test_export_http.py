@@ -15,7 +15,7 @@ from tests.integration.client import BoardClient, is_op, pen_stroke
 from tests.serving import ServerThread
 from whiteboard.board import Board
 from whiteboard.protocol import Stroke, Style, delta_code
-from whiteboard.store import frame_record
+from whiteboard.store.file import frame_record
 
 HTTP_TIMEOUT_S = 60
 

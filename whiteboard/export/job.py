@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .board import Board, CorruptLog
+from ..board import Board, CorruptLog
+from ..store.file import read_board_log
 from .render import (
     DEFAULT_MAX_EXPORT_PIXELS,
     ExportOptionError,
@@ -24,8 +25,7 @@ from .render import (
     plan_frame,
     render_image,
 )
-from .render_svg import render_svg
-from .store import read_board_log
+from .svg import render_svg
 from .timelapse import render_timelapse
 
 MEDIA_TYPES = {

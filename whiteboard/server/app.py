@@ -22,11 +22,11 @@ import segno
 from quart import Quart, Response, redirect, request, websocket
 from wsproto.extensions import PerMessageDeflate
 
-from . import protocol
+from .. import protocol
+from ..protocol import CloseCode, Hello, MalformedFrame
+from ..settings import Settings
+from ..store.file import FileStore
 from .hub import Hubs
-from .protocol import CloseCode, Hello, MalformedFrame
-from .settings import Settings
-from .store import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("text/javascript", ".mjs")
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = next(p for p in (PACKAGE_DIR / "static", PACKAGE_DIR.parent / "static") if p.is_dir())
 """``static/`` ships inside the wheel as ``whiteboard/static``; a source checkout has it beside."""
 
@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         finally:
             active_sockets.discard(task)
 
-    from .export_http import register_exports
+    from ..export.http import register_exports
 
     register_exports(app, hubs, store, settings)
     return app

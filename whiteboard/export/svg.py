@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
-from .protocol import absolute_points
+from ..protocol import absolute_points
 from .render import HIGHLIGHTER_OPACITY, Frame, Stroke, freehand_outline, uses_pressure
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .protocol import ID_PATTERN
+from ..protocol import ID_PATTERN
 
 log = logging.getLogger(__name__)
 

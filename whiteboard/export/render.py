@@ -22,6 +22,7 @@ import aggdraw
 from perfect_freehand import get_stroke
 from PIL import Image
 
+from ..protocol import COLOR_PATTERN, PRESSURE_SCALE, absolute_points
 from .outline import (
     AGG_DILATION_PX,
     Point,
@@ -31,7 +32,6 @@ from .outline import (
     inset,
     smoothed_path,
 )
-from .protocol import COLOR_PATTERN, PRESSURE_SCALE, absolute_points
 
 Stroke = Mapping[str, Any]
 """A decoded committed stroke op: ``tool``, ``color``, ``width``, ``pts`` (delta-coded), ``p``?"""

@@ -25,12 +25,12 @@ from typing import Any
 
 from quart import Quart, Response, request
 
-from .export_job import ExportResult, export_file, lower_priority, run_export
-from .hub import Hubs
-from .protocol import ID_PATTERN
+from ..protocol import ID_PATTERN
+from ..server.hub import Hubs
+from ..settings import Settings
+from ..store.file import LOG_SUFFIX
+from .job import ExportResult, export_file, lower_priority, run_export
 from .render import DEFAULT_MAX_EXPORT_PIXELS, ExportOptionError, ExportOptions, parse_options
-from .settings import Settings
-from .store import LOG_SUFFIX
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import msgpack
 from PIL import Image, ImageChops
 
-from .board import Board, CorruptLog
+from ..board import Board, CorruptLog
 from .render import (
     ExportOptions,
     Frame,

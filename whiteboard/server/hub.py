@@ -20,10 +20,9 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import protocol
-from .board import Board, CorruptLog, Duplicate, LiveStroke, NothingToDo
-from .connection import Broadcaster, Connection, LocalBroadcaster
-from .protocol import (
+from .. import protocol
+from ..board import Board, CorruptLog, Duplicate, LiveStroke, NothingToDo
+from ..protocol import (
     Abort,
     Begin,
     CloseCode,
@@ -36,8 +35,9 @@ from .protocol import (
     Points,
     Rename,
 )
-from .settings import Settings
-from .store import BoardLog, BoardStore, StorageFull
+from ..settings import Settings
+from ..store.file import BoardLog, BoardStore, StorageFull
+from .connection import Broadcaster, Connection, LocalBroadcaster
 
 log = logging.getLogger(__name__)
 

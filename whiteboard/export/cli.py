@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .export_job import MEDIA_TYPES, read_records, run_export
-from .protocol import ID_PATTERN
+from ..protocol import ID_PATTERN
+from ..settings import Settings
+from ..store.file import LOG_SUFFIX
+from .job import MEDIA_TYPES, read_records, run_export
 from .render import (
     DEFAULT_MAX_EXPORT_PIXELS,
     MAX_SCALE,
@@ -22,8 +24,6 @@ from .render import (
     ExportOptionError,
     parse_options,
 )
-from .settings import Settings
-from .store import LOG_SUFFIX
 
 PROGRESS_MIN_RECORDS = 2_000
 """Boards with fewer ops render in well under a second: no progress bar for them."""

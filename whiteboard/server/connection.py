@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .board import LiveStroke
-from .protocol import CloseCode
+from ..board import LiveStroke
+from ..protocol import CloseCode
 
 
 @dataclass(slots=True)
