@@ -8,7 +8,8 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from whiteboard.store.file import FileStore, InvalidBoardId, StorageFull, check_board_id, parse_log
+from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
+from whiteboard.store.file import FileStore, parse_log
 
 OPS = [msgpack.packb({"type": "stroke", "seq": i, "n": "x" * i}) for i in range(1, 6)]
 

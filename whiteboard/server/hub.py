@@ -36,7 +36,7 @@ from ..protocol import (
     Rename,
 )
 from ..settings import Settings
-from ..store.file import BoardLog, BoardStore, StorageFull
+from ..store.base import BoardLog, BoardStore, StorageFull
 from .connection import Broadcaster, Connection, LocalBroadcaster
 
 log = logging.getLogger(__name__)

@@ -19,30 +19,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from ..protocol import ID_PATTERN
+from .base import StorageFull, check_board_id
 
 log = logging.getLogger(__name__)
 
 RECORD_HEADER = struct.Struct(">BBIBI")
 RECORD_MARKERS = (0x92, 0xCE, 0xC6)  # fixarray(2), uint32, bin32
 LOG_SUFFIX = ".log"
-
-
-class StorageFull(Exception):
-    """A quota (board bytes, total bytes, board count) would be exceeded; nothing was written."""
-
-
-class InvalidBoardId(ValueError):
-    pass
-
-
-def check_board_id(board_id: str) -> str:
-    """Refuse anything but 1-64 of ``[A-Za-z0-9_-]`` before it can reach a file name."""
-    if not ID_PATTERN.fullmatch(board_id):
-        raise InvalidBoardId("board ids are 1-64 characters of A-Z a-z 0-9 _ -")
-    return board_id
 
 
 def frame_record(op: bytes) -> bytes:
@@ -80,34 +64,6 @@ def parse_log(data: bytes) -> ParsedLog:
         offsets.append(pos)
         pos = end
     return ParsedLog(records, offsets, pos, None, False)
-
-
-class BoardLog(Protocol):
-    """One board's durable, ordered op records. A Redis stream can implement the same."""
-
-    async def read(self) -> list[bytes]:
-        """All records in order, repairing a torn or corrupt tail first."""
-        ...
-
-    def reserve(self, op_bytes: int) -> None:
-        """Count an op against the store's quotas before it is committed; raise StorageFull."""
-        ...
-
-    async def append(self, records: Sequence[bytes]) -> None:
-        """Store ``records`` durably (per the store's policy) before returning."""
-        ...
-
-    async def truncate(self, count: int) -> None:
-        """Keep only the first ``count`` records (a record that failed to apply, and after)."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class BoardStore(Protocol):
-    def log(self, board_id: str) -> BoardLog: ...
-
-    def exists(self, board_id: str) -> bool: ...
 
 
 class FileLog:
