@@ -25,13 +25,22 @@ def test_every_close_code_and_error_code_is_in_the_protocol_doc() -> None:
         assert f"`{error.value}`" in text, error
 
 
+def readme_commands() -> list[str]:
+    """The README's opening shell blocks: install-and-serve, then install-and-test."""
+    text = (DOCS.parent / "README.md").read_text()
+    return [block.split("```")[0].strip() for block in text.split("```sh\n")[1:3]]
+
+
+def test_readme_opens_with_two_one_line_commands_in_a_virtual_environment() -> None:
+    serve, test = readme_commands()
+    for command in (serve, test):
+        assert "\n" not in command, command
+        assert "python3 -m venv .venv" in command, command
+        assert ".venv/bin/pip install" in command, command
+    assert serve.endswith(".venv/bin/whiteboard serve")
+    assert test.endswith(".venv/bin/python -m pytest")
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
-    root = DOCS.parent
-    readme_commands = [
-        line
-        for line in (root / "README.md").read_text().splitlines()
-        if line.startswith(("pip install", "apt-get"))
-    ]
-    assert len(readme_commands) == 2, readme_commands
-    ci_lines = (root / ".ci" / "run").read_text().splitlines()
-    assert ci_lines[-1] == readme_commands[1]
+    ci_lines = (DOCS.parent / ".ci" / "run").read_text().splitlines()
+    assert ci_lines[-1] == readme_commands()[1]
