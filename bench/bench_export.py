@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from whiteboard.board import Board  # noqa: E402
-from whiteboard.protocol import Stroke, Style, delta_code  # noqa: E402
+from whiteboard.protocol import Stroke, Style, delta_code, encode_hello  # noqa: E402
 from whiteboard.store.file import frame_record  # noqa: E402
 
 COLOURS = ["#1e88e5", "#e53935", "#43a047", "#000000", "#fdd835", "#8e24aa"]
@@ -133,8 +133,7 @@ async def measure_round_trips(ws_url: str, board: str, duration_s: float,
     import websockets
 
     async with websockets.connect(f"{ws_url}/b/{board}/ws", max_size=None) as ws:
-        await ws.send(msgpack.packb({"type": "hello", "client": "bench-drawer", "name": "bench",
-                                     "color": "#000000", "since": None}))
+        await ws.send(encode_hello("bench-drawer", "bench", "#000000"))
         await asyncio.wait_for(ws.recv(), 10)
         exports = 0
         stop = time.monotonic() + duration_s

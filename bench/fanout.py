@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import msgpack
 from freehand import freehand_pts, live_stroke_ops
+from hello import hello_frame
 from procs import Server, core_busy, core_times, cpu_pressure_us, process_cpu_s
 from wsclient import RawWebSocket, count_batch_ops
 
@@ -161,17 +162,7 @@ class FanoutRun:
     async def _connect(self, on_message, hello_name: str) -> RawWebSocket:
         ws = await RawWebSocket.connect(self.server.port, self.path, on_message)
         if self.server.kind == "whiteboard":
-            ws.send(
-                msgpack.packb(
-                    {
-                        "type": "hello",
-                        "client": f"c{id(ws)}"[:60],
-                        "name": hello_name,
-                        "color": "#123456",
-                        "since": None,
-                    }
-                )
-            )
+            ws.send(hello_frame(f"c{id(ws)}"[:60], hello_name))
         return ws
 
     async def _connect_all(self) -> None:

@@ -17,6 +17,7 @@ import time
 
 import msgpack
 from freehand import stroke_message
+from hello import hello_frame
 from procs import Server
 from wsclient import RawWebSocket, count_batch_ops
 
@@ -26,9 +27,7 @@ JOIN_TIMEOUT_S = 60.0
 
 def _hello(name: str) -> bytes:
     client = f"bench{random.getrandbits(48):x}"
-    return msgpack.packb(
-        {"type": "hello", "client": client, "name": name, "color": "#654321", "since": None}
-    )
+    return hello_frame(client, name, "#654321")
 
 
 async def build_board(

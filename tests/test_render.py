@@ -7,6 +7,7 @@ with ``UPDATE_GOLDEN=1 pytest tests/test_render.py`` and look at them before com
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -315,7 +316,7 @@ def test_timelapse_of_one_freehand_stroke_shows_it_growing() -> None:
     frames = gif_frames(run_export("gif", ExportOptions(), records=records).data)
     ink = [sum(1 for v in frame.convert("L").tobytes() if v < 128) for frame in frames]
     assert len(frames) == 1 + 12 + 1  # blank, MAX_GROWTH_FRAMES partial strokes, the stroke
-    assert ink[0] == 0 and all(a < b for a, b in zip(ink, ink[1:], strict=False))
+    assert ink[0] == 0 and all(a < b for a, b in itertools.pairwise(ink))
 
 
 def test_timelapse_replays_erase_and_has_a_bounded_frame_count() -> None:

@@ -21,6 +21,15 @@ from typing import Any
 
 import msgpack
 
+PROTOCOL_VERSION = 2
+"""The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
+it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
+
+MIN_PROTOCOL_VERSION = 2
+"""The oldest client version still served. A change old pages cannot follow raises it to the new
+version; an older page is closed with UNSUPPORTED_VERSION and told to reload (a tab left open
+across an upgrade runs the old JavaScript)."""
+
 COORD_SCALE = 4
 """Quanta per board unit: a quarter of a CSS pixel at 100% zoom, finer than any pointer reports."""
 
@@ -51,6 +60,7 @@ class CloseCode(enum.IntEnum):
     MALFORMED_FRAME = 4003  # not a msgpack map with a known type: the client is broken
     SLOW_CONSUMER = 4004  # the send queue overflowed; reconnect and resume from last seq
     TOO_MANY_ERRORS = 4005  # max_errors_per_connection invalid messages
+    UNSUPPORTED_VERSION = 4006  # hello.v is a protocol version this server does not speak
 
 
 class ErrorCode(enum.StrEnum):
@@ -108,12 +118,14 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First frame of every connection. ``since`` is the last seq the client saw (None: all)."""
+    """First frame of every connection. ``since`` is the last seq the client saw (None: all);
+    ``version`` is the client's protocol version (1 when it sent none)."""
 
     client_id: str
     name: str
     color: str
     since: int | None
+    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +373,16 @@ def _decode_hello(obj: dict, limits: Limits) -> Hello:
     since = obj.get("since")
     if since is not None and (type(since) is not int or since < 0):
         raise InvalidMessage("since must be a non-negative integer or nil")
-    return Hello(_op_id(obj, "client"), clean_name(obj.get("name"), limits), _color(obj), since)
+    version = obj.get("v", 1)
+    if type(version) is not int or version < 1:
+        raise InvalidMessage("v must be a positive integer")
+    name, color = clean_name(obj.get("name"), limits), _color(obj)
+    return Hello(_op_id(obj, "client"), name, color, since, version)
+
+
+def speaks(version: int) -> bool:
+    """Whether this server serves a client of protocol ``version``."""
+    return MIN_PROTOCOL_VERSION <= version <= PROTOCOL_VERSION
 
 
 def _decode_stroke(obj: dict, limits: Limits) -> Stroke:
@@ -482,6 +503,12 @@ def encode_batch(encoded_ops: Sequence[bytes]) -> bytes:
     else:
         header = b"\xdd" + count.to_bytes(4, "big")
     return b"\x82" + _BATCH_PREFIX + b"\xa3ops" + header + b"".join(encoded_ops)
+
+
+def encode_hello(client_id: str, name: str, color: str, since: int | None = None) -> bytes:
+    """A client's first frame at this protocol version (tests, benchmarks, other clients)."""
+    hello = {"type": "hello", "v": PROTOCOL_VERSION, "client": client_id, "name": name}
+    return pack({**hello, "color": color, "since": since})
 
 
 def encode_error(code: ErrorCode, reason: str, op_id: str | None = None) -> bytes:

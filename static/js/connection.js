@@ -1,7 +1,8 @@
 /**
  * The board's WebSocket: binary frames, reconnect with exponential backoff and jitter.
  * It knows nothing of ops: `onOpen` lets the session send its hello (with `since`), and the
- * session decides what to resend. Status: connecting, connected, reconnecting, offline.
+ * session decides what to resend. Status: connecting, connected, reconnecting, offline, and
+ * outdated (the server closed with 4006: this page must be reloaded; no more attempts).
  */
 import { decodeFrame } from "./protocol.js";
 
@@ -11,6 +12,8 @@ const BACKOFF_MAX_MS = 10_000;
 const ATTEMPTS_BEFORE_OFFLINE = 3;
 /** Close codes that mean "slow down" (docs/protocol.md): wait longer before the next attempt. */
 const SLOW_CODES = new Set([4001, 4002]);
+/** The server does not speak this page's protocol version: only a reload (new JS) can help. */
+const UNSUPPORTED_VERSION = 4006;
 
 /** A self-healing WebSocket for one board. */
 export class Connection {
@@ -103,6 +106,12 @@ export class Connection {
       if (this.socket !== socket) return;
       this.socket = null;
       this.handlers.onClose();
+      if (event.code === UNSUPPORTED_VERSION) {
+        // Reconnecting would be refused the same way forever: stop, and let the page say why.
+        this.stopped = true;
+        this.#setStatus("outdated");
+        return;
+      }
       if (!this.stopped) this.#scheduleRetry(event.code);
     });
   }

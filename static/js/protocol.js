@@ -5,6 +5,11 @@
 import { decode, encode } from "../vendor/msgpack/index.mjs";
 import { LIMITS } from "./limits.js";
 
+/**
+ * The protocol version this page speaks (`hello.v`; whiteboard/protocol.py PROTOCOL_VERSION).
+ * A server that no longer speaks it closes with 4006 and the page asks the user to reload.
+ */
+export const PROTOCOL_VERSION = 2;
 export const COORD_SCALE = LIMITS.coordScale;
 export const PRESSURE_SCALE = LIMITS.pressureScale;
 export const TOOLS = Object.freeze(["pen", "highlighter", "line", "rect", "ellipse"]);

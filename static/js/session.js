@@ -7,7 +7,7 @@ import { LIMITS } from "./limits.js";
 import { appendPoint, isLastPoint, liveUpdate, newLiveStroke, shapeStroke } from "./live.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./peers.js";
-import { encodeFrame, newId, SHAPE_TOOLS } from "./protocol.js";
+import { encodeFrame, newId, PROTOCOL_VERSION, SHAPE_TOOLS } from "./protocol.js";
 
 const COMMITTED_TYPES = new Set(["stroke", "erase", "clear", "undo", "redo"]);
 
@@ -58,7 +58,8 @@ export class Session {
   /** The socket opened: say hello with the last seq applied, so the replay holds only news. */
   onOpen() {
     const { client, name, color } = this.identity;
-    this.conn.send(encodeFrame({ type: "hello", client, name, color, since: this.board.seq || null }));
+    const since = this.board.seq || null;
+    this.conn.send(encodeFrame({ type: "hello", v: PROTOCOL_VERSION, client, name, color, since }));
   }
 
   /** The socket closed: live strokes must be begun again on the next connection. */

@@ -13,7 +13,9 @@ const STATUS_TEXT = {
   connected: "Connected",
   reconnecting: "Reconnecting…",
   offline: "Offline",
+  outdated: "Reload needed",
 };
+const OUTDATED_TEXT = "This board's server was updated. Reload the page to keep drawing.";
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 const $ = (id) => document.getElementById(id);
@@ -243,6 +245,21 @@ export class UI {
     el.dataset.state = status;
     el.textContent = STATUS_TEXT[status] || status;
     el.title = status === "connected" ? "" : "Your drawing is kept and sent when the connection is back. Click to retry now.";
+    if (status === "outdated") this.showBanner(OUTDATED_TEXT, "Reload", () => location.reload());
+  }
+
+  /**
+   * A message that stays until acted on (unlike a toast), with one button.
+   * @param {string} text
+   * @param {string} label
+   * @param {function(): void} action
+   */
+  showBanner(text, label, action) {
+    $("banner-text").textContent = text;
+    const button = $("banner-action");
+    button.textContent = label;
+    button.onclick = action;
+    $("banner").hidden = false;
   }
 
   /** @param {number} zoom */

@@ -11,6 +11,8 @@ from typing import Any
 import msgpack
 import websockets
 
+from whiteboard.protocol import encode_hello
+
 OPS_PER_FRAME = 400
 
 
@@ -47,17 +49,7 @@ def seed_board(ws_url: str, board: str, ops: list[dict[str, Any]]) -> None:
 
     async def run() -> None:
         async with websockets.connect(f"{ws_url}/b/{board}/ws", max_size=None) as ws:
-            await ws.send(
-                msgpack.packb(
-                    {
-                        "type": "hello",
-                        "client": "seeder-0123456789",
-                        "name": "Seeder",
-                        "color": "#000000",
-                        "since": None,
-                    }
-                )
-            )
+            await ws.send(encode_hello("seeder-0123456789", "Seeder", "#000000"))
             for start in range(0, len(ops), OPS_PER_FRAME):
                 batch = ops[start : start + OPS_PER_FRAME]
                 await ws.send(msgpack.packb({"type": "batch", "ops": batch}))

@@ -32,8 +32,8 @@ REGION = (0.0, 0.0, 400.0, 300.0)
 MAX_MEAN_ABS_DIFF = 1.0
 """Mean |export - canvas| over all pixels and RGB channels, in 0..255 levels. Measured 0.52 at
 scale 1 and 0.31 at scale 2 (the SVG, drawn by Chromium: 0.01); the negative controls (every
-stroke 1 unit off, or 1 unit wider) measure 3.6 and 4.3. 1.0 leaves room for another Chromium's anti-aliasing and still fails any
-error of a unit or more by a factor of 3."""
+stroke 1 unit off, or 1 unit wider) measure 3.6 and 4.3. 1.0 leaves room for another
+Chromium's anti-aliasing and still fails any error of a unit or more by a factor of 3."""
 MAX_DIFFERING_FRACTION = 0.02
 """Share of pixels whose channels differ by more than 48 levels in all (measured 0.7% and 0.5%,
 all on anti-aliased edges): a missing or misplaced feature (a cap, a dot, a curve drawn straight)

@@ -9,6 +9,8 @@ from typing import Any
 import msgpack
 import websockets
 
+from whiteboard.protocol import encode_hello
+
 RECV_TIMEOUT_S = 5.0
 
 
@@ -34,11 +36,7 @@ class BoardClient:
         **connect_kwargs: Any,
     ) -> BoardClient:
         ws = await websockets.connect(f"{ws_url}/b/{board}/ws", **connect_kwargs)
-        await ws.send(
-            msgpack.packb(
-                {"type": "hello", "client": client, "name": name, "color": color, "since": since}
-            )
-        )
+        await ws.send(encode_hello(client, name, color, since))
         welcome = msgpack.unpackb(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
         assert welcome["type"] == "welcome", welcome
         return cls(ws, welcome)

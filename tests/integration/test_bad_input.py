@@ -128,7 +128,9 @@ async def test_a_full_board_refuses_more_connections_with_4001(boards_dir: Path)
         ann = await BoardClient.connect(server.ws_url, "full", "ann")
         async with websockets.connect(f"{server.ws_url}/b/full/ws") as ws:
             await ws.send(
-                msgpack.packb({"type": "hello", "client": "bob", "name": "B", "color": "#000000"})
+                msgpack.packb(
+                    {"type": "hello", "v": 2, "client": "bob", "name": "B", "color": "#000000"}
+                )
             )
             assert await closed_with(ws) == CloseCode.BOARD_FULL
         await ann.close()

@@ -218,6 +218,14 @@ async def receive_hello(ws: Any, settings: Settings) -> Hello | None:
     if not isinstance(first, Hello):
         await ws.close(CloseCode.BAD_HANDSHAKE, "the first message must be a hello")
         return None
+    if not protocol.speaks(first.version):
+        log.info("client of protocol version %d refused: reload the page", first.version)
+        await ws.close(
+            CloseCode.UNSUPPORTED_VERSION,
+            f"protocol version {first.version} is not served (this server speaks "
+            f"{protocol.MIN_PROTOCOL_VERSION}-{protocol.PROTOCOL_VERSION}): reload the page",
+        )
+        return None
     return first
 
 

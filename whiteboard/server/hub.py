@@ -117,6 +117,7 @@ class BoardHub:
         conn.push(
             protocol.encode_event(
                 "welcome",
+                v=protocol.PROTOCOL_VERSION,
                 board=self.board_id,
                 seq=self.durable_seq,
                 since=since,
