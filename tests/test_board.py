@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from whiteboard.board import Board, BoardFull, CorruptLog, Duplicate, LiveStroke, NothingToDo
+from whiteboard.board import Board, BoardFull, Duplicate, LiveStroke, NothingToDo
 from whiteboard.protocol import (
     Clear,
     End,
@@ -137,12 +137,52 @@ def test_replaying_the_log_reproduces_the_board_exactly() -> None:
     assert replayed.ops == board.ops
 
 
-def test_loading_a_record_out_of_sequence_is_corrupt() -> None:
+def history() -> Board:
     board = Board(max_strokes=10)
-    board.commit(stroke("a"), "ann")
+    for message, author in [
+        (stroke("a"), "ann"),
+        (stroke("b"), "bob"),
+        (Undo("u"), "bob"),
+        (stroke("c"), "ann"),
+        (Erase("e", ("a",)), "bob"),
+    ]:
+        board.commit(message, author)
+    return board
+
+
+def test_a_seq_with_no_record_loads_as_a_placeholder_and_the_rest_applies() -> None:
+    board = history()
     replayed = Board(max_strokes=10)
-    with pytest.raises(CorruptLog, match="expected seq 1"):
-        replayed.load([msgpack.packb({**decoded(board.ops[0]), "seq": 5})])
+    report = replayed.load(board.ops[:3] + board.ops[4:])  # seq 4 lost in a damaged span
+    assert report.rejected == [] and report.filled == [4]
+    assert replayed.head_seq == 5 and visible(replayed) == set()
+    placeholder = decoded(replayed.ops[3])
+    assert (placeholder["type"], placeholder["seq"], placeholder["ids"]) == ("erase", 4, [])
+    assert replayed.undo_stacks["bob"] == ["e"]  # nobody's stack holds the placeholder
+    again = Board(max_strokes=10)
+    assert again.load(replayed.ops).filled == []  # placeholders replay like any op
+    assert again.ops == replayed.ops
+
+
+def test_records_that_do_not_follow_are_reported_and_skipped_not_fatal() -> None:
+    board = history()
+    concatenated = board.ops + board.ops[:2] + [b"\xc1", msgpack.packb([1])]
+    replayed = Board(max_strokes=10)
+    report = replayed.load(concatenated)
+    assert [index for index, _ in report.rejected] == [5, 6, 7, 8]
+    assert "does not follow seq 5" in report.rejected[0][1]
+    assert replayed.ops == board.ops and visible(replayed) == visible(board)
+
+
+def test_a_record_that_does_not_apply_changes_nothing_and_later_ones_still_do() -> None:
+    board = history()
+    bad_undo = msgpack.packb({**decoded(board.ops[2]), "target": "nope"})  # seq 3
+    replayed = Board(max_strokes=10)
+    report = replayed.load([*board.ops[:2], bad_undo, *board.ops[3:]])
+    assert [index for index, _ in report.rejected] == [2] and report.filled == [3]
+    assert replayed.head_seq == 5
+    assert visible(replayed) == {"b", "c"}  # the undo of "b" is gone, nothing else
+    assert replayed.undo_stacks["bob"] == ["b", "e"]
 
 
 def test_a_live_stroke_accumulates_points_and_commits_as_one_stroke() -> None:

@@ -1,4 +1,4 @@
-"""The file store: records survive, torn tails are cut, corruption is set aside, quotas hold."""
+"""The file store: records survive; damage is skipped and kept aside, never destroyed; quotas."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
-from whiteboard.store.file import FileStore, parse_log
+from whiteboard.store.file import FileStore
+from whiteboard.store.records import frame_record, parse_log
 
 OPS = [msgpack.packb({"type": "stroke", "seq": i, "n": "x" * i}) for i in range(1, 6)]
 
@@ -43,7 +46,7 @@ async def test_reading_a_board_that_was_never_drawn_on_creates_no_file(tmp_path:
 
 
 @pytest.mark.parametrize("cut", [1, 5, 11, 20])
-async def test_a_torn_tail_is_cut_and_the_rest_served(
+async def test_a_torn_tail_is_cut_and_kept_aside(
     tmp_path: Path, cut: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = await write_ops(tmp_path)
@@ -52,9 +55,10 @@ async def test_a_torn_tail_is_cut_and_the_rest_served(
     with caplog.at_level(logging.WARNING):
         records = await FileStore(tmp_path).log("b1").read()
     assert records == OPS[:-1]
-    assert "torn write" in caplog.text
-    assert parse_log(path.read_bytes()).problem is None  # repaired on disk
-    assert not list(tmp_path.glob("*.corrupt-*"))
+    assert "cut short by a crash" in caplog.text
+    assert parse_log(path.read_bytes()).clean  # repaired on disk
+    (aside,) = tmp_path.glob("b1.log.torn-*")
+    assert path.read_bytes() + aside.read_bytes() == data[: len(data) - cut]
 
 
 async def test_a_torn_tail_then_new_appends_stay_readable(tmp_path: Path) -> None:
@@ -68,15 +72,77 @@ async def test_a_torn_tail_then_new_appends_stay_readable(tmp_path: Path) -> Non
     assert await FileStore(tmp_path).log("b1").read() == OPS
 
 
-async def test_corruption_in_the_middle_is_moved_aside_not_destroyed(tmp_path: Path) -> None:
-    path = await write_ops(tmp_path)
+MANY = [
+    msgpack.packb({"type": "stroke", "seq": i, "pts": list(range(i % 40))}) for i in range(1000)
+]
+
+
+@pytest.mark.parametrize("where", [0, 2, 6, 9, 12, 30], ids=lambda w: f"byte{w}")
+async def test_one_damaged_record_costs_that_record_not_the_ones_after_it(
+    tmp_path: Path, where: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Byte 0-1 are markers, 2-5 the checksum, 6 a marker, 7-10 the length, then the op."""
+    path = await write_ops(tmp_path, MANY)
     data = bytearray(path.read_bytes())
-    data[parse_log(bytes(data)).offsets[2] + 12] ^= 0xFF  # a byte inside the third op
+    start, end = parse_log(bytes(data)).offsets[499], parse_log(bytes(data)).offsets[500]
+    data[start + where] ^= 0x5A
     path.write_bytes(bytes(data))
-    records = await FileStore(tmp_path).log("b1").read()
-    assert records == OPS[:2]
-    (aside,) = tmp_path.glob("b1.log.corrupt-*")
-    assert len(aside.read_bytes()) == len(data) - parse_log(bytes(data)).good_bytes
+    with caplog.at_level(logging.WARNING):
+        records = await FileStore(tmp_path).log("b1").read()
+    assert records == MANY[:499] + MANY[500:]
+    (aside,) = tmp_path.glob("b1.log.damaged-at-*")
+    assert aside.read_bytes() == bytes(data[start:end])  # the damaged bytes, kept as they were
+    assert parse_log(path.read_bytes()).clean and parse_log(path.read_bytes()).records == records
+    assert "kept the 500 valid records after them" in caplog.text
+    assert "docs/security.md" in caplog.text
+
+
+async def test_garbage_between_records_is_skipped_and_kept(tmp_path: Path) -> None:
+    path = await write_ops(tmp_path)
+    data = path.read_bytes()
+    cut = parse_log(data).offsets[3]
+    garbage = b"\x92\xce" + bytes(range(200))  # even a record-like start does not fool it
+    path.write_bytes(data[:cut] + garbage + data[cut:])
+    assert await FileStore(tmp_path).log("b1").read() == OPS
+    (aside,) = tmp_path.glob("b1.log.damaged-at-*")
+    assert aside.read_bytes() == garbage
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 999),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=4),
+)
+def test_damage_inside_one_record_never_hides_another(record: int, flips: list) -> None:
+    data = b"".join(frame_record(op) for op in MANY)
+    parsed = parse_log(data)
+    start = parsed.offsets[record]
+    end = parsed.offsets[record + 1] if record + 1 < len(MANY) else len(data)
+    damaged = bytearray(data)
+    for position, mask in flips:
+        damaged[start + position % (end - start)] ^= mask
+    found = parse_log(bytes(damaged)).records
+    assert found in (MANY, MANY[:record] + MANY[record + 1 :])
+
+
+async def test_records_set_aside_are_kept_as_a_valid_log_and_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = await write_ops(tmp_path)
+    store = FileStore(tmp_path)
+    log = store.log("b1")
+    assert await log.read() == OPS
+    with caplog.at_level(logging.WARNING):
+        await log.set_aside([1, 3], "do not apply")
+    assert "do not apply" in caplog.text
+    (aside,) = tmp_path.glob("b1.log.rejected-*")
+    assert parse_log(aside.read_bytes()).records == [OPS[1], OPS[3]]
+    assert parse_log(path.read_bytes()).records == [OPS[0], OPS[2], OPS[4]]
+    assert store.total_bytes == path.stat().st_size
+    log.reserve(len(OPS[1]))
+    await log.append([OPS[1]])
+    await log.close()
+    assert await FileStore(tmp_path).log("b1").read() == [OPS[0], OPS[2], OPS[4], OPS[1]]
 
 
 async def test_board_quota_refuses_before_anything_is_written(tmp_path: Path) -> None:

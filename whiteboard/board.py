@@ -47,6 +47,20 @@ class CorruptLog(Exception):
     """A stored record that does not decode or does not follow its predecessor."""
 
 
+LOST_AUTHOR = "~"
+MAX_SEQ_GAP = 65_536
+"""Seqs a load fills with placeholders before one record: more means the record's seq is wrong,
+not that so many records were lost (65,536 records are megabytes of damage)."""
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What ``Board.load`` skipped (position in the records given, why) and which seqs it filled."""
+
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    filled: list[int] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class Duplicate:
     """The op id is already committed (a resend): acknowledge ``seq`` again, store nothing."""
@@ -78,6 +92,7 @@ class Board:
     op_seq: dict[str, int] = field(default_factory=dict)
     op_author: dict[str, str] = field(default_factory=dict)
     hidden_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    visible: set[str] = field(default_factory=set)  # ids of visible strokes: clear is O(visible)
     undo_stacks: dict[str, list[str]] = field(default_factory=dict)
     redo_stacks: dict[str, list[str]] = field(default_factory=dict)
     stats: BoardStats = field(default_factory=BoardStats)
@@ -134,7 +149,7 @@ class Board:
                 raise NothingToDo("none of those strokes is on the board", message.id)
             return {"ids": ids}
         if isinstance(message, Clear):
-            if not any(s.visible for s in self.strokes.values()):
+            if not self.visible:
                 raise NothingToDo("the board is already empty", message.id)
             return {}
         stack = (self.undo_stacks if isinstance(message, Undo) else self.redo_stacks).get(author)
@@ -149,23 +164,29 @@ class Board:
     # --- applying ops (fresh or replayed) --------------------------------------------------------
 
     def apply(self, op: dict[str, Any], encoded: bytes) -> None:
-        """Apply a committed op; raise CorruptLog when it cannot follow the current state."""
+        """Apply a committed op; raise CorruptLog, changing nothing, when it cannot follow."""
         kind, op_id, author = op.get("type"), op.get("id"), op.get("by")
         if op.get("seq") != self.head_seq + 1 or not isinstance(op_id, str):
             raise CorruptLog(f"expected seq {self.head_seq + 1}, got {op.get('seq')!r}")
         if not isinstance(author, str) or op_id in self.op_seq:
             raise CorruptLog(f"op {op_id!r} has no author or is a duplicate")
         if kind == "stroke":
+            pts = op.get("pts")
+            if not isinstance(pts, list | tuple):
+                raise CorruptLog(f"stroke {op_id!r} has no points")
             self.strokes[op_id] = StrokeState(author)
+            self.visible.add(op_id)
             self.stats.strokes += 1
-            self.stats.points += len(op["pts"]) // 2
+            self.stats.points += len(pts) // 2
             self._push_action(author, op_id)
         elif kind == "erase":
-            self.hidden_by[op_id] = self._set_visible(op["ids"], False)
+            ids = op.get("ids")
+            if not isinstance(ids, list | tuple) or not all(isinstance(i, str) for i in ids):
+                raise CorruptLog(f"erase {op_id!r} has no list of stroke ids")
+            self.hidden_by[op_id] = self._set_visible(ids, False)
             self._push_action(author, op_id)
         elif kind == "clear":
-            visible = tuple(i for i, s in self.strokes.items() if s.visible)
-            self.hidden_by[op_id] = self._set_visible(visible, False)
+            self.hidden_by[op_id] = self._set_visible(tuple(self.visible), False)
             self._push_action(author, op_id)
         elif kind in ("undo", "redo"):
             self._apply_undo_redo(kind, author, op.get("target"))
@@ -198,25 +219,57 @@ class Board:
     def _set_visible(self, ids: Iterable[str], visible: bool) -> tuple[str, ...]:
         """Set visibility; return the ids that changed (what an undo must later restore)."""
         changed = []
+        shown = self.visible
         for stroke_id in ids:
             state = self.strokes.get(stroke_id)
             if state is not None and state.visible != visible:
                 state.visible = visible
+                if visible:
+                    shown.add(stroke_id)
+                else:
+                    shown.discard(stroke_id)
                 changed.append(stroke_id)
         return tuple(changed)
 
     # --- loading and reading ----------------------------------------------------------------------
 
-    def load(self, records: Iterable[bytes]) -> None:
-        """Apply stored records in order; raise CorruptLog at the first one that does not fit."""
-        for encoded in records:
+    def load(self, records: Iterable[bytes]) -> LoadReport:
+        """Apply stored records in order, going on past the ones that do not fit.
+
+        A record that does not decode or does not follow the state is skipped and reported (its
+        position in ``records``), so the caller can set it aside; the board is as if it was never
+        there. A seq with no record (one set aside earlier, or lost in a damaged span) is filled
+        with a placeholder, so seqs stay ``index + 1`` and clients replaying them stay in step.
+        """
+        report = LoadReport()
+        for index, encoded in enumerate(records):
             try:
                 op = msgpack.unpackb(encoded, raw=False, use_list=False)
-            except Exception as exc:
-                raise CorruptLog(f"record does not decode: {type(exc).__name__}") from None
-            if not isinstance(op, dict):
-                raise CorruptLog("record is not a map")
-            self.apply(op, encoded)
+                if not isinstance(op, dict):
+                    raise CorruptLog("record is not a map")
+                seq = op.get("seq")
+                if not isinstance(seq, int) or seq <= self.head_seq:
+                    raise CorruptLog(f"seq {seq!r} does not follow seq {self.head_seq}")
+                if seq - self.head_seq - 1 > MAX_SEQ_GAP:
+                    raise CorruptLog(f"seq {seq} is more than {MAX_SEQ_GAP} after {self.head_seq}")
+                while self.head_seq + 1 < seq:
+                    report.filled.append(self._fill_lost_seq())
+                self.apply(op, encoded)
+            except (CorruptLog, ValueError, TypeError, msgpack.UnpackException) as exc:
+                reason = str(exc) if isinstance(exc, CorruptLog) else type(exc).__name__
+                report.rejected.append((index, reason))
+        return report
+
+    def _fill_lost_seq(self) -> int:
+        """Stand in for a seq whose record is gone: an erase of no strokes, which every client
+        already applies as a no-op, by an author no client can be (``~`` is not in author ids)."""
+        seq = self.head_seq + 1
+        op_id = f"~lost-{seq}"
+        encoded = protocol.encode_op(seq, "erase", op_id, LOST_AUTHOR, ids=())
+        self.apply(
+            {"type": "erase", "seq": seq, "id": op_id, "by": LOST_AUTHOR, "ids": ()}, encoded
+        )
+        return seq
 
     def visible_strokes(self) -> list[dict[str, Any]]:
         """Decoded visible strokes in drawing order (for export): ``pts`` stay delta-coded."""

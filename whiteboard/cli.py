@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     let phones on the LAN join via share/QR
   whiteboard serve --boards-dir /var/lib/whiteboard --public-url https://board.example.org
   whiteboard export team-retro -o retro.png         also .svg, .pdf, .gif (timelapse)
+  whiteboard check --all                            verify every board log, change nothing
 
 Each option is also an environment variable WHITEBOARD_<OPTION> (WHITEBOARD_PORT=9000);
 a command-line flag wins. `whiteboard serve --help` lists every option with its default.""",
@@ -58,8 +59,10 @@ a command-line flag wins. `whiteboard serve --help` lists every option with its 
             help=f"{setting.help} [{settings_module.env_name(setting.name)}; default {shown!r}]",
         )
     from .export.cli import add_export_command
+    from .store.check import add_check_command
 
     add_export_command(commands)
+    add_check_command(commands)
     return parser
 
 
@@ -111,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         asyncio.run(run_server(settings))
         return 0
-    return args.run_export(args, settings)
+    run = getattr(args, "run", None) or args.run_export
+    return run(args, settings)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..board import Board, CorruptLog
+from ..board import Board
 from ..store.file import read_board_log
 from .render import (
     DEFAULT_MAX_EXPORT_PIXELS,
@@ -49,12 +49,9 @@ class ExportResult:
 
 
 def load_board(records: list[bytes]) -> Board:
-    """The board of ``records``, up to the first record that does not apply (as the server)."""
+    """The board of ``records`` as the server loads it (records that do not apply are skipped)."""
     board = Board(max_strokes=2**62)
-    try:
-        board.load(records)
-    except CorruptLog:
-        pass
+    board.load(records)
     return board
 
 
@@ -80,7 +77,7 @@ def run_export(kind: str, options: ExportOptions, records: list[bytes] | None = 
     if upto_seq is not None:
         records = records[:upto_seq]
     board = load_board(records)
-    records = records[: board.head_seq]
+    records = board.ops  # what applied, with placeholders for lost seqs: index = seq - 1
     if kind == "gif":
         data = render_timelapse(records, options, progress)
         return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, None)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import protocol
-from ..board import Board, CorruptLog, Duplicate, LiveStroke, NothingToDo
+from ..board import Board, Duplicate, LiveStroke, NothingToDo
 from ..protocol import (
     Abort,
     Begin,
@@ -79,13 +79,10 @@ class BoardHub:
         self._closing = False
 
     async def load(self) -> None:
-        records = await self.log.read()
-        try:
-            self.board.load(records)
-        except CorruptLog as exc:
-            kept = self.board.head_seq
-            log.warning("board %s: record %d does not apply (%s)", self.board_id, kept + 1, exc)
-            await self.log.truncate(kept)
+        report = self.board.load(await self.log.read())
+        if report.rejected:
+            index, reason = report.rejected[0]
+            await self.log.set_aside([i for i, _ in report.rejected], f"first: #{index}, {reason}")
         self.durable_seq = self.board.head_seq
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.board_id}")
 

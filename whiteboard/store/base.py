@@ -31,7 +31,9 @@ class BoardLog(Protocol):
     """One board's durable, ordered op records. A Redis stream can implement the same."""
 
     async def read(self) -> list[bytes]:
-        """All records in order, repairing a torn or corrupt tail first."""
+        """All valid records in order. Damage is repaired first, never destroyed: a torn tail or
+        bytes that do not verify are kept aside (where is the store's business) and every valid
+        record after them is returned."""
         ...
 
     def reserve(self, op_bytes: int) -> None:
@@ -42,8 +44,10 @@ class BoardLog(Protocol):
         """Store ``records`` durably (per the store's policy) before returning."""
         ...
 
-    async def truncate(self, count: int) -> None:
-        """Keep only the first ``count`` records (a record that failed to apply, and after)."""
+    async def set_aside(self, indexes: Sequence[int], reason: str) -> None:
+        """Remove the records at ``indexes`` (positions in what ``read`` returned) from the log,
+        keeping a copy: they verify but do not apply to the board (``Board.load`` says which).
+        Later records keep their positions' order; ``read`` no longer returns the removed ones."""
         ...
 
     async def close(self) -> None: ...

@@ -1,11 +1,13 @@
-"""Where board logs live: the :class:`BoardStore` / :class:`BoardLog` interfaces and the file store.
+"""The file store: one append-only log per board, ``<boards_dir>/<board_id>.log``.
 
-One append-only file per board, ``<boards_dir>/<board_id>.log``. Each record is itself a msgpack
-value, ``[crc32, op]`` written as ``92 ce <crc32:4> c6 <len:4> <op bytes>``, so any msgpack tool can
-read the file, and a torn or corrupt record is detected instead of silently mis-framing the rest
-(msgpack has no checksum of its own). A torn tail, the signature of a crash mid-write, is cut off on
-load; a corrupt record in the middle moves everything from it on to ``<id>.log.corrupt-<time>``
-so nothing is destroyed, and the board is served up to it.
+Records are framed with a length and a CRC (``records.py``). Nothing a log holds is ever destroyed
+without a copy: on load, a torn tail (a crash mid-append) is cut after copying it to
+``<id>.log.torn-<time>``; a damaged span in the middle (bytes that do not verify) is copied to
+``<id>.log.damaged-<time>-at-<offset>`` and the log is rewritten without it, keeping every valid
+record after it; records that verify but do not apply (``BoardLog.set_aside``) go to
+``<id>.log.rejected-<time>``, itself a valid log. Each repair is logged with what was kept where;
+``docs/security.md`` (Damaged logs) says how an operator recovers, and ``whiteboard check`` reports
+damage without changing anything.
 """
 
 from __future__ import annotations
@@ -13,57 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 import time
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from .base import StorageFull, check_board_id
+from .records import ParsedLog, Span, frame_record, framed_size, parse_log
 
 log = logging.getLogger(__name__)
 
-RECORD_HEADER = struct.Struct(">BBIBI")
-RECORD_MARKERS = (0x92, 0xCE, 0xC6)  # fixarray(2), uint32, bin32
 LOG_SUFFIX = ".log"
-
-
-def frame_record(op: bytes) -> bytes:
-    return RECORD_HEADER.pack(0x92, 0xCE, zlib.crc32(op), 0xC6, len(op)) + op
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedLog:
-    records: list[bytes]
-    offsets: list[int]  # byte offset where each record starts
-    good_bytes: int  # bytes up to the end of the last good record
-    problem: str | None  # why parsing stopped early, None when the file ended cleanly
-    torn_tail: bool  # the problem is one incomplete record at the very end
-
-
-def parse_log(data: bytes) -> ParsedLog:
-    """Split a log file into its op records, stopping at the first one that does not verify."""
-    records: list[bytes] = []
-    offsets: list[int] = []
-    pos, size, header = 0, len(data), RECORD_HEADER.size
-    while pos < size:
-        if size - pos < header:
-            return ParsedLog(records, offsets, pos, "incomplete record header", True)
-        m1, m2, crc, m3, length = RECORD_HEADER.unpack_from(data, pos)
-        if (m1, m2, m3) != RECORD_MARKERS:
-            return ParsedLog(records, offsets, pos, f"bad record marker at byte {pos}", False)
-        end = pos + header + length
-        if end > size:
-            return ParsedLog(records, offsets, pos, "incomplete record", True)
-        op = data[pos + header : end]
-        if zlib.crc32(op) != crc:
-            torn = end == size  # a last record whose bytes did not all reach the disk
-            return ParsedLog(records, offsets, pos, f"checksum mismatch at byte {pos}", torn)
-        records.append(op)
-        offsets.append(pos)
-        pos = end
-    return ParsedLog(records, offsets, pos, None, False)
+RECOVERY_HINT = "see 'Damaged logs' in docs/security.md; `whiteboard check` reports it"
 
 
 class FileLog:
@@ -89,35 +51,114 @@ class FileLog:
             self._offsets, self._size = [], 0
             return []
         parsed = parse_log(data)
-        if parsed.problem is not None:
-            self._repair(parsed, data)
-        self._offsets, self._size = parsed.offsets, parsed.good_bytes
+        if parsed.torn_tail is not None:
+            self._cut_torn_tail(data, parsed.torn_tail)
+        if parsed.damaged:
+            self._excise_damage(data, parsed)
+        self._offsets = _offsets_of(parsed.records)
+        self._size = sum(framed_size(len(r)) for r in parsed.records)
         return parsed.records
 
-    def _repair(self, parsed: ParsedLog, data: bytes) -> None:
-        lost = len(data) - parsed.good_bytes
-        if not parsed.torn_tail:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            aside.write_bytes(data[parsed.good_bytes :])
-            log.warning(
-                "board log %s: %s; moved %d bytes to %s",
-                self.path.name,
-                parsed.problem,
-                lost,
-                aside.name,
-            )
-        else:
-            log.warning(
-                "board log %s: %s (torn write); cut %d bytes", self.path.name, parsed.problem, lost
-            )
+    def _cut_torn_tail(self, data: bytes, torn: Span) -> None:
+        aside = self._keep_aside("torn", data[torn.offset :])
+        log.warning(
+            "board log %s: %s at the end (a write cut short by a crash); moved its %d bytes to %s",
+            self.path.name,
+            torn.reason,
+            torn.length,
+            aside.name,
+        )
         with open(self.path, "r+b") as f:
-            f.truncate(parsed.good_bytes)
+            f.truncate(torn.offset)
             os.fsync(f.fileno())
-        self._store.adjust_usage(-lost, created=False)
+        self._store.adjust_usage(-torn.length, created=False)
+
+    def _excise_damage(self, data: bytes, parsed: ParsedLog) -> None:
+        asides = [
+            self._keep_aside(f"damaged-at-{span.offset}", data[span.offset : span.end])
+            for span in parsed.damaged
+        ]
+        self._rewrite(b"".join(frame_record(r) for r in parsed.records))
+        for span, aside in zip(parsed.damaged, asides, strict=True):
+            after = sum(1 for offset in parsed.offsets if offset >= span.end)
+            log.warning(
+                "board log %s: %d bytes at byte %d do not verify (%s); copied them to %s and "
+                "kept the %d valid records after them (%s)",
+                self.path.name,
+                span.length,
+                span.offset,
+                span.reason,
+                aside.name,
+                after,
+                RECOVERY_HINT,
+            )
+        self._store.adjust_usage(-sum(s.length for s in parsed.damaged), created=False)
+
+    async def set_aside(self, indexes: Sequence[int], reason: str) -> None:
+        """Move the records at ``indexes`` (0-based, in the order ``read`` returned them) to
+        ``<id>.log.rejected-<time>`` and rewrite the log without them: they verify but do not
+        apply (two logs concatenated, a restored backup, a rule that changed)."""
+        if indexes:
+            await asyncio.to_thread(self._set_aside, sorted(set(indexes)), reason)
+
+    def _set_aside(self, indexes: list[int], reason: str) -> None:
+        data = self.path.read_bytes()
+        parsed = parse_log(data)  # the file as read() left it: clean, same records
+        drop = set(indexes)
+        rejected = [r for i, r in enumerate(parsed.records) if i in drop]
+        kept = [r for i, r in enumerate(parsed.records) if i not in drop]
+        aside = self._keep_aside("rejected", b"".join(frame_record(r) for r in rejected))
+        self._rewrite(b"".join(frame_record(r) for r in kept))
+        log.warning(
+            "board log %s: %d records do not apply (%s); moved them to %s, itself a valid log (%s)",
+            self.path.name,
+            len(rejected),
+            reason,
+            aside.name,
+            RECOVERY_HINT,
+        )
+        self._offsets = _offsets_of(kept)
+        new_size = sum(framed_size(len(r)) for r in kept)
+        self._store.adjust_usage(new_size - self._size, created=False)
+        self._size = new_size
+
+    def _keep_aside(self, kind: str, data: bytes) -> Path:
+        """Write ``data`` durably to a new ``<id>.log.<kind>-<UTC time>`` file beside the log."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        for attempt in range(1000):
+            suffix = f".{attempt}" if attempt else ""
+            aside = self.path.with_name(f"{self.path.name}.{kind}-{stamp}{suffix}")
+            try:
+                fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._store.fsync_dir()
+            return aside
+        raise FileExistsError(f"no free name for a {kind} copy of {self.path.name}")
+
+    def _rewrite(self, data: bytes) -> None:
+        """Replace the log's contents atomically: a crash leaves the old file or the new one."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        temporary = self.path.with_name(f"{self.path.name}.rewrite")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+        self._store.fsync_dir()
 
     def reserve(self, op_bytes: int) -> None:
         """Count one op of ``op_bytes`` against the quotas before it is committed."""
-        framed = RECORD_HEADER.size + op_bytes
+        framed = framed_size(op_bytes)
         self._store.reserve(self, framed)
         self._reserved += framed
 
@@ -133,38 +174,15 @@ class FileLog:
         if self._fd is None:
             created = not self.path.exists()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        _write_all(self._fd, data)
         if self._store.fsync:
             os.fsync(self._fd)
             if created:
                 self._store.fsync_dir()
         for record in records:
             self._offsets.append(self._size)
-            self._size += RECORD_HEADER.size + len(record)
+            self._size += framed_size(len(record))
         self._reserved = max(0, self._reserved - len(data))
-
-    async def truncate(self, count: int) -> None:
-        await asyncio.to_thread(self._truncate, count)
-
-    def _truncate(self, count: int) -> None:
-        if count >= len(self._offsets):
-            return
-        keep = self._offsets[count]
-        lost = self._size - keep
-        log.warning(
-            "board log %s: cutting %d records that do not apply",
-            self.path.name,
-            len(self._offsets) - count,
-        )
-        with open(self.path, "r+b") as f:
-            f.truncate(keep)
-            os.fsync(f.fileno())
-        del self._offsets[count:]
-        self._size = keep
-        self._store.adjust_usage(-lost, created=False)
 
     @property
     def size_bytes(self) -> int:
@@ -178,6 +196,20 @@ class FileLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _offsets_of(records: Sequence[bytes]) -> list[int]:
+    offsets, position = [], 0
+    for record in records:
+        offsets.append(position)
+        position += framed_size(len(record))
+    return offsets
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class FileStore:
@@ -235,9 +267,9 @@ class FileStore:
 
 
 def read_board_log(path: Path) -> list[bytes]:
-    """Read-only: the records of a log another process may be writing (CLI export).
+    """Read-only: the valid records of a log another process may be writing (CLI export).
 
-    Never repairs: a torn tail may be a write in progress."""
+    Never repairs: a torn tail may be a write in progress. Skips damaged spans as a load would."""
     try:
         return parse_log(path.read_bytes()).records
     except FileNotFoundError:
