@@ -18,6 +18,7 @@ import * as line from "./tools/line.js";
 import * as pen from "./tools/pen.js";
 import * as rect from "./tools/rect.js";
 import { PALETTE, UI, WIDTHS } from "./ui.js";
+import { BoardMemory } from "./recent.js";
 
 const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand].map((t) => [t.name, t]));
 const STYLE_KEY = "whiteboard.style";
@@ -30,6 +31,7 @@ const ERROR_TEXT = {
 const boardId = decodeURIComponent(location.pathname.split("/")[2] || "");
 if (!ID_PATTERN.test(boardId)) throw new Error(`not a board page: ${location.pathname}`);
 
+const memory = new BoardMemory(`b:${boardId}`, location.pathname, boardId);
 const identity = loadIdentity();
 const board = new Board();
 const session = new Session(board, identity);
@@ -64,6 +66,7 @@ function tick() {
     lastZoom = surface.view.zoom;
     ui.setZoom(lastZoom);
   }
+  memory.viewShown(surface.view);
   if (sending || drawing) requestFrame();
 }
 document.addEventListener("visibilitychange", () => {
@@ -127,6 +130,8 @@ ui.setShareUrl(`${location.origin}${location.pathname}`);
 
 session.on.change = (change) => {
   for (const rec of change.added) surface.strokeAdded(rec);
+  arrival.changed();
+  memory.boardChanged();
   const boxes = [...change.shown, ...change.hidden].map((rec) => rec.bbox);
   if (boxes.length) surface.invalidateBoxes(boxes);
   requestFrame();
@@ -140,8 +145,9 @@ session.on.overlay = requestFrame;
 session.on.cursors = requestFrame;
 session.on.reset = () => { surface.invalidateAll(); requestFrame(); };
 session.on.peers = () => ui.setPeers(session.peers, session.me?.peer ?? null);
-session.on.welcome = () => {
+session.on.welcome = (welcome) => {
   if (session.shareUrl) ui.setShareUrl(session.shareUrl);
+  arrival.welcomed(welcome.seq);
   requestFrame();
 };
 session.on.error = (message) => {
@@ -183,15 +189,52 @@ function currentStyle() {
   return { tool: tool.name, color: style.color, width };
 }
 
-/** `#x,y,zoom`: the board point at the top-left corner and the zoom; absent means 0,0,1. */
+const DEFAULT_VIEW = Object.freeze({ x: 0, y: 0, zoom: 1 });
+
+/** `#x,y,zoom`: the board point at the top-left corner and the zoom; null when absent. */
 function viewFromHash() {
   const parts = location.hash.slice(1).split(",").map(Number);
   if (parts.length === 3 && parts.every(Number.isFinite) && parts[2] > 0) {
     return { x: parts[0], y: parts[1], zoom: parts[2] };
   }
-  return { x: 0, y: 0, zoom: 1 };
+  return null;
 }
-window.addEventListener("hashchange", () => { surface.setView(viewFromHash()); requestFrame(); });
+window.addEventListener("hashchange", () => { surface.setView(viewFromHash() || DEFAULT_VIEW); requestFrame(); });
+
+/**
+ * Where the page opens: the view in the URL, else the view this browser left the board at, else
+ * (a first visit) the drawing itself: once the replay is in, zoom to fit it unless it is already
+ * in sight, so a phone does not open at 0,0 with everything off-screen.
+ */
+const arrival = (() => {
+  const start = viewFromHash() || memory.view();
+  let waitingFor = start ? null : Infinity; // the welcome's seq, once known
+  const settle = () => {
+    if (waitingFor === null || board.seq < waitingFor) return;
+    waitingFor = null;
+    const box = board.visibleBounds();
+    const moved = surface.view.x !== 0 || surface.view.y !== 0 || surface.view.zoom !== 1;
+    if (box && !moved && !inView(box)) {
+      surface.fit(box);
+      requestFrame();
+    }
+  };
+  return {
+    start: start || DEFAULT_VIEW,
+    /** @param {number} seq  the board's head when we joined */
+    welcomed(seq) {
+      if (waitingFor !== null) waitingFor = seq;
+      settle();
+    },
+    changed: settle,
+  };
+})();
+
+/** @param {number[]} box [minX, minY, maxX, maxY] @returns {boolean} wholly on screen */
+function inView(box) {
+  const { x, y, zoom } = surface.view;
+  return box[0] >= x && box[1] >= y && box[2] <= x + surface.width / zoom && box[3] <= y + surface.height / zoom;
+}
 window.addEventListener("resize", () => { surface.resize(); requestFrame(); });
 
 function loadStyle() {
@@ -247,7 +290,14 @@ Object.defineProperty(window, "__whiteboard", {
 });
 
 surface.resize();
-surface.setView(viewFromHash());
+surface.setView(arrival.start);
+memory.keepThumbnail(canvas, () => {
+  const box = !surface.busy && board.visibleBounds();
+  if (!box) return null;
+  const [x0, y0] = surface.toScreen(box[0], box[1]);
+  const [x1, y1] = surface.toScreen(box[2], box[3]);
+  return [x0 * surface.dpr, y0 * surface.dpr, x1 * surface.dpr, y1 * surface.dpr];
+});
 setTool("pen");
 connection.start();
 requestFrame();

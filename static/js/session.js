@@ -164,7 +164,7 @@ export class Session {
     }
     this.ready = true;
     this.outbox.resendPending();
-    this.on.welcome();
+    this.on.welcome(msg);
     this.on.peers();
   }
 

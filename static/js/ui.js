@@ -17,6 +17,8 @@ const STATUS_TEXT = {
 };
 const OUTDATED_TEXT = "This board's server was updated. Reload the page to keep drawing.";
 const SVG_NS = "http://www.w3.org/2000/svg";
+/** Toggle buttons and the panels they open; at most one is open at a time. */
+const PANELS = [["people-btn", "people-panel"], ["share-btn", "share-panel"], ["menu-btn", "menu-panel"]];
 
 const $ = (id) => document.getElementById(id);
 
@@ -136,14 +138,10 @@ export class UI {
     $("zoom-level").addEventListener("click", () => this.actions.zoomReset());
     $("zoom-fit").addEventListener("click", () => this.actions.zoomFit());
 
-    const panels = [["people-btn", "people-panel"], ["share-btn", "share-panel"]];
-    for (const [buttonId, panelId] of panels) {
+    for (const [buttonId, panelId] of PANELS) {
       $(buttonId).addEventListener("click", () => {
         const open = $(panelId).hidden;
-        for (const [b, p] of panels) {
-          $(p).hidden = true;
-          $(b).setAttribute("aria-expanded", "false");
-        }
+        this.closePanels();
         $(panelId).hidden = !open;
         $(buttonId).setAttribute("aria-expanded", String(open));
         if (open && panelId === "share-panel") this.#openShare();
@@ -192,13 +190,18 @@ export class UI {
     $("copy-note").textContent = text;
   }
 
-  /** Close the share and participants panels and the clear confirmation. */
+  /** Close the panels (share, participants, menu) and the clear confirmation. */
   closePanels() {
-    for (const [buttonId, panelId] of [["people-btn", "people-panel"], ["share-btn", "share-panel"]]) {
+    for (const [buttonId, panelId] of PANELS) {
       $(panelId).hidden = true;
       $(buttonId).setAttribute("aria-expanded", "false");
     }
     $("confirm-clear").hidden = true;
+  }
+
+  /** @returns {boolean} a panel or the clear confirmation is open */
+  get panelOpen() {
+    return PANELS.some(([, panelId]) => !$(panelId).hidden) || !$("confirm-clear").hidden;
   }
 
   /** @param {string} tool */

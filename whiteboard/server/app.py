@@ -12,14 +12,13 @@ import contextlib
 import io
 import logging
 import mimetypes
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import hypercorn.protocol.ws_stream as hypercorn_ws_stream
 import segno
-from quart import Quart, Response, redirect, request, websocket
+from quart import Quart, Response, request, websocket
 from wsproto.extensions import PerMessageDeflate
 
 from .. import protocol
@@ -27,6 +26,7 @@ from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from ..store.file import FileStore
 from .hub import Hubs
+from .pages import register_pages
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,6 @@ class _DeclinedDeflate(PerMessageDeflate):
 
 def decline_permessage_deflate() -> None:
     hypercorn_ws_stream.PerMessageDeflate = _DeclinedDeflate  # type: ignore[misc]
-
-
-def new_board_id() -> str:
-    """128 random bits, URL-safe, never starting with '-' (so it is safe as a CLI argument)."""
-    while True:
-        board_id = secrets.token_urlsafe(16)
-        if not board_id.startswith("-"):
-            return board_id
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -102,21 +94,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         response.headers["Referrer-Policy"] = "no-referrer"  # the board id is the key to it
         return response
 
-    @app.get("/")
-    async def new_board() -> Response:
-        return redirect(f"/b/{new_board_id()}")
-
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         return {"ok": True}
-
-    @app.get("/b/<board_id>")
-    async def board_page(board_id: str) -> Any:
-        if not protocol.ID_PATTERN.fullmatch(board_id):
-            return INVALID_BOARD, 404
-        response = await app.send_static_file("index.html")
-        response.headers["Cache-Control"] = "no-cache"
-        return response
 
     @app.get("/b/<board_id>/qr.svg")
     async def board_qr(board_id: str) -> Any:
@@ -145,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         finally:
             active_sockets.discard(task)
 
+    register_pages(app)
     from ..export.http import register_exports
 
     register_exports(app, hubs, store, settings)

@@ -1,0 +1,121 @@
+"""The HTML pages: home, new board, the board page, and the "no such board" page.
+
+The home page is static: the boards it lists come from the visitor's own browser (localStorage),
+because the server never lists boards to anyone (a board's id is the key to it). A board id that
+is not valid gets a small styled 404 page that says what a name may hold and suggests the nearest
+valid one, instead of a one-line error.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import unicodedata
+from string import Template
+from typing import Any
+
+from quart import Quart, Response, has_request_context, redirect, request
+
+from .. import protocol
+
+INVALID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
+SHOWN_NAME_CHARS = 80
+"""A bad name is echoed on the 404 page cut to this length (URLs can be kilobytes long)."""
+
+
+def new_board_id() -> str:
+    """128 random bits, URL-safe, never starting with '-' (so it is safe as a CLI argument)."""
+    while True:
+        board_id = secrets.token_urlsafe(16)
+        if not board_id.startswith("-"):
+            return board_id
+
+
+def suggest_board_name(raw: str) -> str:
+    """The nearest valid board name, or "" when nothing usable is left.
+
+    Accents are dropped (``café`` -> ``cafe``), every other run of characters a name may not hold
+    becomes one ``-`` (``team.retro`` -> ``team-retro``), and no ``-`` is left at either end.
+    ``static/js/boardname.js`` does the same for the home page's "open by name" form.
+    """
+    decomposed = unicodedata.normalize("NFKD", raw)
+    plain = "".join(c for c in decomposed if not unicodedata.category(c).startswith("M"))
+    return INVALID_CHARACTERS.sub("-", plain).strip("-")[:64].rstrip("-")
+
+
+NOT_FOUND_PAGE = Template("""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+  <meta name="color-scheme" content="light">
+  <title>No such board · Whiteboard</title>
+  <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="/static/css/page.css">
+</head>
+<body>
+  <main class="page notfound">
+    <header class="brand">
+      <img src="/static/favicon.svg" alt="" width="40" height="40">
+      <h1>$title</h1>
+    </header>
+    $body
+    <div class="actions">
+      <a class="button primary big" href="/new">New board</a>
+      <a class="button big" href="/">Home</a>
+    </div>
+  </main>
+</body>
+</html>
+""")
+
+
+def not_found_page(bad_name: str | None) -> Response:
+    """The 404 page; ``bad_name`` is an invalid board id someone tried (None: any other path)."""
+    if bad_name is None:
+        title, body = "Nothing here", "<p>There is no page at this address.</p>"
+    else:
+        shown = bad_name if len(bad_name) <= SHOWN_NAME_CHARS else bad_name[:SHOWN_NAME_CHARS] + "…"
+        title = "That is not a board name"
+        body = (
+            f"<p><code>{html.escape(shown)}</code> cannot name a board. A board name is 1 to 64 "
+            "letters (A-Z, a-z), digits, <code>-</code> and <code>_</code>: no dots, spaces, "
+            "slashes or accents.</p>"
+        )
+        suggestion = suggest_board_name(bad_name)
+        if suggestion:
+            body += (
+                f'<p class="suggest">Did you mean <a id="suggestion" href="/b/{suggestion}">'
+                f"{suggestion}</a>?</p>"
+            )
+    page = NOT_FOUND_PAGE.substitute(title=title, body=body)
+    return Response(page, 404, mimetype="text/html", headers={"Cache-Control": "no-cache"})
+
+
+def register_pages(app: Quart) -> None:
+    @app.get("/")
+    async def home() -> Response:
+        response = await app.send_static_file("home.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/new")
+    async def new_board() -> Response:
+        response = redirect(f"/b/{new_board_id()}")
+        response.headers["Cache-Control"] = "no-store"  # every click is a new board
+        return response
+
+    @app.get("/b/<board_id>")
+    async def board_page(board_id: str) -> Any:
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return not_found_page(board_id)
+        response = await app.send_static_file("index.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.errorhandler(404)
+    async def page_not_found(error: Exception) -> Any:
+        if has_request_context() and "text/html" in request.headers.get("Accept", ""):
+            return not_found_page(None)
+        return "not found", 404
