@@ -3,26 +3,9 @@
  * localStorage through recent.js; the server lists nothing).
  */
 import { BOARD_NAME_PATTERN, suggestBoardName } from "./boardname.js";
-import { forgetBoard, loadThumbnail, recentBoards } from "./recent.js";
+import { ago, forgetBoard, loadThumbnail, recentBoards } from "./recent.js";
 
 const $ = (id) => document.getElementById(id);
-
-/**
- * "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
- * @param {number} then  ms since the epoch
- * @param {number} now
- * @returns {string}
- */
-export function ago(then, now = Date.now()) {
-  const minutes = Math.floor((now - then) / 60_000);
-  if (minutes < 1) return "just now";
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours} h ago`;
-  const days = Math.floor(hours / 24);
-  if (days < 14) return days === 1 ? "yesterday" : `${days} days ago`;
-  return new Date(then).toLocaleDateString();
-}
 
 function renderRecent() {
   const list = $("recent-list");

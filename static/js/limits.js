@@ -22,4 +22,7 @@ export const LIMITS = Object.freeze({
   // the page keeps well below, so resending a long offline session never trips close 4002.
   sendBytesPerSecond: 1.5 * 1024 * 1024,
   sendBurstBytes: 3 * 1024 * 1024,
+  // Destructive ops (clear, undo, redo, erasing others' strokes) kept offline longer than this are
+  // resent only after the user confirms (offline.js): someone else has likely drawn since.
+  offlineConfirmAfterMs: 10 * 60 * 1000,
 });

@@ -18,7 +18,8 @@ import * as line from "./tools/line.js";
 import * as pen from "./tools/pen.js";
 import * as rect from "./tools/rect.js";
 import { PALETTE, UI, WIDTHS } from "./ui.js";
-import { BoardMemory } from "./recent.js";
+import { describeHeld, isStale, OfflineStore, splitStale } from "./offline.js";
+import { ago, BoardMemory } from "./recent.js";
 
 const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand].map((t) => [t.name, t]));
 const STYLE_KEY = "whiteboard.style";
@@ -41,6 +42,9 @@ const surface = new Surface(canvas, board, {
   overlays: () => (previews.size ? [...session.overlayStrokes(), ...previews] : session.overlayStrokes()),
   isHidden: (id) => session.localHidden.has(id),
 });
+
+const offline = new OfflineStore(memory.key, isDestructive);
+session.outbox.store = offline;
 
 const style = loadStyle();
 let tool = pen;
@@ -255,6 +259,57 @@ function saveStyle() {
   }
 }
 
+// --- ink kept offline --------------------------------------------------------------------------
+
+/**
+ * Ops that, sent late, could undo other people's work: clear, undo, redo, and an erase of strokes
+ * someone else drew (or that this page cannot tell are its own).
+ * @param {object} message
+ * @returns {boolean}
+ */
+function isDestructive(message) {
+  if (message.type === "stroke") return false;
+  if (message.type !== "erase") return true;
+  const me = session.me?.author;
+  return message.ids.some((id) => {
+    const rec = board.strokes.get(id);
+    return rec ? !me || rec.by !== me : !session.pending.has(id);
+  });
+}
+
+/**
+ * Resend what earlier pages of this board kept and never got acknowledged; old destructive ops
+ * (and what came after them) wait for the user's word.
+ */
+async function restoreKept() {
+  const kept = await offline.open();
+  const { now, held } = splitStale(kept, Date.now());
+  for (const record of now) session.restore(record.message);
+  if (held.length === 0) return;
+  const dropped = held.filter((r) => r.destructive && isStale(r));
+  const decide = (send) => {
+    ui.hideBanner();
+    for (const record of held) {
+      if (send || !dropped.includes(record)) session.restore(record.message);
+      else offline.remove(record.id);
+    }
+    requestFrame();
+  };
+  ui.showBanner(
+    `Not sent yet: ${describeHeld(held)}, made on this board ${ago(held[0].storedAt)} while `
+      + "offline. Others may have drawn since.",
+    "Send all", () => decide(true),
+    { label: `Don't send ${describeHeld(dropped)}`, action: () => decide(false) },
+  );
+}
+
+// Closing the page loses only what could not be stored (IndexedDB or localStorage refused).
+window.addEventListener("beforeunload", (event) => {
+  if (offline.unsaved.size === 0) return;
+  event.preventDefault();
+  event.returnValue = "";
+});
+
 // --- test hook: a read-only summary and a simulated network failure, for browser tests -------
 
 Object.defineProperty(window, "__whiteboard", {
@@ -270,6 +325,8 @@ Object.defineProperty(window, "__whiteboard", {
         status: connection.status,
         ready: session.ready,
         pending: session.pending.size,
+        kept: offline.kept.size,
+        unsaved: offline.unsaved.size,
         ownLive: session.ownLive.size,
         peerLive: [...session.peerLive.keys()],
         peers: [...session.peers.values()].map((p) => ({ ...p })),
@@ -299,5 +356,6 @@ memory.keepThumbnail(canvas, () => {
   return [x0 * surface.dpr, y0 * surface.dpr, x1 * surface.dpr, y1 * surface.dpr];
 });
 setTool("pen");
+await restoreKept();
 connection.start();
 requestFrame();

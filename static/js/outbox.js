@@ -27,6 +27,18 @@ export class Outbox {
     this.budgetBytes = SEND_BURST_BYTES;
     this.budgetTime = performance.now();
     this.framesSent = 0;
+    /** @type {{put: function(object): void, remove: function(string): void}|null} where pending
+     *  ops are also kept across page loads (offline.js), set by main */
+    this.store = null;
+  }
+
+  /**
+   * Keep a committing op until it is settled (and in the store, across page loads).
+   * @param {object} message  with its op id in `id`
+   */
+  keep(message) {
+    this.pending.set(message.id, message);
+    this.store?.put(message);
   }
 
   /**
@@ -36,7 +48,7 @@ export class Outbox {
    * @param {boolean} ready
    */
   commit(message, ready) {
-    this.pending.set(message.id, message);
+    this.keep(message);
     if (ready) this.queue.push(message);
   }
 
@@ -47,6 +59,7 @@ export class Outbox {
    */
   settle(opId) {
     this.endedLive.delete(opId);
+    this.store?.remove(opId);
     return this.pending.delete(opId);
   }
 

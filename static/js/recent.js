@@ -153,6 +153,23 @@ export function thumbnailRect(box, width, height) {
   return [cx - w / 2, cy - h / 2, w, h];
 }
 
+/**
+ * "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
+ * @param {number} then  ms since the epoch
+ * @param {number} now
+ * @returns {string}
+ */
+export function ago(then, now = Date.now()) {
+  const minutes = Math.floor((now - then) / 60_000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.floor(hours / 24);
+  if (days < 14) return days === 1 ? "yesterday" : `${days} days ago`;
+  return new Date(then).toLocaleDateString();
+}
+
 /** Milliseconds a view must stay put before it is written down (a pan writes it once, at the end). */
 const VIEW_SAVE_DELAY_MS = 400;
 /** Milliseconds after the last change of the board before a fresh thumbnail is taken. */

@@ -266,7 +266,7 @@ export class Session {
     const sentLive = this.ready && live.begun && !live.liveRefused;
     if (sentLive) this.#emitLive(live);
     this.ownLive.delete(id);
-    this.pending.set(id, whole);
+    this.outbox.keep(whole);
     if (sentLive) this.outbox.endedLive.add(id);
     if (this.ready) this.outbox.queue.push(sentLive ? { type: "end", id } : whole);
     this.on.overlay();
@@ -335,6 +335,21 @@ export class Session {
       this.eraseTargets.set(message.id, chunk);
       this.#commit(message);
     }
+  }
+
+  /**
+   * Make an op kept by an earlier page of this board pending again (offline.js), as if just made:
+   * it is resent with its original id after the next welcome.
+   * @param {object} message
+   */
+  restore(message) {
+    if (this.pending.has(message.id)) return;
+    if (message.type === "erase") {
+      this.hideLocally(message.ids);
+      this.eraseTargets.set(message.id, message.ids);
+    }
+    this.#commit(message);
+    this.on.overlay();
   }
 
   /** Hide every visible stroke (after the user confirmed). */

@@ -252,17 +252,27 @@ export class UI {
   }
 
   /**
-   * A message that stays until acted on (unlike a toast), with one button.
+   * A message that stays until acted on (unlike a toast), with one button, or two.
    * @param {string} text
    * @param {string} label
    * @param {function(): void} action
+   * @param {{label: string, action: function(): void}} [other]  a second, plain button
    */
-  showBanner(text, label, action) {
+  showBanner(text, label, action, other) {
     $("banner-text").textContent = text;
     const button = $("banner-action");
     button.textContent = label;
     button.onclick = action;
+    const second = $("banner-other");
+    second.hidden = !other;
+    second.textContent = other?.label || "";
+    second.onclick = other?.action || null;
     $("banner").hidden = false;
+  }
+
+  /** Take the banner away. */
+  hideBanner() {
+    $("banner").hidden = true;
   }
 
   /** @param {number} zoom */
