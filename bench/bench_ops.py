@@ -15,6 +15,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 import timeit
 from array import array
 from pathlib import Path
@@ -67,6 +68,49 @@ def int_array_check(value, low, high):
     return value
 
 
+class NullSink:
+    """A socket that takes everything at once."""
+
+    def backlog(self) -> int:
+        return 0
+
+    def write(self, frame: object) -> None:
+        pass
+
+
+class ListLog:
+    def __init__(self, records: list[bytes]) -> None:
+        self.records = records
+
+    async def read(self) -> list[bytes]:
+        return self.records
+
+    async def close(self) -> None:
+        pass
+
+
+async def sliced_load_stall(records: list[bytes], settings: Settings) -> tuple[float, float]:
+    """Load ``records`` as a hub does while a ticker measures the longest gap between its turns
+    on the event loop: how long loading a board holds up every other board."""
+    hub = BoardHub("load", ListLog(records), settings, lambda hub: None)  # type: ignore[arg-type]
+    longest = 0.0
+    started = time.perf_counter()
+    loading = asyncio.create_task(hub.load())
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not loading.done():
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+
+    await asyncio.gather(loading, ticker())
+    total = time.perf_counter() - started
+    await hub.close()
+    return longest * 1000, total * 1000
+
+
 async def main() -> None:
     os.sched_setaffinity(0, {1})
     settings = Settings()
@@ -92,7 +136,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = FileStore(Path(tmp), fsync=False)
         hub = BoardHub("micro", store.log("micro"), settings, lambda hub: None)
-        conn = hub.join(Hello("client0123456789", "writer", "#123456", None))
+        conn = hub.join(Hello("client0123456789", "writer", "#123456", None), NullSink())
         start = timeit.default_timer()
         for messages in decoded:
             for message in messages:
@@ -101,7 +145,7 @@ async def main() -> None:
         rows.append(
             ("BoardHub.handle (live strokes, commit, encode events)", per_op_us(t, total_ops))
         )
-        pending = list(hub._pending)
+        pending = list(hub._events)
         t = min(timeit.repeat(lambda: protocol.encode_batch(pending), number=1, repeat=3))
         rows.append(
             (f"encode_batch of all {len(pending):,} pending events, once", per_op_us(t, total_ops))
@@ -178,7 +222,12 @@ async def main() -> None:
         Board(max_strokes=settings.max_strokes_per_board).load(records)
 
     t = min(timeit.repeat(load, number=1, repeat=3))
-    load_rows.append(("Board.load of its 10,000 records (on the event loop)", t * 1000))
+    load_rows.append(("Board.load of its 10,000 records, in one go", t * 1000))
+    stall_ms, total_ms = await sliced_load_stall(records, settings)
+    load_rows.append(
+        (f"BoardHub.load of the same, sliced ({settings.load_slice_ms} ms): total", total_ms)
+    )
+    load_rows.append(("  longest time another task waited for the loop meanwhile", stall_ms))
 
     print(f"{FRAMES:,} frames x {OPS_PER_FRAME} ops (1 writer's live strokes, 4 points per op)\n")
     print("| step | µs per op |")

@@ -283,8 +283,8 @@ class FanoutRun:
             "viewer_mbytes_per_s": (after["viewer_bytes"] - before["viewer_bytes"]) / seconds / 1e6,
             "delivered_fraction": deliveries / (ops_sent * config.viewers) if ops_sent else 0.0,
             "latency_samples": len(latencies),
-            "p50_ms": _percentile(latencies, 0.50) * 1000,
-            "p99_ms": _percentile(latencies, 0.99) * 1000,
+            "p50_ms": percentile(latencies, 0.50) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
             "max_ms": (latencies[-1] * 1000) if latencies else float("nan"),
             "server_cpu": server_cpu,
             "server_cpu_us_per_1k_deliveries": (
@@ -302,7 +302,7 @@ class FanoutRun:
         }
 
 
-def _percentile(sorted_values: list[float], fraction: float) -> float:
+def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]

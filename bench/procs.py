@@ -34,6 +34,14 @@ def process_cpu_split_s(pid: int | str = "self") -> tuple[float, float]:
     return int(fields[11]) / CLOCK_TICKS_PER_S, int(fields[12]) / CLOCK_TICKS_PER_S
 
 
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process, from /proc/<pid>/status (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def core_times() -> dict[int, tuple[int, int]]:
     """Per core: (busy ticks, total ticks) from /proc/stat; busy excludes idle and iowait."""
     out = {}
@@ -107,6 +115,7 @@ class Server:
     boards_dir: Path | None = None
     proc: subprocess.Popen | None = None
     extra: dict = field(default_factory=dict)
+    cwd: Path = REPO  # another checkout runs another version of the server (a baseline)
 
     def start(self) -> None:
         if not port_is_free(self.port):
@@ -114,7 +123,7 @@ class Server:
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.argv,
-            cwd=REPO,
+            cwd=self.cwd,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -155,6 +164,7 @@ def whiteboard_server(
     core: int,
     fsync: bool,
     extra_flags: list[str],
+    repo: Path = REPO,
 ) -> Server:
     argv = [
         "taskset",
@@ -172,10 +182,14 @@ def whiteboard_server(
         "on" if fsync else "off",
         *extra_flags,
     ]
-    return Server(label, "whiteboard", port, argv, log_dir / f"server-{label}.log", boards_dir)
+    log_path = log_dir / f"server-{label}.log"
+    return Server(label, "whiteboard", port, argv, log_path, boards_dir, cwd=repo)
 
 
-def relay_server(label: str, port: int, log_dir: Path, core: int) -> Server:
-    script = Path(__file__).resolve().parent / "relay_websockets.py"
+def relay_server(
+    label: str, port: int, log_dir: Path, core: int, script_name: str = "relay_websockets.py"
+) -> Server:
+    """A reference relay: ``relay_websockets.py`` or ``relay_quart.py``."""
+    script = Path(__file__).resolve().parent / script_name
     argv = ["taskset", "-c", str(core), sys.executable, str(script), "--port", str(port)]
     return Server(label, "relay", port, argv, log_dir / f"server-{label}.log")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 from collections.abc import Callable
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -96,10 +97,22 @@ class RawWebSocket(asyncio.Protocol):
         path: str,
         on_message: Callable[[bytes, float], None] | None = None,
         host: str = "127.0.0.1",
+        receive_buffer_bytes: int = 0,
     ) -> RawWebSocket:
+        """Connect and complete the handshake; ``receive_buffer_bytes`` sets SO_RCVBUF (tests
+        make a slow reader with a small one and ``pause_reading``)."""
         loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        sock.setblocking(False)
+        if receive_buffer_bytes:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer_bytes)
+        try:
+            await loop.sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
         _, proto = await loop.create_connection(
-            lambda: cls(host, port, path, on_message), host, port
+            lambda: cls(host, port, path, on_message), sock=sock
         )
         await asyncio.wait_for(asyncio.shield(proto._open), HANDSHAKE_TIMEOUT_S)
         return proto
@@ -199,6 +212,13 @@ class RawWebSocket(asyncio.Protocol):
     def send(self, payload: bytes) -> None:
         """Queue one binary frame (asyncio buffers it; the kernel sends it when it can)."""
         self._write(encode_client_frame(payload))
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (a stalled reader): the server's writes back up."""
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.transport.resume_reading()
 
     @property
     def write_buffer_bytes(self) -> int:

@@ -16,7 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -25,6 +27,7 @@ from whiteboard.server.app import create_app, shutdown
 from whiteboard.settings import Settings
 
 READY_TIMEOUT_S = 15.0
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -92,6 +95,25 @@ class ServerThread:
             asyncio.run(main())
         except BaseException as exc:  # reported by stop()
             self._error = exc
+
+    def call(self, function: Callable[[], T], timeout_s: float = 10.0) -> T:
+        """Run ``function`` on the server's event loop (its state is not thread-safe) and return
+        what it returns."""
+        assert self._loop is not None
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout_s)
+
+    def connections(self, board: str) -> list[Any]:
+        """The connections of ``board`` on the server (none when it is not loaded)."""
+
+        def read() -> list[Any]:
+            hub = self.app.extensions["whiteboard_hubs"].loaded(board)
+            return [] if hub is None else list(hub.connections)
+
+        return self.call(read)
 
     def start(self) -> ServerThread:
         self._thread.start()

@@ -275,3 +275,24 @@ def test_hostile_message_maps_are_accepted_or_rejected_never_crash(kind: str, fi
     except MalformedFrame:
         return
     assert all(isinstance(m, protocol.ProtocolError | protocol.Message) for m in messages)
+
+
+def _range_by_lists(pts: list[int], bound: int) -> tuple[int, int] | None:
+    x = y = 0
+    for index in range(0, len(pts), 2):
+        x, y = x + pts[index], y + pts[index + 1]
+        if abs(x) > bound or abs(y) > bound:
+            return None
+    return x, y
+
+
+@given(
+    st.lists(st.integers(-50, 50), max_size=200).map(lambda v: v[: len(v) // 2 * 2]),
+    st.integers(1, 400),
+)
+def test_range_check_agrees_for_short_and_long_point_lists(pts: list[int], bound: int) -> None:
+    expected = _range_by_lists(pts, bound)
+    try:
+        assert protocol.check_absolute_range(tuple(pts), 0, 0, bound) == expected
+    except InvalidMessage:
+        assert expected is None

@@ -75,7 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_ops_per_frame", 512, "Messages in one batch frame."),
     Setting("max_erase_ids", 10_000, "Stroke ids in one erase op."),
     Setting("max_live_strokes", 10, "Strokes one connection may draw at once (multi-touch)."),
-    Setting("max_connections_per_board", 200, "Connections to one board; more close with 4001."),
+    Setting(
+        "max_connections_per_board",
+        2000,
+        "Connections to one board; more close with 4001. A talk's room of 1,000 people, some "
+        "with a second device or tab, plus reconnects overlapping their old sockets.",
+    ),
     Setting(
         "frames_per_second",
         200.0,
@@ -94,15 +99,35 @@ SETTINGS: tuple[Setting, ...] = (
         "with 4005: a client that keeps sending bad ops is broken.",
     ),
     Setting(
-        "send_queue_frames",
-        1024,
-        "Frames queued for one slow receiver before it is closed "
-        "with 4004 (it reconnects and resumes).",
+        "send_queue_bytes",
+        4 * 1024 * 1024,
+        "Bytes waiting for one receiver that is behind before it is closed with 4004 (it "
+        "reconnects and resumes from its last seq). What waits goes out merged into one frame "
+        "as soon as its socket takes more; the bodies are shared with other receivers.",
     ),
     Setting(
-        "send_timeout_s",
-        30.0,
-        "A send that cannot complete in this time closes the connection: the peer is gone.",
+        "send_queue_age_s",
+        15.0,
+        "Seconds the oldest data waiting for a receiver (queued, or written but not taken by its "
+        "socket) may wait before the receiver is closed with 4004: it is gone or hopelessly slow.",
+    ),
+    Setting(
+        "socket_send_buffer_bytes",
+        0,
+        "Kernel send buffer of each WebSocket (SO_SNDBUF); 0 keeps the kernel's autotuning. "
+        "Smaller makes a slow reader's backlog wait here, merged, rather than in the kernel.",
+    ),
+    Setting(
+        "close_timeout_s",
+        5.0,
+        "After the server sends a close frame, seconds the client has to answer it before the "
+        "socket is cut; meanwhile what it sends is read and dropped, so the close code arrives.",
+    ),
+    Setting(
+        "load_slice_ms",
+        4.0,
+        "Loading a board applies its log in slices of this many milliseconds, letting other "
+        "boards run in between, so a large board does not stall the server.",
     ),
     Setting("hello_timeout_s", 10.0, "Time a new connection has to send its hello."),
     Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
@@ -139,8 +164,11 @@ class Settings:
     frames_per_second: float = _DEFAULTS["frames_per_second"]
     bytes_per_second: int = _DEFAULTS["bytes_per_second"]
     max_errors_per_connection: int = _DEFAULTS["max_errors_per_connection"]
-    send_queue_frames: int = _DEFAULTS["send_queue_frames"]
-    send_timeout_s: float = _DEFAULTS["send_timeout_s"]
+    send_queue_bytes: int = _DEFAULTS["send_queue_bytes"]
+    send_queue_age_s: float = _DEFAULTS["send_queue_age_s"]
+    socket_send_buffer_bytes: int = _DEFAULTS["socket_send_buffer_bytes"]
+    close_timeout_s: float = _DEFAULTS["close_timeout_s"]
+    load_slice_ms: float = _DEFAULTS["load_slice_ms"]
     hello_timeout_s: float = _DEFAULTS["hello_timeout_s"]
     idle_unload_s: float = _DEFAULTS["idle_unload_s"]
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]

@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import mimetypes
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +26,10 @@ from .. import protocol
 from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from ..store.file import FileStore
+from .connection import start_close
 from .hub import Hubs
 from .pages import register_pages
+from .sink import Sink, attach
 
 log = logging.getLogger(__name__)
 
@@ -151,69 +154,71 @@ def share_url(settings: Settings, board_id: str) -> str:
 
 
 async def serve_socket(hubs: Hubs, settings: Settings, board_id: str) -> None:
-    """Handshake, then run the sender and the receive loop until either ends."""
+    """Handshake, then read the client's frames until it disconnects.
+
+    Sending needs no task: the hub writes to the socket directly (``sink.py``). After the server
+    decides to close, this keeps reading (and dropping) what the client sends until its close
+    frame arrives or ``close_timeout_s`` cuts the socket: otherwise Hypercorn would stop reading
+    and the close code would never reach the client.
+    """
     await websocket.accept()
     ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
-    hello = await receive_hello(ws, settings)
-    if hello is None:
+    sink = attach(ws, settings.socket_send_buffer_bytes)
+    receive: Callable[[], Awaitable[Any]] = getattr(ws, "_receive", None) or ws.receive
+    hello = await receive_hello(receive, settings)
+    if not isinstance(hello, Hello):
+        await close_and_drain(sink, receive, *hello, settings.close_timeout_s)
         return
     hub = await hubs.get(board_id)
-    conn = hub.join(hello, {"share_url": share_url(settings, board_id)})
+    conn = hub.join(hello, sink, {"share_url": share_url(settings, board_id)})
     if conn is None:
-        await ws.close(CloseCode.BOARD_FULL, "this board has as many connections as it allows")
+        reason = "this board has as many connections as it allows"
+        await close_and_drain(sink, receive, CloseCode.BOARD_FULL, reason, settings.close_timeout_s)
         return
-    sender = asyncio.create_task(conn.run_sender(ws.send, ws.close, settings.send_timeout_s))
-    receiver = asyncio.create_task(receive_loop(ws, hub, conn, settings))
     try:
-        await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
-        if receiver.done() and not receiver.cancelled() and receiver.exception() is None:
-            await sender  # the receive loop asked for a close: let the sender deliver it
+        await receive_loop(receive, hub, conn, settings)
+        await drain(receive, settings.close_timeout_s)
     finally:
         hub.leave(conn)
-        for task in (sender, receiver):
-            task.cancel()
-        for task in (sender, receiver):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
-async def receive_hello(ws: Any, settings: Settings) -> Hello | None:
+async def receive_hello(
+    receive: Callable[[], Awaitable[Any]], settings: Settings
+) -> Hello | tuple[int, str]:
+    """The client's hello, or the close code and reason to refuse it with."""
     try:
         async with asyncio.timeout(settings.hello_timeout_s):
-            data = await ws.receive()
+            data = await receive()
     except TimeoutError:
-        await ws.close(CloseCode.BAD_HANDSHAKE, "no hello in time")
-        return None
+        return CloseCode.BAD_HANDSHAKE, "no hello in time"
     if not isinstance(data, bytes):
-        await ws.close(CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack")
-        return None
+        return CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack"
     try:
         messages = protocol.decode_frame(data, settings.limits)
     except MalformedFrame as exc:
-        await ws.close(CloseCode.BAD_HANDSHAKE, str(exc)[:120])
-        return None
+        return CloseCode.BAD_HANDSHAKE, str(exc)
     first = messages[0] if len(messages) == 1 else None
     if isinstance(first, protocol.InvalidMessage):
-        await ws.close(CloseCode.BAD_HANDSHAKE, f"bad hello: {first.reason}"[:120])
-        return None
+        return CloseCode.BAD_HANDSHAKE, f"bad hello: {first.reason}"
     if not isinstance(first, Hello):
-        await ws.close(CloseCode.BAD_HANDSHAKE, "the first message must be a hello")
-        return None
+        return CloseCode.BAD_HANDSHAKE, "the first message must be a hello"
     if not protocol.speaks(first.version):
         log.info("client of protocol version %d refused: reload the page", first.version)
-        await ws.close(
+        return (
             CloseCode.UNSUPPORTED_VERSION,
-            f"protocol version {first.version} is not served (this server speaks "
+            f"protocol {first.version} is not served (this server speaks "
             f"{protocol.MIN_PROTOCOL_VERSION}-{protocol.PROTOCOL_VERSION}): reload the page",
         )
-        return None
     return first
 
 
-async def receive_loop(ws: Any, hub: Any, conn: Any, settings: Settings) -> None:
+async def receive_loop(
+    receive: Callable[[], Awaitable[Any]], hub: Any, conn: Any, settings: Settings
+) -> None:
+    """Apply the client's frames until the connection is closed (by either side)."""
     limits = settings.limits
     while conn.close_code is None:
-        data = await ws.receive()
+        data = await receive()
         if not isinstance(data, bytes):
             conn.close(CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack")
             return
@@ -223,10 +228,33 @@ async def receive_loop(ws: Any, hub: Any, conn: Any, settings: Settings) -> None
         try:
             messages = protocol.decode_frame(data, limits)
         except MalformedFrame as exc:
-            conn.close(CloseCode.MALFORMED_FRAME, str(exc)[:120])
+            conn.close(CloseCode.MALFORMED_FRAME, str(exc))
             return
         for message in messages:
             hub.handle(conn, message)
+
+
+async def close_and_drain(
+    sink: Sink, receive: Callable[[], Awaitable[Any]], code: int, reason: str, timeout_s: float
+) -> None:
+    task, timer = start_close(sink, code, reason, timeout_s)
+    try:
+        await drain(receive, timeout_s)
+    finally:
+        timer.cancel()
+        task.cancel()
+
+
+async def drain(receive: Callable[[], Awaitable[Any]], timeout_s: float) -> None:
+    """Read and drop frames until the client's close arrives (the handler is then cancelled).
+
+    The socket is aborted after ``timeout_s`` (``start_close``), which ends this too; the extra
+    second only guards against a server that does not report the disconnect.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s + 1):
+            while True:
+                await receive()
 
 
 async def shutdown(app: Quart) -> None:

@@ -1,21 +1,25 @@
-"""One connected client as the hub sees it: identity, a bounded send queue, a rate limiter.
+"""One connected client as the hub sees it: identity, rate limits, its outbox, closing.
 
-Transport-agnostic: the WebSocket handler gives :meth:`Connection.run_sender` two callables, one to
-send a frame and one to close. The hub only ever calls :meth:`push` and :meth:`close`, which never
-block, so one slow reader cannot hold up the others (it is closed with SLOW_CONSUMER instead).
+The hub only ever calls :meth:`Connection.send`, :meth:`Connection.close` and the broadcaster,
+which never block, so one slow reader cannot hold up the others (it is closed with SLOW_CONSUMER
+instead). There is no task per connection for sending: see ``sink.py`` and ``outbox.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..board import LiveStroke
 from ..protocol import CloseCode
+from .outbox import Batch, Outbox, SlowConsumer
+from .sink import Sink
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -41,7 +45,29 @@ class TokenBucket:
 
 class Connection:
     """A client on one board. ``peer`` is public and per connection; ``author`` is stable across
-    reconnects (derived from the client's secret id) and owns strokes and the undo stack."""
+    reconnects (derived from the client's secret id) and owns strokes and the undo stack.
+
+    Outbound frames go through ``outbox`` (never blocking); :meth:`close` starts the closing
+    handshake and guarantees the socket is gone within ``close_timeout_s``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_abort_timer",
+        "_byte_rate",
+        "_closing",
+        "_frame_rate",
+        "author",
+        "close_code",
+        "close_reason",
+        "close_timeout_s",
+        "color",
+        "errors",
+        "live",
+        "name",
+        "outbox",
+        "peer",
+    )
 
     def __init__(
         self,
@@ -50,78 +76,95 @@ class Connection:
         author: str,
         name: str,
         color: str,
-        queue_frames: int,
+        outbox: Outbox,
         frames_per_second: float,
         bytes_per_second: float,
+        close_timeout_s: float,
     ) -> None:
         self.peer = peer
         self.author = author
         self.name = name
         self.color = color
+        self.outbox = outbox
         self.live: dict[str, LiveStroke] = {}
         self.errors = 0
         self.close_code: int | None = None
         self.close_reason = ""
-        self._frames: deque[bytes] = deque()
-        self._queue_frames = queue_frames
-        self._wakeup = asyncio.Event()
+        self.close_timeout_s = close_timeout_s
         self._frame_rate = TokenBucket(frames_per_second, 2 * frames_per_second)
         self._byte_rate = TokenBucket(bytes_per_second, 2 * bytes_per_second)
+        self._closing: asyncio.Task[None] | None = None
+        self._abort_timer: asyncio.TimerHandle | None = None
 
-    def push(self, frame: bytes) -> None:
-        """Queue ``frame``; a full queue means the reader is too slow: close it so it resumes."""
-        if self.close_code is not None:
-            return
-        if len(self._frames) >= self._queue_frames:
-            self._frames.clear()  # it resumes from its last seq; the backlog is useless now
-            self.close(CloseCode.SLOW_CONSUMER, "send queue full: reconnect and resume")
-            return
-        self._frames.append(frame)
-        self._wakeup.set()
+    def send(self, encoded: bytes) -> bool:
+        """Send one encoded message to this connection alone; True: it is behind now."""
+        try:
+            return self.outbox.deliver(Batch(1, encoded), time.monotonic())
+        except SlowConsumer as exc:
+            self.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
+            return False
 
     def close(self, code: int, reason: str = "") -> None:
-        """Ask the sender to close after what is already queued (so a final error still arrives)."""
-        if self.close_code is None:
-            self.close_code, self.close_reason = code, reason
-            self._wakeup.set()
+        """Send a close frame after what is already written (so a final error still arrives) and
+        abort the socket if the client has not completed the closing handshake in time."""
+        if self.close_code is not None:
+            return
+        self.close_code, self.close_reason = code, reason
+        self.outbox.drop()
+        self._closing, self._abort_timer = start_close(
+            self.outbox.sink, code, reason, self.close_timeout_s
+        )
+
+    def finish(self) -> None:
+        """The socket is gone: release the timer and task that hold on to it."""
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
+            self._abort_timer = None
+        if self._closing is not None and not self._closing.done():
+            self._closing.cancel()
+        self._closing = None
+        self.outbox.drop()
 
     def allow(self, frame_bytes: int) -> bool:
         """Charge one inbound frame to the rate limits; False means the client is over them."""
         return self._frame_rate.take() and self._byte_rate.take(frame_bytes)
 
-    @property
-    def queued_frames(self) -> int:
-        return len(self._frames)
 
-    async def run_sender(
-        self,
-        send: Callable[[bytes], Awaitable[None]],
-        close: Callable[[int, str], Awaitable[None]],
-        timeout_s: float,
-    ) -> None:
-        """Send queued frames until closed; a send that takes longer than ``timeout_s`` ends it."""
-        frames = self._frames
-        while True:
-            while frames:
-                async with asyncio.timeout(timeout_s):
-                    await send(frames.popleft())
-            if self.close_code is not None:
-                await close(self.close_code, self.close_reason)
-                return
-            self._wakeup.clear()
-            await self._wakeup.wait()
+def start_close(
+    sink: Sink, code: int, reason: str, timeout_s: float
+) -> tuple[asyncio.Task[None], asyncio.TimerHandle]:
+    """Send a close frame, and abort the socket in ``timeout_s`` unless it is gone by then.
+
+    After the close frame the app must keep reading until the client's close arrives (Hypercorn
+    reads the socket only while the app takes its messages): the caller drains ``receive``.
+    """
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(timeout_s, sink.abort)
+    task = loop.create_task(_send_close(sink, code, reason))
+    return task, timer
+
+
+async def _send_close(sink: Sink, code: int, reason: str) -> None:
+    try:
+        await sink.close(code, reason[:120])  # a close frame's reason is at most 123 bytes
+    except Exception as exc:  # the socket went away first: nothing left to close
+        log.debug("close %d not sent: %r", code, exc)
 
 
 class Broadcaster(Protocol):
-    """Where one board's frames go. The hub publishes each tick's frame once; the broadcaster
-    hands the same bytes to every subscriber. ``LocalBroadcaster`` serves this process; a Redis
+    """Where one board's frames go. The hub publishes each tick's batch once; the broadcaster
+    hands the same object to every subscriber. ``LocalBroadcaster`` serves this process; a Redis
     one would publish to a channel that each process relays to its own local subscribers."""
 
     def add(self, conn: Connection) -> None: ...
 
     def remove(self, conn: Connection) -> bool: ...
 
-    def publish(self, frame: bytes) -> None: ...
+    def publish(self, batch: Batch, now: float) -> None: ...
+
+    def lagging(self, conn: Connection) -> None: ...
+
+    def pump(self, now: float) -> bool: ...
 
     def __len__(self) -> int: ...
 
@@ -129,20 +172,44 @@ class Broadcaster(Protocol):
 
 
 class LocalBroadcaster:
-    """The connections of one board in this process, by peer id."""
+    """The connections of one board in this process, by peer id, and those that are behind."""
 
     def __init__(self) -> None:
         self._by_peer: dict[int, Connection] = {}
+        self._behind: set[Connection] = set()
 
     def add(self, conn: Connection) -> None:
         self._by_peer[conn.peer] = conn
 
     def remove(self, conn: Connection) -> bool:
+        self._behind.discard(conn)
         return self._by_peer.pop(conn.peer, None) is not None
 
-    def publish(self, frame: bytes) -> None:
-        for conn in list(self._by_peer.values()):
-            conn.push(frame)
+    def publish(self, batch: Batch, now: float) -> None:
+        behind = self._behind
+        for conn in self._by_peer.values():  # deliver and close never change this dict
+            try:
+                if conn.outbox.deliver(batch, now):
+                    behind.add(conn)
+            except SlowConsumer as exc:
+                conn.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
+
+    def lagging(self, conn: Connection) -> None:
+        """``conn`` has data waiting (a replay, a unicast message): pump it from now on."""
+        self._behind.add(conn)
+
+    def pump(self, now: float) -> bool:
+        """Give each connection that is behind what its socket takes; True while any remain."""
+        behind = self._behind
+        for conn in list(behind):
+            try:
+                still = conn.close_code is None and conn.outbox.pump(now)
+            except SlowConsumer as exc:
+                conn.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
+                still = False
+            if not still:
+                behind.discard(conn)
+        return bool(behind)
 
     def __len__(self) -> int:
         return len(self._by_peer)

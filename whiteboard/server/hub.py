@@ -1,14 +1,16 @@
 """Fan-out for one board, and the registry of loaded boards.
 
 Everything a board's clients send is applied to the in-memory :class:`Board` at once and queued;
-one flusher task per board then, at most once per ``tick_ms``, writes the tick's committed ops to
-the log in one group commit and sends *one* frame holding all of the tick's ops and events to every
-connection. On this stack the cost is per frame, not per byte (``docs/performance.md``), so this is
-what lets one core deliver millions of op-deliveries a second. A lone op is not delayed: an idle
-flusher wakes at once, and only the next flush waits for the tick.
+one flusher task per board then, at most once per ``tick_ms``, sends the tick's ephemeral events
+(live strokes, cursors, presence) as *one* frame to every connection, and hands the tick's
+committed ops to the group commit. On this stack the cost is per frame, not per byte
+(``docs/performance.md``), so this is what lets one core deliver millions of op-deliveries a
+second. A lone op is not delayed: an idle flusher wakes at once, and only the next flush waits.
 
-Durability: an op reaches anyone, its sender included, only after the log append returned, so
-seeing one's own op come back is the acknowledgement.
+Live drawing never waits for the disk: committed ops go out after their group's durable append,
+in seq order, while the next group accumulates (one append in flight). An op reaches anyone, its
+sender included, only after the append returned, so seeing one's own op come back is the
+acknowledgement; a stroke's live events always went out before it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,8 +41,13 @@ from ..protocol import (
 from ..settings import Settings
 from ..store.base import BoardLog, BoardStore, StorageFull
 from .connection import Broadcaster, Connection, LocalBroadcaster
+from .outbox import Batch, Outbox
+from .sink import Frame, Sink
 
 log = logging.getLogger(__name__)
+
+LOAD_STEP_RECORDS = 64
+"""Records applied between two clock reads while loading a board (~0.3 ms of work)."""
 
 
 class TooManyLiveStrokes(InvalidMessage):
@@ -69,9 +77,11 @@ class BoardHub:
         self.connections: Broadcaster = LocalBroadcaster()
         self._on_idle = on_idle
         self._next_peer = 1
-        self._pending: list[bytes] = []  # ops and events of this tick, in arrival order
-        self._pending_ops: list[bytes] = []  # the committed ops among them, for the log
-        self._cursor_slot: dict[int, int] = {}  # peer -> index of its cursor event in _pending
+        self._events: list[bytes] = []  # ephemeral events of this tick, in arrival order
+        self._cursor_slot: dict[int, int] = {}  # peer -> index of its cursor event in _events
+        self._ops: list[bytes] = []  # committed ops not yet handed to an append, in seq order
+        self._acks: list[tuple[Connection, int, bytes]] = []  # (to, seq, ack) waiting for seq
+        self._appender: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -79,17 +89,32 @@ class BoardHub:
         self._closing = False
 
     async def load(self) -> None:
-        report = self.board.load(await self.log.read())
-        if report.rejected:
-            index, reason = report.rejected[0]
-            await self.log.set_aside([i for i, _ in report.rejected], f"first: #{index}, {reason}")
+        """Read the log and rebuild the board without holding the event loop for long: records
+        are applied in slices of ``load_slice_ms``, yielding to other boards in between."""
+        records = await self.log.read()
+        slice_s = self.settings.load_slice_ms / 1000
+        rejected: list[tuple[int, str]] = []
+        position, count = 0, len(records)
+        while position < count:
+            started = time.perf_counter()
+            while position < count and time.perf_counter() - started < slice_s:
+                report = self.board.load(records[position : position + LOAD_STEP_RECORDS])
+                rejected += [(position + index, reason) for index, reason in report.rejected]
+                position += LOAD_STEP_RECORDS
+            if position < count:
+                await asyncio.sleep(0)
+        if rejected:
+            index, reason = rejected[0]
+            await self.log.set_aside([i for i, _ in rejected], f"first: #{index}, {reason}")
         self.durable_seq = self.board.head_seq
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.board_id}")
 
     # --- joining and leaving ------------------------------------------------------------------
 
-    def join(self, hello: Hello, extra: dict[str, Any] | None = None) -> Connection | None:
-        """Register a connection and queue its welcome and replay; None when the board is full.
+    def join(
+        self, hello: Hello, sink: Sink, extra: dict[str, Any] | None = None
+    ) -> Connection | None:
+        """Register a connection, send its welcome and start its replay; None when full.
 
         Registration and the replay snapshot happen in one step, so every op is either in the
         replay (it was durable already) or in a later broadcast, never both or neither.
@@ -102,56 +127,66 @@ class BoardHub:
             author=author_for(self.board_id, hello.client_id),
             name=hello.name,
             color=hello.color,
-            queue_frames=settings.send_queue_frames,
+            outbox=Outbox(
+                sink,
+                max_bytes=settings.send_queue_bytes,
+                max_age_s=settings.send_queue_age_s,
+                max_frame_bytes=settings.replay_frame_bytes,
+            ),
             frames_per_second=settings.frames_per_second,
             bytes_per_second=settings.bytes_per_second,
+            close_timeout_s=settings.close_timeout_s,
         )
         self._next_peer += 1
         since = hello.since or 0
         reset = since > self.durable_seq  # the client knows a board this server does not: resync
         if reset:
             since = 0
-        conn.push(
-            protocol.encode_event(
-                "welcome",
-                v=protocol.PROTOCOL_VERSION,
-                board=self.board_id,
-                seq=self.durable_seq,
-                since=since,
-                reset=reset,
-                peer=conn.peer,
-                author=conn.author,
-                name=conn.name,
-                color=conn.color,
-                peers=[self._peer_info(c) for c in self.connections],
-                **(extra or {}),
-            )
+        welcome = protocol.encode_event(
+            "welcome",
+            v=protocol.PROTOCOL_VERSION,
+            board=self.board_id,
+            seq=self.durable_seq,
+            since=since,
+            reset=reset,
+            peer=conn.peer,
+            author=conn.author,
+            name=conn.name,
+            color=conn.color,
+            peers=[self._peer_info(c) for c in self.connections],
+            **(extra or {}),
         )
-        for frame in self._replay_frames(since):
-            conn.push(frame)
+        now = time.monotonic()
+        conn.outbox.write_now(Frame(welcome), now)
         self.connections.add(conn)
+        if since < self.durable_seq:
+            conn.outbox.start_replay(self._replay_frames(since, self.durable_seq))
+            self._behind(conn)
         self._cancel_idle_timer()
         self._queue(protocol.encode_event("join", **self._peer_info(conn)))
         return conn
 
-    def _replay_frames(self, since: int) -> Iterator[bytes]:
-        """Stored ops in frames of about ``replay_frame_bytes``; never decoded or re-encoded."""
-        ops = self.board.ops[since : self.durable_seq]
-        limit, start, size = self.settings.replay_frame_bytes, 0, 0
-        for index, op in enumerate(ops):
-            size += len(op)
+    def _replay_frames(self, since: int, until: int) -> Iterator[Batch]:
+        """Stored ops ``since+1..until`` in frames of about ``replay_frame_bytes``, built only as
+        the socket takes them; the ops are never decoded or re-encoded."""
+        ops = self.board.ops  # append-only while the board is loaded: slicing later is safe
+        limit, start, size = self.settings.replay_frame_bytes, since, 0
+        for index in range(since, until):
+            size += len(ops[index])
             if size >= limit:
-                yield protocol.encode_batch(ops[start : index + 1])
+                yield Batch.of(ops[start : index + 1])
                 start, size = index + 1, 0
-        if start < len(ops):
-            yield protocol.encode_batch(ops[start:])
+        if start < until:
+            yield Batch.of(ops[start:until])
 
     def leave(self, conn: Connection) -> None:
+        conn.finish()
         if not self.connections.remove(conn):
             return
         for stroke_id in conn.live:
             self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
         conn.live.clear()
+        self._acks = [ack for ack in self._acks if ack[0] is not conn]
         self._queue(protocol.encode_event("leave", peer=conn.peer))
         if not self.connections:
             loop = asyncio.get_running_loop()
@@ -165,6 +200,15 @@ class BoardHub:
     @staticmethod
     def _peer_info(conn: Connection) -> dict[str, Any]:
         return {"peer": conn.peer, "name": conn.name, "color": conn.color}
+
+    def _send(self, conn: Connection, encoded: bytes) -> None:
+        """One message to one connection (an error, an ack), after what it already has queued."""
+        if conn.send(encoded):
+            self._behind(conn)
+
+    def _behind(self, conn: Connection) -> None:
+        self.connections.lagging(conn)
+        self._wakeup.set()
 
     # --- handling messages ----------------------------------------------------------------------
 
@@ -189,7 +233,7 @@ class BoardHub:
                 self._commit(conn, message)
         except NothingToDo as exc:
             # Races between people (two erasing one stroke) are normal: report, don't count.
-            conn.push(protocol.encode_error(exc.code, exc.reason, exc.op_id))
+            self._send(conn, protocol.encode_error(exc.code, exc.reason, exc.op_id))
         except InvalidMessage as exc:
             if exc.op_id is None:
                 exc.op_id = getattr(message, "id", None)
@@ -199,7 +243,7 @@ class BoardHub:
 
     def _reject(self, conn: Connection, code: ErrorCode, reason: str, op_id: str | None) -> None:
         conn.errors += 1
-        conn.push(protocol.encode_error(code, reason, op_id))
+        self._send(conn, protocol.encode_error(code, reason, op_id))
         if conn.errors >= self.settings.max_errors_per_connection:
             conn.close(CloseCode.TOO_MANY_ERRORS, "too many invalid messages")
 
@@ -236,14 +280,18 @@ class BoardHub:
                 self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
             raise
         if isinstance(result, Duplicate):
-            # Sent with the next flush, so it never overtakes the durable write of that seq.
-            self._queue(protocol.encode_event("ack", id=result.op_id, seq=result.seq))
+            # To the sender alone, and never before the durable write of that seq.
+            ack = protocol.encode_event("ack", id=result.op_id, seq=result.seq)
+            if result.seq <= self.durable_seq:
+                self._send(conn, ack)
+            else:
+                self._acks.append((conn, result.seq, ack))
             return
-        self._pending_ops.append(result)
-        self._queue(result)
+        self._ops.append(result)
+        self._wakeup.set()
 
     def _queue(self, encoded: bytes) -> None:
-        self._pending.append(encoded)
+        self._events.append(encoded)
         self._wakeup.set()
 
     def _queue_cursor(self, conn: Connection, cursor: Cursor) -> None:
@@ -251,9 +299,9 @@ class BoardHub:
         event = protocol.encode_event("cursor", peer=conn.peer, x=cursor.x, y=cursor.y)
         slot = self._cursor_slot.get(conn.peer)
         if slot is not None:
-            self._pending[slot] = event
+            self._events[slot] = event
             return
-        self._cursor_slot[conn.peer] = len(self._pending)
+        self._cursor_slot[conn.peer] = len(self._events)
         self._queue(event)
 
     # --- flushing --------------------------------------------------------------------------------
@@ -262,31 +310,52 @@ class BoardHub:
         tick_s = self.settings.tick_ms / 1000
         while not self._closing:
             await self._wakeup.wait()
-            await self.flush()
+            self.flush()
             if not self._closing:
                 await asyncio.sleep(tick_s)
 
-    async def flush(self) -> None:
-        """Write this tick's ops durably, then send everything of the tick as one frame to all."""
+    def flush(self) -> None:
+        """Send this tick's events to all now; hand its committed ops to the group commit; give
+        connections that are behind what their sockets take."""
         self._wakeup.clear()
-        pending, ops = self._pending, self._pending_ops
-        self._pending, self._pending_ops, self._cursor_slot = [], [], {}
-        if not pending:
-            return
-        if ops:
+        events = self._events
+        now = time.monotonic()
+        if events:
+            self._events, self._cursor_slot = [], {}
+            self.connections.publish(Batch.of(events), now)
+        if self._ops and (self._appender is None or self._appender.done()) and not self.failed:
+            self._appender = asyncio.create_task(self._append_groups())
+        if self.connections.pump(now):
+            self._wakeup.set()  # keep ticking while someone is behind
+
+    async def _append_groups(self) -> None:
+        """Append committed ops in groups, one append in flight; publish each group once durable."""
+        while self._ops and not self.failed:
+            group, self._ops = self._ops, []
             try:
-                await self.log.append(ops)
+                await self.log.append(group)
             except Exception:
                 log.exception("board %s: log write failed; closing its connections", self.board_id)
                 self.fail()
                 return
-            self.durable_seq += len(ops)
-        frame = protocol.encode_batch(pending)
-        self.connections.publish(frame)
+            self.durable_seq += len(group)
+            self.connections.publish(Batch.of(group), time.monotonic())
+            if self._acks:
+                self._send_acks()
+
+    def _send_acks(self) -> None:
+        durable, waiting = self.durable_seq, []
+        for conn, seq, ack in self._acks:
+            if seq <= durable:
+                self._send(conn, ack)
+            else:
+                waiting.append((conn, seq, ack))
+        self._acks = waiting
 
     def fail(self) -> None:
         """Storage broke: memory is ahead of disk, so drop the board; clients resend later."""
         self.failed = True
+        self._ops, self._acks = [], []
         for conn in self.connections:
             conn.close(CloseCode.INTERNAL_ERROR, "storage error")
         self._on_idle(self)
@@ -294,13 +363,16 @@ class BoardHub:
     async def close(
         self, code: int = CloseCode.GOING_AWAY, reason: str = "server restarting"
     ) -> None:
-        """Finish the flush in progress (never cut a log write short), flush the rest, close all."""
+        """Finish the flush and the append in progress (never cut a log write short), flush and
+        append the rest, then close every connection."""
         self._closing = True
         self._wakeup.set()
         if self._flusher is not None:
             await self._flusher
         if not self.failed:
-            await self.flush()
+            self.flush()
+            if self._appender is not None:
+                await self._appender
         for conn in self.connections:
             conn.close(code, reason)
         self._cancel_idle_timer()
