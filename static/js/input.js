@@ -14,7 +14,9 @@
  * @property {function(): object} tool  current tool module
  * @property {object} app  the ToolApp handed to tools
  * @property {function(): void} requestFrame
- * @property {function(string): void} shortcut  "undo", "redo", "pen", ...
+ * @property {function(string): void} shortcut  "undo", "redo", "pen", "help", ...
+ * @property {function(): boolean} dismiss  closes an open panel; true if one was open, and then
+ *   the pointer that went down is ignored (it must not draw on everyone's board)
  */
 
 const TOOL_KEYS = { p: "pen", h: "highlighter", e: "eraser", l: "line", r: "rect", o: "ellipse" };
@@ -52,6 +54,11 @@ export function attachInput(target) {
     canvas.setPointerCapture?.(ev.pointerId);
     const [sx, sy] = local(ev);
     const state = { mode: "tool", type: ev.pointerType, sx, sy, tool: null };
+    if (target.dismiss()) {
+      state.mode = "ignored";
+      pointers.set(ev.pointerId, state);
+      return;
+    }
     if (ev.pointerType === "touch") {
       const active = touches();
       if (active.length >= 2) {
@@ -185,6 +192,8 @@ export function attachInput(target) {
       target.shortcut("zoom-reset");
     } else if (ev.shiftKey && ev.key === "!") {
       target.shortcut("zoom-fit");
+    } else if (!mod && ev.key === "?") {
+      target.shortcut("help");
     }
   });
   window.addEventListener("keyup", (ev) => {

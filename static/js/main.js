@@ -174,6 +174,7 @@ session.conn = connection;
 const app = { session, surface, board, previews, requestFrame, style: () => currentStyle() };
 attachInput({
   canvas, surface, session, app, requestFrame,
+  dismiss: () => ui.panels.dismiss(),
   tool: () => tool,
   shortcut: (name) => {
     if (name === "undo") session.undo();
@@ -183,6 +184,7 @@ attachInput({
     else if (name === "zoom-reset") surface.zoomAt(1 / surface.view.zoom, surface.width / 2, surface.height / 2);
     else if (name === "zoom-fit") surface.fit(board.visibleBounds());
     else if (name === "escape") ui.closePanels();
+    else if (name === "help") ui.toggleHelp();
     else if (TOOLS.has(name)) setTool(name);
     requestFrame();
   },

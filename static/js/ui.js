@@ -3,6 +3,7 @@
  * the page through textContent or value, never innerHTML.
  */
 import { cleanName } from "./identity.js";
+import { Panels } from "./panels.js";
 
 /** Pen colours of the palette (the last swatch is a custom colour picker). */
 export const PALETTE = ["#1e1e1e", "#e53935", "#fb8c00", "#43a047", "#1e88e5", "#8e24aa"];
@@ -17,8 +18,6 @@ const STATUS_TEXT = {
 };
 const OUTDATED_TEXT = "This board's server was updated. Reload the page to keep drawing.";
 const SVG_NS = "http://www.w3.org/2000/svg";
-/** Toggle buttons and the panels they open; at most one is open at a time. */
-const PANELS = [["people-btn", "people-panel"], ["share-btn", "share-panel"], ["menu-btn", "menu-panel"]];
 
 const $ = (id) => document.getElementById(id);
 
@@ -66,7 +65,7 @@ export async function copyText(text, input) {
 export class UI {
   /**
    * @param {object} actions  tool(name), color(hex), width(n), undo(), redo(), clear(),
-   *   zoomBy(f), zoomReset(), zoomFit(), rename(name, color), viewLink(): string
+   *   zoomBy(f), zoomReset(), zoomFit(), rename(name, color), viewLink(): string, retry()
    * @param {{boardId: string, toolNames: string[]}} options
    */
   constructor(actions, options) {
@@ -74,6 +73,7 @@ export class UI {
     this.boardId = options.boardId;
     this.cursorEls = new Map();
     this.toastTimer = 0;
+    this.panels = new Panels((id) => { if (id === "share-panel") this.#openShare(); });
     this.#buildPalette();
     this.#buildWidths();
     this.#wire();
@@ -89,8 +89,11 @@ export class UI {
       button.title = color;
       button.setAttribute("role", "radio");
       button.setAttribute("aria-label", `Colour ${color}`);
-      button.style.background = color;
-      button.addEventListener("click", () => this.actions.color(color));
+      button.style.setProperty("--swatch", color);
+      button.addEventListener("click", () => {
+        this.actions.color(color);
+        this.panels.closeAll();
+      });
       palette.insertBefore(button, custom);
     }
     $("custom-color").addEventListener("input", (e) => this.actions.color(e.target.value));
@@ -110,7 +113,10 @@ export class UI {
       dot.style.width = `${size}px`;
       dot.style.height = `${size}px`;
       button.append(dot);
-      button.addEventListener("click", () => this.actions.width(width));
+      button.addEventListener("click", () => {
+        this.actions.width(width);
+        this.panels.closeAll();
+      });
       widths.append(button);
     }
   }
@@ -118,18 +124,21 @@ export class UI {
   #wire() {
     for (const button of document.querySelectorAll("#toolbar .tool")) {
       button.setAttribute("role", "radio");
-      button.addEventListener("click", () => this.actions.tool(button.dataset.tool));
+      button.addEventListener("click", () => {
+        this.actions.tool(button.dataset.tool);
+        this.panels.closeAll();
+      });
     }
-    $("undo").addEventListener("click", () => this.actions.undo());
-    $("redo").addEventListener("click", () => this.actions.redo());
-    const confirm = $("confirm-clear");
-    $("clear").addEventListener("click", () => {
-      confirm.hidden = !confirm.hidden;
-      if (!confirm.hidden) $("confirm-clear-no").focus();
-    });
-    $("confirm-clear-no").addEventListener("click", () => { confirm.hidden = true; });
+    for (const button of document.querySelectorAll("[data-action=undo]")) {
+      button.addEventListener("click", () => this.actions.undo());
+    }
+    for (const button of document.querySelectorAll("[data-action=redo]")) {
+      button.addEventListener("click", () => this.actions.redo());
+    }
+    $("clear").addEventListener("click", () => this.panels.toggle("confirm-clear"));
+    $("confirm-clear-no").addEventListener("click", () => this.panels.closeAll());
     $("confirm-clear-yes").addEventListener("click", () => {
-      confirm.hidden = true;
+      this.panels.closeAll();
       this.actions.clear();
     });
     $("status").addEventListener("click", () => this.actions.retry());
@@ -137,16 +146,21 @@ export class UI {
     $("zoom-out").addEventListener("click", () => this.actions.zoomBy(0.8));
     $("zoom-level").addEventListener("click", () => this.actions.zoomReset());
     $("zoom-fit").addEventListener("click", () => this.actions.zoomFit());
-
-    for (const [buttonId, panelId] of PANELS) {
-      $(buttonId).addEventListener("click", () => {
-        const open = $(panelId).hidden;
-        this.closePanels();
-        $(panelId).hidden = !open;
-        $(buttonId).setAttribute("aria-expanded", String(open));
-        if (open && panelId === "share-panel") this.#openShare();
+    const menu = {
+      "zoom-in": () => this.actions.zoomBy(1.25),
+      "zoom-out": () => this.actions.zoomBy(0.8),
+      "zoom-fit": () => this.actions.zoomFit(),
+      "zoom-reset": () => this.actions.zoomReset(),
+      clear: () => this.panels.open("confirm-clear"),
+      help: () => this.panels.open("help"),
+    };
+    for (const button of document.querySelectorAll("[data-menu]")) {
+      button.addEventListener("click", () => {
+        this.panels.closeAll();
+        menu[button.dataset.menu]();
       });
     }
+
     const base = `/b/${encodeURIComponent(this.boardId)}`;
     $("export-png").href = `${base}/export.png`;
     $("export-png").download = `${this.boardId}.png`;
@@ -190,18 +204,14 @@ export class UI {
     $("copy-note").textContent = text;
   }
 
-  /** Close the panels (share, participants, menu) and the clear confirmation. */
+  /** Close the panels, popovers, help and the clear confirmation. */
   closePanels() {
-    for (const [buttonId, panelId] of PANELS) {
-      $(panelId).hidden = true;
-      $(buttonId).setAttribute("aria-expanded", "false");
-    }
-    $("confirm-clear").hidden = true;
+    this.panels.closeAll();
   }
 
-  /** @returns {boolean} a panel or the clear confirmation is open */
-  get panelOpen() {
-    return PANELS.some(([, panelId]) => !$(panelId).hidden) || !$("confirm-clear").hidden;
+  /** Open the help overlay (or close it when it is open). */
+  toggleHelp() {
+    this.panels.toggle("help");
   }
 
   /** @param {string} tool */
@@ -209,6 +219,14 @@ export class UI {
     for (const button of document.querySelectorAll("#toolbar .tool")) {
       button.setAttribute("aria-checked", String(button.dataset.tool === tool));
     }
+    // The compact layout's shapes button shows the shape last chosen (a line at first).
+    const shape = document.querySelector(`#shapes .tool[data-tool="${tool}"]`);
+    const shapesBtn = $("shapes-btn");
+    if (shape || !shapesBtn.firstElementChild) {
+      const icon = (shape || document.querySelector("#shapes .tool")).querySelector("svg").cloneNode(true);
+      shapesBtn.replaceChildren(icon);
+    }
+    shapesBtn.setAttribute("aria-checked", String(Boolean(shape)));
   }
 
   /** @param {string} color */
@@ -222,7 +240,7 @@ export class UI {
     const custom = document.querySelector("#palette .custom");
     custom.setAttribute("aria-checked", String(!matched));
     if (!matched) $("custom-color").value = color;
-    for (const dot of document.querySelectorAll(".width-dot")) dot.style.background = color;
+    for (const dot of document.querySelectorAll(".width-dot, .style-dot")) dot.style.background = color;
   }
 
   /** @param {number} width */
@@ -230,6 +248,8 @@ export class UI {
     for (const button of document.querySelectorAll("#widths button")) {
       button.setAttribute("aria-checked", String(Number(button.dataset.width) === width));
     }
+    const dot = document.querySelector(".style-dot");
+    dot.style.width = dot.style.height = `${Math.min(24, 8 + width)}px`;
   }
 
   /**
@@ -238,8 +258,8 @@ export class UI {
    * @param {boolean} canRedo
    */
   setHistory(canUndo, canRedo) {
-    $("undo").disabled = !canUndo;
-    $("redo").disabled = !canRedo;
+    for (const button of document.querySelectorAll("[data-action=undo]")) button.disabled = !canUndo;
+    for (const button of document.querySelectorAll("[data-action=redo]")) button.disabled = !canRedo;
   }
 
   /** @param {string} status connecting | connected | reconnecting | offline */
@@ -277,7 +297,9 @@ export class UI {
 
   /** @param {number} zoom */
   setZoom(zoom) {
-    $("zoom-level").textContent = `${Math.round(zoom * 100)}%`;
+    const text = `${Math.round(zoom * 100)}%`;
+    $("zoom-level").textContent = text;
+    for (const el of document.querySelectorAll(".zoom-now")) el.textContent = text;
   }
 
   /** @param {string} url */

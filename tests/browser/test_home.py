@@ -24,7 +24,7 @@ def card(page: Page, title: str):
 def test_home_lists_the_boards_this_browser_opened_with_thumbnails_and_removal(
     server: ServerThread, new_context: Callable[..., BrowserContext]
 ) -> None:
-    context = new_context()
+    context = new_context(viewport={"width": 1280, "height": 800})  # the home link is in the bar
     page = context.new_page()
     page.goto(server.http_url + "/")
     expect(page.locator("#recent-empty")).to_be_visible()
