@@ -1,0 +1,364 @@
+"""Browser benchmark: how fast a real page draws a 500,000-point board, and how smooth it pans.
+
+Runs ``python -m whiteboard serve`` as a process, builds the late-join benchmark's board through
+it (10,000 freehand strokes x 50 points, ``latejoin.build_board``), then drives Debian's Chromium
+(Playwright, headless, software rendering, 1280 x 800):
+
+- **first render**: a fresh browser context (cold HTTP cache, as a first visit) navigates to the
+  board at each view and waits until the board is fully drawn; median of ``--reps`` runs per
+  view. "Fully drawn" is the page's own signal (``summary().drawnMs``: every op of the replay
+  applied and the canvas showing all of it at full detail for the current view, see
+  static/README.md); for a page without that signal (``--baseline`` of an older commit) it is
+  the first animation frame at which ``seq`` reached the board's and the surface was not busy.
+  Both are milliseconds since navigation start (``performance.now()`` of the page).
+- **pan and zoom**: on the loaded board, a scripted gesture (Space+drag pan, wheel zoom in, wheel
+  zoom out), one input event per animation frame, while the page records the intervals between
+  animation frames and the long tasks (PerformanceObserver ``longtask``: main-thread tasks over
+  50 ms).
+
+``--baseline REV`` serves ``git archive REV`` from a second server on its own copy of the board
+and measures it in the same run, interleaved run by run, as the reference.
+
+    python bench/bench_browser.py                       # this tree, both views, 5 runs each
+    python bench/bench_browser.py --baseline c0e1bf2    # and the old client beside it
+
+Wrap it in ``/work/tools/quiet`` on a shared machine (the CPU pressure of each run is printed).
+Results go to bench/results/browser-<time>.json (git-ignored); docs/performance.md, "Browser".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from latejoin import build_board
+from playwright.sync_api import Browser, Page, sync_playwright
+from procs import REPO, Server, cpu_pressure_us
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+VIEWS = {"whole": "-2300,-2300,0.17", "100%": "0,0,1"}
+VIEWPORT = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DRAWN_TIMEOUT_MS = 60_000
+BOARD = "big"
+
+# Installed before the page's own scripts. Records when the page first looked drawn by the only
+# signal an old page offers (seq reached and surface not busy, checked once per animation frame),
+# and when the WebSocket was created, opened and received each frame (for the breakdown).
+PROBE_JS = """
+(() => {
+  const target = %d;
+  const probe = { ws: [] };
+  window.__bench = probe;
+  let signalled = false; // the page sets the mark itself: no need to ask it every frame
+  const check = () => {
+    const mark = performance.getEntriesByName("whiteboard:drawn")[0];
+    if (mark) { probe.polledDrawnMs = mark.startTime; return; }
+    const w = window.__whiteboard;
+    if (w && !signalled) {
+      const s = w.summary();
+      signalled = "drawnMs" in s.stats;
+      if (!signalled && s.seq >= target && !s.busy) {
+        probe.polledDrawnMs = performance.now();
+        return;
+      }
+    }
+    requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+  const Native = window.WebSocket;
+  class ProbedWebSocket extends Native {
+    constructor(...args) {
+      super(...args);
+      probe.ws.push(["created", performance.now(), 0]);
+      this.addEventListener("open", () => probe.ws.push(["open", performance.now(), 0]));
+      this.addEventListener("message", (e) =>
+        probe.ws.push(["message", performance.now(), e.data.byteLength || e.data.length]));
+    }
+  }
+  window.WebSocket = ProbedWebSocket;
+})();
+"""
+
+GESTURE_START_JS = """() => {
+  const probe = window.__bench;
+  probe.frames = [];
+  probe.longTasks = [];
+  probe.observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) probe.longTasks.push(e.duration);
+  });
+  probe.observer.observe({ type: "longtask" });
+  let last = performance.now();
+  const loop = (t) => {
+    probe.frames.push(t - last);
+    last = t;
+    probe.raf = requestAnimationFrame(loop);
+  };
+  probe.raf = requestAnimationFrame(loop);
+}"""
+GESTURE_STOP_JS = """() => {
+  const probe = window.__bench;
+  cancelAnimationFrame(probe.raf);
+  probe.observer.takeRecords().forEach((e) => probe.longTasks.push(e.duration));
+  probe.observer.disconnect();
+  return { frames: probe.frames.slice(2), longTasks: probe.longTasks };
+}"""
+# Both signals: the page's own (absent in older pages) and the probe's.
+DRAWN_JS = """() => {
+  if (window.__bench.polledDrawnMs === undefined) return false;
+  const drawn = window.__whiteboard.summary().stats.drawnMs;
+  return drawn === undefined || drawn !== null;
+}"""
+NEXT_FRAME_JS = "() => new Promise((resolve) => requestAnimationFrame(() => resolve()))"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="first-render runs per view and tree")
+    parser.add_argument("--views", default="whole,100%", help="comma-separated: whole, 100%")
+    parser.add_argument("--baseline", help="also measure this git revision's client, interleaved")
+    parser.add_argument(
+        "--visits", default="first,return", help="comma-separated: first (nothing cached), return"
+    )
+    parser.add_argument("--strokes", type=int, default=10_000)
+    parser.add_argument("--points", type=int, default=50)
+    parser.add_argument("--no-gesture", action="store_true", help="skip the pan/zoom measurement")
+    parser.add_argument("--gesture-steps", type=int, default=40, help="input events per phase")
+    parser.add_argument("--screenshots", type=Path, help="save a screenshot at each drawn signal")
+    parser.add_argument("--base-port", type=int, default=8870, help="ports used: base, base+1")
+    return parser.parse_args()
+
+
+def start_server(label: str, root: Path, port: int, tmp: Path) -> Server:
+    argv = [sys.executable, "-m", "whiteboard", "serve", "--port", str(port)]
+    argv += ["--boards-dir", str(tmp / f"boards-{label}"), "--fsync", "off"]
+    server = Server(label, "whiteboard", port, argv, tmp / f"server-{label}.log", cwd=root)
+    server.start()
+    return server
+
+
+def export_tree(rev: str, tmp: Path) -> Path:
+    root = tmp / f"tree-{rev}"
+    root.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root
+
+
+def first_render(browser: Browser, url: str, seq: int, shot: Path | None, visit: str) -> dict:
+    """One navigation in a fresh context; returns the drawn time and where it went.
+
+    ``first``: the context has never seen the site (nothing cached). ``return``: it opened the
+    board once before, in a page since closed (static files and compiled code cached, as for
+    someone coming back to a board).
+    """
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        if visit == "return":
+            earlier = context.new_page()
+            earlier.add_init_script(PROBE_JS % seq)
+            earlier.goto(url)
+            earlier.wait_for_function(DRAWN_JS, timeout=DRAWN_TIMEOUT_MS)
+            earlier.close()
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.add_init_script(PROBE_JS % seq)
+        pressure0 = cpu_pressure_us()
+        wall0 = time.monotonic()
+        page.goto(url)
+        page.wait_for_function(DRAWN_JS, timeout=DRAWN_TIMEOUT_MS)
+        wall_s = time.monotonic() - wall0
+        result = page.evaluate(
+            """() => {
+              const s = window.__whiteboard.summary();
+              const nav = performance.getEntriesByType("navigation")[0];
+              return {
+                drawnMs: s.stats.drawnMs ?? null, polledDrawnMs: window.__bench.polledDrawnMs,
+                ws: window.__bench.ws,
+                domContentLoadedMs: nav.domContentLoadedEventStart,
+                resources: performance.getEntriesByType("resource").length,
+                strokes: s.strokes, stats: s.stats,
+              };
+            }"""
+        )
+        if shot is not None:
+            page.screenshot(path=shot)
+        if errors:
+            raise RuntimeError(f"page errors: {errors}")
+        result["pressure"] = (cpu_pressure_us() - pressure0) / 1e6 / wall_s
+        result["signalMs"] = (
+            result["drawnMs"] if result["drawnMs"] is not None else result["polledDrawnMs"]
+        )
+        return result
+    finally:
+        context.close()
+
+
+def gesture(page: Page, steps: int) -> dict:
+    """Pan with Space+drag, then wheel-zoom in and out, one input event per animation frame."""
+    page.mouse.move(900, 450)
+    page.evaluate(GESTURE_START_JS)
+    page.keyboard.down(" ")
+    page.mouse.down()
+    for step in range(1, steps + 1):
+        page.mouse.move(900 - step * 10, 450 - step * 4)
+        page.evaluate(NEXT_FRAME_JS)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    for delta in (-40, 40):
+        for _ in range(steps):
+            page.mouse.wheel(0, delta)
+            page.evaluate(NEXT_FRAME_JS)
+    return page.evaluate(GESTURE_STOP_JS)
+
+
+def pan_zoom(browser: Browser, url: str, seq: int, steps: int) -> dict:
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.add_init_script(PROBE_JS % seq)
+        page.goto(url)
+        page.wait_for_function(DRAWN_JS, timeout=DRAWN_TIMEOUT_MS)
+        pressure0 = cpu_pressure_us()
+        wall0 = time.monotonic()
+        recorded = gesture(page, steps)
+        recorded["pressure"] = (cpu_pressure_us() - pressure0) / 1e6 / (time.monotonic() - wall0)
+        return recorded
+    finally:
+        context.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def replay_start(run: dict) -> float:
+    """When the first replay frame (the first big message) reached the page's socket."""
+    return next((t for kind, t, size in run["ws"] if kind == "message" and size > 10_000), 0.0)
+
+
+def breakdown(run: dict) -> str:
+    """Where a run's time went: the probe's socket events (any page), the page's own stats."""
+    events = run["ws"]
+    created = next((t for kind, t, _ in events if kind == "created"), float("nan"))
+    opened = next((t for kind, t, _ in events if kind == "open"), float("nan"))
+    big = [t for kind, t, size in events if kind == "message" and size > 10_000]
+    first, last = (big[0], big[-1]) if big else (float("nan"), float("nan"))
+    text = f"socket {created:.0f}, open {opened:.0f}, replay frames {first:.0f}..{last:.0f}"
+    stats = run["stats"]
+    if run["drawnMs"] is not None:
+        text += (
+            f", all applied {stats['caughtUpMs']:.0f}, first picture {stats['firstPictureMs']:.0f}"
+            f", layer {stats['renderer']} job {stats['lastRebuildMs']:.0f} ms"
+            f" ({stats['strokesDrawn']} strokes, {stats['rebuilds']} jobs)"
+        )
+    return text + f", drawn {run['signalMs']:.0f}"
+
+
+def main() -> None:
+    args = parse_args()
+    views = [v.strip() for v in args.views.split(",")]
+    visits = [v.strip() for v in args.visits.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-browser-"))
+    trees = {"this tree": REPO}
+    if args.baseline:
+        trees[f"baseline {args.baseline}"] = export_tree(args.baseline, tmp)
+    servers: dict[str, Server] = {}
+    results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": [], "gestures": []}
+    try:
+        for index, (label, root) in enumerate(trees.items()):
+            servers[label] = start_server(f"t{index}", root, args.base_port + index, tmp)
+            built = asyncio.run(build_board(servers[label], BOARD, args.strokes, args.points))
+            print(f"{label}: board built in {built['build_s']:.1f} s", flush=True)
+        seq = args.strokes
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            for view, visit, rep in itertools.product(views, visits, range(args.reps)):
+                for label, server in servers.items():
+                    url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
+                    shot = None
+                    if args.screenshots:
+                        args.screenshots.mkdir(parents=True, exist_ok=True)
+                        name = f"{label.split()[0]}-{view.rstrip('%')}-{visit}-{rep}.png"
+                        shot = args.screenshots / name
+                    run = first_render(browser, url, seq, shot, visit)
+                    run.update(tree=label, view=view, visit=visit, rep=rep)
+                    results["runs"].append(run)
+                    print(
+                        f"{label:>16} {view:>5} {visit:>6} #{rep}: {breakdown(run)}; "
+                        f"pressure {run['pressure']:.2f}",
+                        flush=True,
+                    )
+            if not args.no_gesture:
+                for view in views:
+                    for label, server in servers.items():
+                        url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
+                        recorded = pan_zoom(browser, url, seq, args.gesture_steps)
+                        recorded.update(tree=label, view=view)
+                        results["gestures"].append(recorded)
+            browser.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(results, views, visits, list(trees))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"browser-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"results: {out.relative_to(REPO)}")
+
+
+def report(results: dict, views: list[str], visits: list[str], labels: list[str]) -> None:
+    print("\nfirst render, ms from navigation to fully drawn (median [min-max]), CPU pressure;")
+    print("  and from the first replay frame to drawn (the page's own share)")
+    for view, visit, label in itertools.product(views, visits, labels):
+        runs = [
+            r
+            for r in results["runs"]
+            if r["view"] == view and r["visit"] == visit and r["tree"] == label
+        ]
+        if not runs:
+            continue
+        times = [r["signalMs"] for r in runs]
+        own = [r["signalMs"] - replay_start(r) for r in runs]
+        pressure = statistics.median(r["pressure"] for r in runs)
+        print(
+            f"  {view:>5} {visit:>6} {label:>16}: {statistics.median(times):6.0f} "
+            f"[{min(times):.0f}-{max(times):.0f}]  own {statistics.median(own):4.0f} "
+            f"[{min(own):.0f}-{max(own):.0f}]  pressure {pressure:.2f}"
+        )
+    if results["gestures"]:
+        print("\npan + zoom: frame interval p50 / p95 / max ms, long tasks (count, max ms)")
+        for g in results["gestures"]:
+            frames, tasks = g["frames"], g["longTasks"]
+            print(
+                f"  {g['view']:>5} {g['tree']:>20}: {percentile(frames, 0.5):5.1f} / "
+                f"{percentile(frames, 0.95):5.1f} / {max(frames):6.1f}  "
+                f"long tasks {len(tasks)}, max {max(tasks, default=0):.0f}  "
+                f"pressure {g['pressure']:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
