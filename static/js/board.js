@@ -2,20 +2,42 @@
  * A mirror of the server's board state (whiteboard/board.py): applying committed ops in seq order
  * with the rules of docs/protocol.md gives the same visible set as the server.
  */
-import { absolutePoints } from "./protocol.js";
-import { strokeBounds } from "./render.js";
+import { absolutePoints, strokeBoundsOfDeltas } from "./points.js";
 
 /**
- * @typedef {object} StrokeRecord
- * @property {string} id
- * @property {number} seq
- * @property {string} by  author id
- * @property {object} op  the committed op: tool, color, width, pts, p?
- * @property {Float64Array} abs  absolute points in board units
- * @property {number[]} bbox  [minX, minY, maxX, maxY]
- * @property {boolean} visible
- * @property {object|null} built  render cache (a BuiltStroke), filled lazily by the canvas
+ * One committed stroke on the board. Its absolute points are decoded when first asked for
+ * (hit tests, drawing it on the page): a replay of 10,000 strokes needs only their boxes, and
+ * the layer worker gets the points straight from the delta-coded ones (committed.js).
  */
+export class StrokeRecord {
+  /**
+   * @param {object} op  the committed op: id, seq, by, tool, color, width, pts, p?
+   * @param {number} index  its position in `Board.order` (drawing order)
+   */
+  constructor(op, index) {
+    /** @type {string} */
+    this.id = op.id;
+    this.index = index;
+    /** @type {number} */
+    this.seq = op.seq;
+    /** @type {string} author id */
+    this.by = op.by;
+    this.op = op;
+    /** @type {number[]} [minX, minY, maxX, maxY] of the ink, board units */
+    this.bbox = strokeBoundsOfDeltas(op);
+    this.visible = true;
+    /** @type {object|null} render cache (a BuiltStroke), filled by the canvas when it draws it */
+    this.built = null;
+    /** @type {Float64Array|null} */
+    this.decoded = null;
+  }
+
+  /** @returns {Float64Array} absolute points in board units */
+  get abs() {
+    if (this.decoded === null) this.decoded = absolutePoints(this.op.pts);
+    return this.decoded;
+  }
+}
 
 /**
  * @typedef {object} Change  what one applied op changed, for the canvas to redraw
@@ -60,11 +82,7 @@ export class Board {
     const change = { added: [], shown: [], hidden: [] };
     switch (op.type) {
       case "stroke": {
-        const abs = absolutePoints(op.pts);
-        const rec = {
-          id: op.id, seq: op.seq, by: op.by, op, abs, bbox: strokeBounds(op, abs),
-          visible: true, built: null,
-        };
+        const rec = new StrokeRecord(op, this.order.length);
         this.strokes.set(op.id, rec);
         this.order.push(rec);
         this.visibleCount += 1;

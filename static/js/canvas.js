@@ -1,22 +1,23 @@
 /**
- * The drawing surface: a pan/zoom view over the infinite board and two layers.
+ * The drawing surface: a pan/zoom view over the infinite board, composed once per frame from the
+ * committed layer and the overlays.
  *
- * - The committed layer is cached in an offscreen canvas rendered for one view. New strokes are
- *   drawn onto it incrementally; hiding strokes redraws only their region. After a pan or zoom it
- *   is rebuilt from the strokes whose bounding boxes meet the viewport, in time slices of a few
- *   milliseconds per frame, so a huge board never blocks a frame; until the rebuild is done the old
- *   cache is shown moved and scaled to the new view.
+ * - The committed layer (committed.js) is drawn by a renderer in a worker (layer-renderer.js) for
+ *   one view at a time; until the renderer has drawn a new view, its last picture is shown moved
+ *   and scaled to it. Far from the view's scale, strokes are drawn with the points that show
+ *   (level of detail, elements.js); the finished picture is the same as drawing every point.
  * - Live and not-yet-committed strokes are drawn each frame on top, from cached Path2D objects.
+ *
+ * "Drawn": the first frame that shows the whole board as it is (every op of the replay applied,
+ * the layer complete for this view) sets `stats.drawnMs` and the performance mark
+ * `whiteboard:drawn`; `busy` says whether the picture on show is incomplete right now.
  */
+import { CommittedLayer } from "./committed.js";
+import { absolutePoints } from "./points.js";
 import { buildStroke, paintStroke } from "./render.js";
-import { absolutePoints } from "./protocol.js";
 
 export const MIN_ZOOM = 0.02;
 export const MAX_ZOOM = 32;
-/** Milliseconds per frame the committed layer may spend rebuilding. */
-const REBUILD_BUDGET_MS = 8;
-/** New strokes drawn onto the cache at once per frame; beyond that the cache is rebuilt. */
-const MAX_SYNC_ADDS = 64;
 
 /**
  * @typedef {object} View  board point at the viewport's top-left corner, and the zoom
@@ -30,7 +31,9 @@ export class Surface {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {import("./board.js").Board} board
-   * @param {{overlays: function(): object[], isHidden: function(string): boolean}} sources
+   * @param {{overlays: function(): object[], isHidden: function(string): boolean,
+   *          caughtUp?: function(): boolean}} sources  caughtUp: every op the server had when
+   *   this page joined is applied (absent: always)
    */
   constructor(canvas, board, sources) {
     this.canvas = canvas;
@@ -42,23 +45,20 @@ export class Surface {
     this.width = 1; // CSS pixels
     this.height = 1;
     this.dpr = 1;
-    this.front = document.createElement("canvas");
-    this.back = document.createElement("canvas");
-    // CPU-backed on purpose: drawing is only recorded until the canvas is flushed, so the
-    // rebuild's time slices mean something only if each slice is flushed (a 1-pixel read).
-    this.frontCtx = this.front.getContext("2d", { willReadFrequently: true });
-    this.backCtx = this.back.getContext("2d", { willReadFrequently: true });
-    /** @type {View|null} the view the front cache was rendered for */
-    this.frontView = null;
-    /** @type {{view: View, index: number, rect: number[]}|null} a rebuild in progress */
-    this.job = null;
-    this.needsRebuild = true;
-    /** @type {WeakMap<object, {version: number, built: object, abs: Float64Array}>} */
+    this.committed = new CommittedLayer(board, (id) => sources.isHidden(id));
+    /** @type {WeakMap<object, {version: number, built: object, abs: Float64Array, bbox: number[]}>} */
     this.overlayCache = new WeakMap();
-    this.addedThisFrame = 0;
+    this.syncQueued = false;
+    this.complete = false;
+    /** What the last composed frame showed, to skip composing an unchanged one. */
+    this.shownKey = "";
+    this.hadOverlays = false;
     /** @type {number[]} durations of the last frames' work (ms), for measurements */
     this.frameTimes = [];
-    this.stats = { lastFrameMs: 0, rebuilds: 0, lastRebuildMs: 0, rebuildStart: 0, strokesDrawn: 0 };
+    this.stats = {
+      lastFrameMs: 0, rebuilds: 0, lastRebuildMs: 0, strokesDrawn: 0, renderer: "",
+      drawnMs: null, firstAddMs: null, caughtUpMs: null, firstPictureMs: null,
+    };
   }
 
   /** Match the canvas to its CSS size and the device pixel ratio. */
@@ -67,14 +67,9 @@ export class Surface {
     this.width = Math.max(1, rect.width);
     this.height = Math.max(1, rect.height);
     this.dpr = window.devicePixelRatio || 1;
-    const w = Math.round(this.width * this.dpr);
-    const h = Math.round(this.height * this.dpr);
-    for (const c of [this.canvas, this.front, this.back]) {
-      c.width = w;
-      c.height = h;
-    }
-    this.frontView = null;
-    this.invalidateAll();
+    this.canvas.width = Math.round(this.width * this.dpr);
+    this.canvas.height = Math.round(this.height * this.dpr);
+    this.shownKey = "";
   }
 
   /**
@@ -85,7 +80,6 @@ export class Surface {
     const zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, view.zoom));
     if (view.x === this.view.x && view.y === this.view.y && zoom === this.view.zoom) return;
     this.view = { x: view.x, y: view.y, zoom };
-    this.needsRebuild = true;
   }
 
   /**
@@ -153,111 +147,95 @@ export class Surface {
     return [(bx - this.view.x) * this.view.zoom, (by - this.view.y) * this.view.zoom];
   }
 
-  /** Everything on the committed layer must be drawn again. */
+  /** Everything on the committed layer must be checked again (after a board reset). */
   invalidateAll() {
-    this.needsRebuild = true;
+    this.committed.invalidateAll();
   }
 
   /**
-   * A committed stroke was added on top: draw it onto the cache now (it is the newest).
-   * @param {import("./board.js").StrokeRecord} rec
+   * A committed stroke was added: the layer gets it at the end of this task (a replay's
+   * thousands go over together, and the worker starts drawing while the page decodes more).
+   * @param {import("./board.js").StrokeRecord} _rec
    */
-  strokeAdded(rec) {
-    if (this.job || this.needsRebuild || !this.frontView) return; // the rebuild will include it
-    // A replay brings thousands at once: drawing them in time slices keeps the page responsive.
-    if (++this.addedThisFrame > MAX_SYNC_ADDS) {
-      this.needsRebuild = true;
-      return;
-    }
-    if (!this.#intersects(rec.bbox, this.#viewRect(this.frontView))) return;
-    this.#applyTransform(this.frontCtx, this.frontView);
-    this.#drawRecord(this.frontCtx, rec);
+  strokeAdded(_rec) {
+    if (this.syncQueued) return;
+    this.syncQueued = true;
+    queueMicrotask(() => {
+      this.syncQueued = false;
+      this.committed.sync();
+    });
   }
 
   /**
-   * Strokes were hidden or shown: redraw the region they cover (or everything if it is large).
+   * Strokes were hidden or shown: the layer redraws the region they cover.
    * @param {number[][]} boxes bounding boxes in board units
    */
   invalidateBoxes(boxes) {
-    if (boxes.length === 0) return;
-    if (this.job || this.needsRebuild || !this.frontView) {
-      this.needsRebuild = true; // after the running rebuild (which may have drawn them) ends
-      return;
-    }
-    let box = null;
-    for (const b of boxes) {
-      box = box ? [Math.min(box[0], b[0]), Math.min(box[1], b[1]), Math.max(box[2], b[2]), Math.max(box[3], b[3])] : [...b];
-    }
-    const rect = this.#viewRect(this.frontView);
-    const clip = [Math.max(box[0], rect[0]), Math.max(box[1], rect[1]), Math.min(box[2], rect[2]), Math.min(box[3], rect[3])];
-    if (clip[0] >= clip[2] || clip[1] >= clip[3]) return;
-    const area = (clip[2] - clip[0]) * (clip[3] - clip[1]);
-    if (area > 0.5 * (rect[2] - rect[0]) * (rect[3] - rect[1]) || boxes.length > 200) {
-      this.needsRebuild = true;
-      return;
-    }
-    // Clip to whole device pixels: a fractional clip would leave anti-aliased seams.
-    const view = this.frontView;
-    const s = view.zoom * this.dpr;
-    const px0 = Math.floor((clip[0] - view.x) * s) - 1;
-    const py0 = Math.floor((clip[1] - view.y) * s) - 1;
-    const px1 = Math.ceil((clip[2] - view.x) * s) + 1;
-    const py1 = Math.ceil((clip[3] - view.y) * s) + 1;
-    const region = [view.x + px0 / s, view.y + py0 / s, view.x + px1 / s, view.y + py1 / s];
-    const ctx = this.frontCtx;
-    ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.beginPath();
-    ctx.rect(px0, py0, px1 - px0, py1 - py0);
-    ctx.clip();
-    ctx.clearRect(px0, py0, px1 - px0, py1 - py0);
-    this.#applyTransform(ctx, view);
-    for (const rec of this.board.order) {
-      if (rec.visible && this.#intersects(rec.bbox, region) && !this.sources.isHidden(rec.id)) this.#drawRecord(ctx, rec);
-    }
-    ctx.restore();
+    this.committed.invalidateBoxes(boxes);
   }
 
-  /** @returns {boolean} a rebuild of the committed layer is still running */
+  /** @returns {boolean} the picture on show is not yet the whole board for this view */
   get busy() {
-    return this.job !== null || this.needsRebuild;
+    return !this.complete;
   }
 
   /**
-   * Compose one frame: advance the rebuild, show the committed cache, draw overlays on top.
-   * @returns {boolean} true when another frame is needed (rebuild unfinished)
+   * Compose one frame: bring the layer up to date, show its picture, draw overlays on top.
+   * @returns {boolean} true when another frame is needed (the layer is still drawing)
    */
   frame() {
     const started = performance.now();
-    // A rebuild in progress is finished before the next starts, even if the view moved on: on a
-    // huge board a continuous pan then still refreshes the cache every few frames.
-    if (this.needsRebuild && !this.job) {
-      this.needsRebuild = false;
-      this.#startJob();
+    const layerView = { ...this.view, width: this.width, height: this.height, dpr: this.dpr };
+    const committed = this.committed;
+    committed.sync();
+    committed.setView(layerView);
+    const pumping = committed.pump();
+    const overlays = this.sources.overlays();
+    const key = `${committed.front?.serial},${this.view.x},${this.view.y},${this.view.zoom},${this.canvas.width},${committed.sent}`;
+    if (key !== this.shownKey || committed.fresh || overlays.length > 0 || this.hadOverlays) {
+      this.shownKey = key;
+      this.hadOverlays = overlays.length > 0;
+      this.#compose(layerView, overlays);
     }
-    if (this.job) this.#runJob(started + REBUILD_BUDGET_MS);
-    this.addedThisFrame = 0;
+    const caughtUp = this.sources.caughtUp ? this.sources.caughtUp() : true;
+    this.complete = caughtUp && committed.isComplete(layerView);
+    this.#record(started, caughtUp);
+    return !this.complete || pumping;
+  }
+
+  #compose(layerView, overlays) {
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    if (this.frontView) {
-      const k = this.view.zoom / this.frontView.zoom;
-      const dx = (this.frontView.x - this.view.x) * this.view.zoom * this.dpr;
-      const dy = (this.frontView.y - this.view.y) * this.view.zoom * this.dpr;
-      ctx.setTransform(k, 0, 0, k, dx, dy);
-      ctx.imageSmoothingEnabled = k !== 1;
-      ctx.drawImage(this.front, 0, 0);
-    }
-    this.#applyTransform(ctx, this.view);
     const rect = this.#viewRect(this.view);
-    for (const op of this.sources.overlays()) {
+    this.committed.draw(ctx, layerView, rect);
+    this.#applyTransform(ctx, this.view);
+    for (const op of overlays) {
       const cached = this.#overlayBuilt(op);
       if (this.#intersects(cached.bbox, rect)) paintStroke(ctx, op, cached.built);
     }
-    this.stats.lastFrameMs = performance.now() - started;
-    this.frameTimes.push(this.stats.lastFrameMs);
+  }
+
+  #record(started, caughtUp) {
+    const stats = this.stats;
+    const now = performance.now();
+    const front = this.committed.front;
+    if (front) {
+      stats.rebuilds = front.stats.jobs;
+      stats.lastRebuildMs = front.stats.lastJobMs;
+      stats.strokesDrawn = front.stats.lastJobDrawn;
+      stats.firstPictureMs ??= now;
+    }
+    stats.renderer = this.committed.where;
+    stats.firstAddMs = this.committed.firstAddMs;
+    if (caughtUp && stats.firstAddMs !== null) stats.caughtUpMs ??= now;
+    if (this.complete && stats.drawnMs === null) {
+      stats.drawnMs = now;
+      performance.mark("whiteboard:drawn");
+    }
+    stats.lastFrameMs = now - started;
+    this.frameTimes.push(stats.lastFrameMs);
     if (this.frameTimes.length > 240) this.frameTimes.shift();
-    return this.job !== null || this.needsRebuild;
   }
 
   #overlayBuilt(op) {
@@ -275,46 +253,6 @@ export class Surface {
       this.overlayCache.set(op, cached);
     }
     return cached;
-  }
-
-  #startJob() {
-    const ctx = this.backCtx;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.back.width, this.back.height);
-    const view = { ...this.view };
-    this.job = { view, index: 0, rect: this.#viewRect(view), drawn: 0 };
-    this.stats.rebuildStart = performance.now();
-    this.#applyTransform(ctx, view);
-  }
-
-  #runJob(deadline) {
-    const job = this.job;
-    const ctx = this.backCtx;
-    this.#applyTransform(ctx, job.view);
-    const order = this.board.order;
-    while (job.index < order.length) {
-      const rec = order[job.index++];
-      if (rec.visible && this.#intersects(rec.bbox, job.rect) && !this.sources.isHidden(rec.id)) {
-        this.#drawRecord(ctx, rec);
-        job.drawn += 1;
-        if ((job.drawn & 15) === 0) {
-          ctx.getImageData(0, 0, 1, 1); // flush: rasterise what was recorded so far
-          if (performance.now() > deadline) return;
-        }
-      }
-    }
-    [this.front, this.back] = [this.back, this.front];
-    [this.frontCtx, this.backCtx] = [this.backCtx, this.frontCtx];
-    this.frontView = job.view;
-    this.stats.rebuilds += 1;
-    this.stats.strokesDrawn = job.drawn;
-    this.stats.lastRebuildMs = performance.now() - this.stats.rebuildStart;
-    this.job = null;
-  }
-
-  #drawRecord(ctx, rec) {
-    if (!rec.built) rec.built = buildStroke(rec.op, rec.abs);
-    paintStroke(ctx, rec.op, rec.built);
   }
 
   #applyTransform(ctx, view) {

@@ -41,6 +41,7 @@ const previews = new Set();
 const surface = new Surface(canvas, board, {
   overlays: () => (previews.size ? [...session.overlayStrokes(), ...previews] : session.overlayStrokes()),
   isHidden: (id) => session.localHidden.has(id),
+  caughtUp: () => session.welcomeSeq !== null && board.seq >= session.welcomeSeq,
 });
 
 const offline = new OfflineStore(memory.key, isDestructive);

@@ -10,6 +10,9 @@ import { LIMITS } from "./limits.js";
  * A server that no longer speaks it closes with 4006 and the page asks the user to reload.
  */
 export const PROTOCOL_VERSION = 2;
+
+export { absolutePoints } from "./points.js";
+
 export const COORD_SCALE = LIMITS.coordScale;
 export const PRESSURE_SCALE = LIMITS.pressureScale;
 export const TOOLS = Object.freeze(["pen", "highlighter", "line", "rect", "ellipse"]);
@@ -40,24 +43,6 @@ export function newId(length = 16) {
  */
 export function quantise(value) {
   return Math.round(value * COORD_SCALE);
-}
-
-/**
- * Delta-coded quanta `[x0, y0, dx1, dy1, ...]` -> absolute board units, flat `[x0, y0, x1, y1...]`.
- * @param {ArrayLike<number>} pts
- * @returns {Float64Array}
- */
-export function absolutePoints(pts) {
-  const out = new Float64Array(pts.length);
-  let x = 0;
-  let y = 0;
-  for (let i = 0; i + 1 < pts.length; i += 2) {
-    x += pts[i];
-    y += pts[i + 1];
-    out[i] = x / COORD_SCALE;
-    out[i + 1] = y / COORD_SCALE;
-  }
-  return out;
 }
 
 /**

@@ -5,7 +5,10 @@
  * comparison test) relies on; the rest lets the canvas cache built paths per stroke.
  */
 import { getStroke } from "../vendor/perfect-freehand/index.mjs";
-import { absolutePoints, PRESSURE_SCALE } from "./protocol.js";
+import { LIMITS } from "./limits.js";
+import { absolutePoints } from "./points.js";
+
+const PRESSURE_SCALE = LIMITS.pressureScale;
 
 /** Opacity of the highlighter, drawn as one path so its own overlaps do not darken. */
 export const HIGHLIGHTER_ALPHA = 0.35;
@@ -35,11 +38,98 @@ export function freehandOptions(width) {
  */
 
 /**
+ * @typedef {object} StrokeGeometry  what a stroke traces, decided once per stroke
+ * @property {"spline"|"polygon"|"dot"|"line"|"rect"|"ellipse"|"empty"} shape
+ * @property {Float64Array} pts  spline: the stroke's points; polygon: the outline of a pressure
+ *   pen; dot: its centre; line, rect, ellipse: the two points
+ * @property {number} radius  of a dot
+ * @property {"stroke"|"fill"} paint  stroke the path with `width`, or fill it (nonzero)
+ * @property {number} alpha
+ */
+
+/**
  * @typedef {object} BuiltStroke  a stroke turned into one path, reusable at any transform
  * @property {Path2D} path
  * @property {"stroke"|"fill"} paint  stroke the path with `width`, or fill it (nonzero)
  * @property {number} alpha
  */
+
+/**
+ * Decide how a stroke is drawn (docs/protocol.md Rendering): the only place that knows the rules.
+ * @param {StrokeOp} op
+ * @param {Float64Array} [abs] the stroke's absolute points, if already decoded
+ * @returns {StrokeGeometry}
+ */
+export function strokeGeometry(op, abs = absolutePoints(op.pts)) {
+  const count = abs.length >> 1;
+  const alpha = op.tool === "highlighter" ? HIGHLIGHTER_ALPHA : 1;
+  const geometry = (shape, pts, paint) => ({ shape, pts, radius: op.width / 2, paint, alpha });
+  if (count === 0) return geometry("empty", abs, "fill");
+  if (op.tool === "line" || op.tool === "rect" || op.tool === "ellipse") {
+    const two = count > 1 ? abs.subarray(0, 4) : Float64Array.of(abs[0], abs[1], abs[0], abs[1]);
+    return geometry(op.tool, two, "stroke");
+  }
+  if (op.tool === "pen" && op.p && op.p.length === count) {
+    const input = new Array(count);
+    for (let i = 0; i < count; i++) {
+      input[i] = [abs[2 * i], abs[2 * i + 1], op.p[i] / PRESSURE_SCALE];
+    }
+    const outline = getStroke(input, freehandOptions(op.width));
+    const flat = new Float64Array(outline.length * 2);
+    for (let i = 0; i < outline.length; i++) {
+      flat[2 * i] = outline[i][0];
+      flat[2 * i + 1] = outline[i][1];
+    }
+    return geometry("polygon", flat, "fill");
+  }
+  // pen without pressure, and the highlighter: a smoothed path through the points.
+  if (count === 1) return geometry("dot", abs, "fill");
+  return geometry("spline", abs, "stroke");
+}
+
+/**
+ * Add a stroke's path to `path`: a Path2D, or a 2D context's current path (both speak CanvasPath).
+ * @param {Path2D|CanvasRenderingContext2D|OffscreenCanvasRenderingContext2D} path
+ * @param {StrokeGeometry} geometry
+ * @param {ArrayLike<number>} [pts] the points to trace instead of `geometry.pts`: a simplified
+ *   copy (`simplifyPoints`) when a spline or polygon is drawn small
+ */
+export function traceGeometry(path, geometry, pts = geometry.pts) {
+  const count = pts.length >> 1;
+  switch (geometry.shape) {
+    case "empty":
+      return;
+    case "line":
+      path.moveTo(pts[0], pts[1]);
+      path.lineTo(pts[2], pts[3]);
+      return;
+    case "rect":
+      path.rect(Math.min(pts[0], pts[2]), Math.min(pts[1], pts[3]),
+        Math.abs(pts[2] - pts[0]), Math.abs(pts[3] - pts[1]));
+      return;
+    case "ellipse":
+      path.ellipse((pts[0] + pts[2]) / 2, (pts[1] + pts[3]) / 2,
+        Math.abs(pts[2] - pts[0]) / 2, Math.abs(pts[3] - pts[1]) / 2, 0, 0, 2 * Math.PI);
+      return;
+    case "dot":
+      path.arc(pts[0], pts[1], geometry.radius, 0, 2 * Math.PI);
+      return;
+    case "polygon":
+      if (count === 0) return;
+      path.moveTo(pts[0], pts[1]);
+      for (let i = 1; i < count; i++) path.lineTo(pts[2 * i], pts[2 * i + 1]);
+      path.closePath();
+      return;
+    default: // spline
+      path.moveTo(pts[0], pts[1]);
+      for (let i = 1; i < count - 1; i++) {
+        const x = pts[2 * i];
+        const y = pts[2 * i + 1];
+        path.quadraticCurveTo(x, y, (x + pts[2 * i + 2]) / 2, (y + pts[2 * i + 3]) / 2);
+      }
+      path.lineTo(pts[2 * count - 2], pts[2 * count - 1]);
+  }
+}
 
 /**
  * Build the path of a stroke in board coordinates.
@@ -48,51 +138,10 @@ export function freehandOptions(width) {
  * @returns {BuiltStroke}
  */
 export function buildStroke(op, abs = absolutePoints(op.pts)) {
+  const geometry = strokeGeometry(op, abs);
   const path = new Path2D();
-  const count = abs.length >> 1;
-  const alpha = op.tool === "highlighter" ? HIGHLIGHTER_ALPHA : 1;
-  if (count === 0) return { path, paint: "fill", alpha };
-  if (op.tool === "line" || op.tool === "rect" || op.tool === "ellipse") {
-    const [x0, y0] = [abs[0], abs[1]];
-    const [x1, y1] = count > 1 ? [abs[2], abs[3]] : [x0, y0];
-    if (op.tool === "line") {
-      path.moveTo(x0, y0);
-      path.lineTo(x1, y1);
-    } else if (op.tool === "rect") {
-      path.rect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
-    } else {
-      const rx = Math.abs(x1 - x0) / 2;
-      const ry = Math.abs(y1 - y0) / 2;
-      path.ellipse((x0 + x1) / 2, (y0 + y1) / 2, rx, ry, 0, 0, 2 * Math.PI);
-    }
-    return { path, paint: "stroke", alpha };
-  }
-  if (op.tool === "pen" && op.p && op.p.length === count) {
-    const input = new Array(count);
-    for (let i = 0; i < count; i++) {
-      input[i] = [abs[2 * i], abs[2 * i + 1], op.p[i] / PRESSURE_SCALE];
-    }
-    const outline = getStroke(input, freehandOptions(op.width));
-    if (outline.length > 0) {
-      path.moveTo(outline[0][0], outline[0][1]);
-      for (let i = 1; i < outline.length; i++) path.lineTo(outline[i][0], outline[i][1]);
-      path.closePath();
-    }
-    return { path, paint: "fill", alpha };
-  }
-  // pen without pressure, and the highlighter: a smoothed path through the points.
-  if (count === 1) {
-    path.arc(abs[0], abs[1], op.width / 2, 0, 2 * Math.PI);
-    return { path, paint: "fill", alpha };
-  }
-  path.moveTo(abs[0], abs[1]);
-  for (let i = 1; i < count - 1; i++) {
-    const x = abs[2 * i];
-    const y = abs[2 * i + 1];
-    path.quadraticCurveTo(x, y, (x + abs[2 * i + 2]) / 2, (y + abs[2 * i + 3]) / 2);
-  }
-  path.lineTo(abs[2 * count - 2], abs[2 * count - 1]);
-  return { path, paint: "stroke", alpha };
+  traceGeometry(path, geometry);
+  return { path, paint: geometry.paint, alpha: geometry.alpha };
 }
 
 /**
@@ -103,18 +152,35 @@ export function buildStroke(op, abs = absolutePoints(op.pts)) {
  */
 export function paintStroke(ctx, op, built) {
   ctx.save();
-  ctx.globalAlpha = built.alpha;
-  if (built.paint === "fill") {
+  setPaint(ctx, op, built);
+  if (built.paint === "fill") ctx.fill(built.path, "nonzero");
+  else ctx.stroke(built.path);
+  ctx.restore();
+}
+
+/**
+ * Paint the context's current path as the stroke `op` (after `traceGeometry(ctx, ...)`). Sets
+ * every style property it relies on, so no save/restore is needed between strokes.
+ * @param {CanvasRenderingContext2D|OffscreenCanvasRenderingContext2D} ctx
+ * @param {StrokeOp} op
+ * @param {StrokeGeometry} geometry
+ */
+export function paintCurrentPath(ctx, op, geometry) {
+  setPaint(ctx, op, geometry);
+  if (geometry.paint === "fill") ctx.fill("nonzero");
+  else ctx.stroke();
+}
+
+function setPaint(ctx, op, paint) {
+  ctx.globalAlpha = paint.alpha;
+  if (paint.paint === "fill") {
     ctx.fillStyle = op.color;
-    ctx.fill(built.path, "nonzero");
   } else {
     ctx.strokeStyle = op.color;
     ctx.lineWidth = op.width;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
-    ctx.stroke(built.path);
   }
-  ctx.restore();
 }
 
 /**
@@ -128,24 +194,36 @@ export function drawStroke(ctx, op) {
 }
 
 /**
- * Axis-aligned bounds of a stroke's ink in board units, `[minX, minY, maxX, maxY]`.
- * @param {StrokeOp} op
- * @param {Float64Array} [abs]
- * @returns {number[]}
+ * A stroke's points with those that would not show at this size left out: a point closer than
+ * `tolerance` (board units) to the last one kept is dropped; the first and last always stay.
+ * Drawn through the same rules, the path then moves by less than the tolerance, so with a
+ * tolerance of a fraction of a pixel the picture stays the same while the rasteriser gets a
+ * fraction of the segments. Returns `pts` itself when nothing can be dropped.
+ * @param {Float64Array} pts flat [x0, y0, x1, y1, ...]
+ * @param {number} tolerance board units
+ * @returns {Float64Array}
  */
-export function strokeBounds(op, abs = absolutePoints(op.pts)) {
-  let minX = Infinity;
-  let minY = Infinity;
-  let maxX = -Infinity;
-  let maxY = -Infinity;
-  for (let i = 0; i + 1 < abs.length; i += 2) {
-    const x = abs[i];
-    const y = abs[i + 1];
-    if (x < minX) minX = x;
-    if (x > maxX) maxX = x;
-    if (y < minY) minY = y;
-    if (y > maxY) maxY = y;
+export function simplifyPoints(pts, tolerance) {
+  const count = pts.length >> 1;
+  if (count <= 2) return pts;
+  const out = new Float64Array(pts.length);
+  const limit = tolerance * tolerance;
+  let lastX = pts[0];
+  let lastY = pts[1];
+  out[0] = lastX;
+  out[1] = lastY;
+  let n = 2;
+  for (let i = 2; i < pts.length - 2; i += 2) {
+    const dx = pts[i] - lastX;
+    const dy = pts[i + 1] - lastY;
+    if (dx * dx + dy * dy >= limit) {
+      lastX = pts[i];
+      lastY = pts[i + 1];
+      out[n++] = lastX;
+      out[n++] = lastY;
+    }
   }
-  const pad = op.width / 2 + 1;
-  return [minX - pad, minY - pad, maxX + pad, maxY + pad];
+  out[n++] = pts[pts.length - 2];
+  out[n++] = pts[pts.length - 1];
+  return n === pts.length ? pts : out.slice(0, n);
 }

@@ -26,6 +26,8 @@ export class Session {
     /** @type {{peer: number, author: string}|null} */
     this.me = null;
     this.shareUrl = "";
+    /** @type {number|null} the board's seq when the last welcome came: the replay ends there */
+    this.welcomeSeq = null;
     this.outbox = new Outbox();
     this.presence = new Presence();
     /** @type {Map<string, import("./live.js").LiveStroke>} */
@@ -156,6 +158,7 @@ export class Session {
 
   #welcome(msg) {
     this.me = { peer: msg.peer, author: msg.author };
+    this.welcomeSeq = typeof msg.seq === "number" ? msg.seq : 0;
     this.shareUrl = typeof msg.share_url === "string" ? msg.share_url : "";
     this.presence.welcome(msg);
     if (msg.reset) {

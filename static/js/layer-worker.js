@@ -1,0 +1,42 @@
+/**
+ * The layer worker: a LayerRenderer on an OffscreenCanvas, off the page's thread. It answers
+ * `{type: "unsupported"}` to the first message where it cannot draw (no OffscreenCanvas 2D), and
+ * the page then draws the layer itself.
+ */
+import { LayerRenderer } from "./layer-renderer.js";
+
+/** Long enough to draw a few hundred strokes, short enough to notice a new view soon. */
+const SLICE_MS = 12;
+/** While a big view is drawn, show its progress this often. */
+const PROGRESS_MS = 100;
+
+const channel = new MessageChannel();
+/** @type {Array<function(): void>} */
+const queued = [];
+channel.port1.onmessage = () => queued.shift()?.();
+
+/** Run `fn` after the messages already waiting (a message round trip, unlike a clamped timer). */
+function schedule(fn) {
+  queued.push(fn);
+  channel.port2.postMessage(null);
+}
+
+/** @type {LayerRenderer|null} */
+let renderer = null;
+
+self.onmessage = (event) => {
+  if (!renderer) {
+    const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(1, 1) : null;
+    if (!canvas || !canvas.getContext("2d", { willReadFrequently: true })) {
+      self.postMessage({ type: "unsupported" });
+      self.close();
+      return;
+    }
+    renderer = new LayerRenderer(
+      canvas,
+      (frame, bitmap) => self.postMessage({ type: "frame", frame, bitmap }, [bitmap]),
+      { sliceMs: SLICE_MS, progressMs: PROGRESS_MS, schedule },
+    );
+  }
+  renderer.receive(event.data);
+};

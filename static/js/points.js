@@ -1,0 +1,69 @@
+/**
+ * Stroke points on the wire and on the board: delta-coded quanta -> absolute board units. No
+ * dependencies, so the layer worker can import it without the msgpack codec.
+ */
+import { LIMITS } from "./limits.js";
+
+const COORD_SCALE = LIMITS.coordScale;
+
+/**
+ * Delta-coded quanta `[x0, y0, dx1, dy1, ...]` -> absolute board units, flat `[x0, y0, x1, y1...]`.
+ * @param {ArrayLike<number>} pts
+ * @returns {Float64Array}
+ */
+export function absolutePoints(pts) {
+  const out = new Float64Array(pts.length);
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i + 1 < pts.length; i += 2) {
+    x += pts[i];
+    y += pts[i + 1];
+    out[i] = x / COORD_SCALE;
+    out[i + 1] = y / COORD_SCALE;
+  }
+  return out;
+}
+
+/**
+ * Axis-aligned bounds of a stroke's ink in board units, `[minX, minY, maxX, maxY]`, straight from
+ * its delta-coded quanta, without decoding the points; half the width and a unit of margin around
+ * the points (round caps and anti-aliasing stay inside).
+ * @param {{pts: ArrayLike<number>, width: number}} op
+ * @returns {number[]}
+ */
+export function strokeBoundsOfDeltas(op) {
+  const pts = op.pts;
+  let x = 0;
+  let y = 0;
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let i = 0; i + 1 < pts.length; i += 2) {
+    x += pts[i];
+    y += pts[i + 1];
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  const pad = op.width / 2 + 1;
+  return [minX / COORD_SCALE - pad, minY / COORD_SCALE - pad, maxX / COORD_SCALE + pad, maxY / COORD_SCALE + pad];
+}
+
+/**
+ * Write a stroke's absolute points into `out` from `offset` (as `absolutePoints`, no allocation).
+ * @param {ArrayLike<number>} pts  delta-coded quanta
+ * @param {Float64Array} out
+ * @param {number} offset
+ */
+export function absolutePointsInto(pts, out, offset) {
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i + 1 < pts.length; i += 2) {
+    x += pts[i];
+    y += pts[i + 1];
+    out[offset + i] = x / COORD_SCALE;
+    out[offset + i + 1] = y / COORD_SCALE;
+  }
+}

@@ -1,0 +1,225 @@
+"""A 500,000-point board (10,000 strokes x 50 points) is drawn completely, and exactly.
+
+The page says when it has drawn the whole board (``stats.drawnMs`` and the performance mark
+``whiteboard:drawn``, static/README.md). At that moment the test copies the canvas and compares
+it with a full-detail render of the same strokes for the same view: every point of every stroke
+through ``drawStroke`` (render.js, the rendering rules of docs/protocol.md) in the same browser.
+Level of detail, the worker and the progressive drawing may change how the picture is made, not
+what it is: the mean absolute difference stays under the export test's threshold and at most
+``MAX_DIFFERING_FRACTION`` of the pixels differ by more than 48 levels. A negative control shows
+the comparison catches a picture with a tenth of the strokes missing.
+
+How fast this happens is measured by bench/bench_browser.py, not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page
+
+from tests.serving import ServerThread
+from whiteboard.settings import Settings
+
+from .helpers import summary
+from .seeding import random_strokes, seed_board
+from .test_export_matches_canvas import MAX_MEAN_ABS_DIFF
+
+STROKES = 10_000
+POINTS_PER_STROKE = 50
+VIEWPORT = {"width": 1280, "height": 800}
+MAX_DIFFERING_FRACTION = 0.005
+"""At most 0.5% of pixels may differ by more than 48 levels (R + G + B) from the full render."""
+DRAWN_TIMEOUT_MS = 60_000
+
+# The seeded board covers board units 0..6000 x 0..4000.
+VIEWS = {
+    "whole": (-100.0, -100.0, 0.19),  # every stroke in view, points under a pixel apart
+    "100%": (2500.0, 1500.0, 1.0),  # full detail
+    "far": (-8000.0, -8000.0, 0.04),  # strokes a few pixels long: simplified
+}
+
+# Installed before the page's scripts: copies the canvas the moment the page signals it is drawn.
+CAPTURE_AT_SIGNAL = """
+(() => {
+  const mark = performance.mark.bind(performance);
+  performance.mark = (name, ...rest) => {
+    if (name === "whiteboard:drawn") {
+      const canvas = document.getElementById("board");
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+      window.__atSignal = data;
+    }
+    return mark(name, ...rest);
+  };
+})();
+"""
+
+WAIT_FOR_SIGNAL = """(timeoutMs) => new Promise((resolve, reject) => {
+  const deadline = performance.now() + timeoutMs;
+  const check = () => {
+    if (window.__atSignal) resolve(true);
+    else if (performance.now() > deadline) reject(new Error("the page never said drawn"));
+    else requestAnimationFrame(check);
+  };
+  check();
+})"""
+
+WAIT_UNTIL_COMPLETE = WAIT_FOR_SIGNAL.replace(
+    "window.__atSignal", "!window.__whiteboard.summary().busy"
+)
+
+# Draws `ops` at full detail for `view` on a canvas the size of the page's, and compares both
+# over white: mean |difference| per RGB channel, and the share of pixels whose channels differ
+# by more than 48 levels in all.
+COMPARE_JS = """
+async ([view, leaveOut]) => {
+  const { drawStroke } = await import("/static/js/render.js");
+  const ops = await (await fetch("/test/seeded-ops.json")).json();
+  const shown = window.__shown;
+  const canvas = new OffscreenCanvas(shown.width, shown.height);
+  const ctx = canvas.getContext("2d");
+  const s = view.zoom * devicePixelRatio;
+  ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s);
+  ops.forEach((op, i) => { if (i % 10 !== 0 || !leaveOut) drawStroke(ctx, op); });
+  const ref = ctx.getImageData(0, 0, shown.width, shown.height).data;
+  const got = shown.data;
+  let sum = 0;
+  let off = 0;
+  for (let i = 0; i < got.length; i += 4) {
+    let d = 0;
+    for (let c = 0; c < 3; c++) {
+      const a = (got[i + c] * got[i + 3] + 255 * (255 - got[i + 3])) / 255;
+      const b = (ref[i + c] * ref[i + 3] + 255 * (255 - ref[i + 3])) / 255;
+      d += Math.abs(a - b);
+    }
+    sum += d;
+    if (d > 48) off += 1;
+  }
+  const pixels = got.length / 4;
+  return { mean: sum / (3 * pixels), differing: off / pixels };
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def big_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThread, bytes]]:
+    """One server holding the seeded board for the whole module (seeding takes seconds), and the
+    seeded ops as JSON for the reference render (served to the page by a route: much faster
+    than passing them as an argument)."""
+    boards = tmp_path_factory.mktemp("big") / "boards"
+    with ServerThread(Settings(boards_dir=boards, fsync=False)) as server:
+        ops = random_strokes(STROKES, POINTS_PER_STROKE, 6000, 4000)
+        seed_board(server.ws_url, "big", ops)
+        yield server, json.dumps(ops).encode()
+
+
+def open_at(
+    new_context: Callable[..., BrowserContext],
+    board: tuple[ServerThread, bytes],
+    view: str,
+    **options: Any,
+) -> Page:
+    server, ops_json = board
+    page = new_context(viewport=VIEWPORT, **options).new_page()
+    page.route(
+        "**/test/seeded-ops.json",
+        lambda route: route.fulfill(body=ops_json, content_type="application/json"),
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.add_init_script(CAPTURE_AT_SIGNAL)
+    x, y, zoom = VIEWS[view]
+    page.goto(f"{server.http_url}/b/big#{x:g},{y:g},{zoom:g}")
+    # Not wait_for_function: it evaluates with eval, which the page's CSP refuses.
+    page.evaluate(WAIT_FOR_SIGNAL, DRAWN_TIMEOUT_MS)
+    assert not errors, errors
+    return page
+
+
+def compare(
+    page: Page, view: tuple[float, float, float], leave_out: bool = False
+) -> dict[str, float]:
+    x, y, zoom = view
+    return page.evaluate(COMPARE_JS, [{"x": x, "y": y, "zoom": zoom}, leave_out])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_big_board_is_complete_when_the_page_says_drawn(
+    big_board: tuple[ServerThread, bytes],
+    new_context: Callable[..., BrowserContext],
+    view: str,
+    tmp_path: Path,
+) -> None:
+    page = open_at(new_context, big_board, view)
+    state = summary(page)
+    assert state["strokes"] == STROKES
+    assert not state["busy"]
+    assert state["stats"]["drawnMs"] > 0
+    page.evaluate("() => { window.__shown = window.__atSignal; }")
+    result = compare(page, VIEWS[view])
+    page.screenshot(path=tmp_path / f"{view}.png")
+    print(f"{view}: mean abs diff {result['mean']:.3f}, differing {result['differing']:.3%}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF, (result, tmp_path)
+    assert result["differing"] <= MAX_DIFFERING_FRACTION, (result, tmp_path)
+
+
+@pytest.mark.timeout(120)
+def test_the_comparison_catches_missing_strokes(
+    big_board: tuple[ServerThread, bytes], new_context: Callable[..., BrowserContext]
+) -> None:
+    """Negative control: a reference without every tenth stroke differs past the bound."""
+    page = open_at(new_context, big_board, "100%")
+    page.evaluate("() => { window.__shown = window.__atSignal; }")
+    result = compare(page, VIEWS["100%"], leave_out=True)
+    print(f"every tenth stroke left out: {result}")
+    assert result["mean"] > 2 * MAX_MEAN_ABS_DIFF
+    assert result["differing"] > 2 * MAX_DIFFERING_FRACTION
+
+
+@pytest.mark.timeout(120)
+def test_after_pan_and_zoom_the_picture_is_the_board_again(
+    big_board: tuple[ServerThread, bytes], new_context: Callable[..., BrowserContext]
+) -> None:
+    """The layer follows the view (and its level of detail) and ends exact, under the page's CSP,
+    drawn by the worker."""
+    page = open_at(new_context, big_board, "whole", bypass_csp=False)
+    assert summary(page)["stats"]["renderer"] == "worker"  # the CSP lets the worker run
+    page.mouse.move(640, 400)
+    for _ in range(6):
+        page.mouse.wheel(0, -120)  # zoom in toward the pointer
+    page.keyboard.down(" ")
+    page.mouse.down()
+    page.mouse.move(400, 300, steps=8)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    page.evaluate(WAIT_UNTIL_COMPLETE, DRAWN_TIMEOUT_MS)
+    view = summary(page)["view"]
+    assert view["zoom"] > VIEWS["whole"][2]
+    page.evaluate("""() => {
+      const canvas = document.getElementById("board");
+      window.__shown = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    }""")
+    result = compare(page, (view["x"], view["y"], view["zoom"]))
+    print(f"after pan and zoom to {view}: {result}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF
+    assert result["differing"] <= MAX_DIFFERING_FRACTION
+
+
+@pytest.mark.timeout(120)
+def test_without_workers_the_page_draws_the_layer_itself(
+    big_board: tuple[ServerThread, bytes], new_context: Callable[..., BrowserContext]
+) -> None:
+    context = new_context(viewport=VIEWPORT)
+    context.add_init_script("delete window.Worker;")
+    page = open_at(lambda **_: context, big_board, "100%")
+    assert summary(page)["stats"]["renderer"] == "page"
+    page.evaluate("() => { window.__shown = window.__atSignal; }")
+    result = compare(page, VIEWS["100%"])
+    print(f"drawn on the page: {result}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF
+    assert result["differing"] <= MAX_DIFFERING_FRACTION
