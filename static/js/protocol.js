@@ -4,7 +4,6 @@
  */
 import { decode, encode } from "../vendor/msgpack/index.mjs";
 import { LIMITS } from "./limits.js";
-import { unpack } from "./unpack.js";
 
 /**
  * The protocol version this page speaks (`hello.v`; whiteboard/protocol.py PROTOCOL_VERSION).
@@ -70,18 +69,12 @@ export function encodeBatch(messages) {
  * @returns {object[]} message maps; an undecodable frame yields an empty list
  */
 export function decodeFrame(data) {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   let obj;
   try {
-    obj = unpack(bytes);
-  } catch {
-    // Something it does not read (or bad bytes): the general decoder decides.
-    try {
-      obj = decode(bytes); // the general decoder: extension types, or its error for bad bytes
-    } catch (error) {
-      console.warn("whiteboard: undecodable frame", error);
-      return [];
-    }
+    obj = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+  } catch (err) {
+    console.warn("whiteboard: undecodable frame", err);
+    return [];
   }
   if (obj === null || typeof obj !== "object") return [];
   if (obj.type === "batch") return Array.isArray(obj.ops) ? obj.ops : [];
