@@ -20,9 +20,11 @@ from hypercorn.config import Config
 
 from . import settings as settings_module
 from .server.app import create_app, shutdown
+from .server.sharing import ShareLinks
 from .settings import SETTINGS, Settings
 
 log = logging.getLogger("whiteboard")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +85,17 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
+def startup_message(settings: Settings, bind: str) -> str:
+    """The one line that says where the server is and how other devices reach it."""
+    message = f"whiteboard serving on http://{bind} (boards in {settings.boards_dir.resolve()})"
+    others = ShareLinks(settings).startup_urls()
+    if others:
+        return f"{message}; other devices open {' or '.join(others)}"
+    if settings.host in LOOPBACK_HOSTS:
+        return f"{message}; only this computer can open it (--host 0.0.0.0 lets the LAN join)"
+    return message
+
+
 async def run_server(settings: Settings, config: Config | None = None) -> None:
     app = create_app(settings)
     stop = asyncio.Event()
@@ -96,8 +109,7 @@ async def run_server(settings: Settings, config: Config | None = None) -> None:
         await shutdown(app)
 
     config = config or hypercorn_config(settings)
-    public = settings.public_url or f"http://{config.bind[0]}"
-    log.info("whiteboard serving on %s (boards in %s)", public, settings.boards_dir.resolve())
+    log.info("%s", startup_message(settings, config.bind[0]))
     await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
 
 

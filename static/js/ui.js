@@ -4,6 +4,7 @@
  */
 import { cleanName } from "./identity.js";
 import { Panels } from "./panels.js";
+import { SharePanel } from "./share.js";
 
 /** Pen colours of the palette (the last swatch is a custom colour picker). */
 export const PALETTE = ["#1e1e1e", "#e53935", "#fb8c00", "#43a047", "#1e88e5", "#8e24aa"];
@@ -21,46 +22,6 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 
 const $ = (id) => document.getElementById(id);
 
-/**
- * Copy text with the Clipboard API when the page is a secure context, else by selecting it in
- * an input and `execCommand("copy")` (plain http on a LAN address has no navigator.clipboard).
- * @param {string} text
- * @param {HTMLInputElement} [input] an input showing the text, selected for a manual copy
- * @returns {Promise<boolean>}
- */
-export async function copyText(text, input) {
-  if (globalThis.isSecureContext && navigator.clipboard?.writeText) {
-    try {
-      await navigator.clipboard.writeText(text);
-      return true;
-    } catch {
-      // fall back to selecting the text
-    }
-  }
-  let field = input;
-  let temporary = false;
-  if (!field || field.value !== text) {
-    field = document.createElement("input");
-    field.value = text;
-    field.readOnly = true;
-    field.style.position = "fixed";
-    field.style.opacity = "0";
-    document.body.append(field);
-    temporary = true;
-  }
-  field.focus();
-  field.select();
-  field.setSelectionRange(0, text.length);
-  let copied = false;
-  try {
-    copied = document.execCommand("copy");
-  } catch {
-    copied = false;
-  }
-  if (temporary) field.remove();
-  return copied;
-}
-
 /** The page's controls. Callbacks go to main.js; state comes back through the set* methods. */
 export class UI {
   /**
@@ -73,7 +34,7 @@ export class UI {
     this.boardId = options.boardId;
     this.cursorEls = new Map();
     this.toastTimer = 0;
-    this.panels = new Panels((id) => { if (id === "share-panel") this.#openShare(); });
+    this.panels = new Panels((id) => { if (id === "share-panel") this.share.open(); });
     this.#buildPalette();
     this.#buildWidths();
     this.#wire();
@@ -161,20 +122,7 @@ export class UI {
       });
     }
 
-    const base = `/b/${encodeURIComponent(this.boardId)}`;
-    $("export-png").href = `${base}/export.png`;
-    $("export-png").download = `${this.boardId}.png`;
-    $("timelapse").href = `${base}/timelapse.gif`;
-    $("timelapse").download = `${this.boardId}-timelapse.gif`;
-    $("copy-link").addEventListener("click", async () => {
-      const input = $("share-url");
-      const copied = await copyText(input.value, input);
-      this.#note(copied ? "Link copied." : "Press Ctrl+C (or long-press) to copy the selected link.");
-    });
-    $("copy-view").addEventListener("click", async () => {
-      const copied = await copyText(this.actions.viewLink());
-      this.#note(copied ? "Link to this view copied." : "Could not copy; the link is in the address bar.");
-    });
+    this.share = new SharePanel(this.boardId, this.actions.viewLink);
 
     const nameInput = $("name-input");
     const colorInput = $("me-color");
@@ -192,16 +140,6 @@ export class UI {
       if (e.key === "Enter") nameInput.blur();
     });
     colorInput.addEventListener("change", commitName);
-  }
-
-  #openShare() {
-    const qr = $("qr");
-    qr.src = `/b/${encodeURIComponent(this.boardId)}/qr.svg`;
-    $("copy-note").textContent = "";
-  }
-
-  #note(text) {
-    $("copy-note").textContent = text;
   }
 
   /** Close the panels, popovers, help and the clear confirmation. */
@@ -302,9 +240,9 @@ export class UI {
     for (const el of document.querySelectorAll(".zoom-now")) el.textContent = text;
   }
 
-  /** @param {string} url */
+  /** @param {string} url  the board's link, as the server gave it in its welcome */
   setShareUrl(url) {
-    $("share-url").value = url;
+    this.share.setUrl(url);
   }
 
   /**

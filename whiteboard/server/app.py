@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
@@ -18,8 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import hypercorn.protocol.ws_stream as hypercorn_ws_stream
-import segno
-from quart import Quart, Response, request, websocket
+from quart import Quart, Response, current_app, request, websocket
 from wsproto.extensions import PerMessageDeflate
 
 from .. import protocol
@@ -29,6 +27,7 @@ from ..store.file import FileStore
 from .connection import start_close
 from .hub import Hubs
 from .pages import register_pages
+from .sharing import ShareLinks
 from .sink import Sink, attach
 
 log = logging.getLogger(__name__)
@@ -101,18 +100,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def healthz() -> dict[str, Any]:
         return {"ok": True}
 
-    @app.get("/b/<board_id>/qr.svg")
-    async def board_qr(board_id: str) -> Any:
-        """The share link as a QR code, so people in the room can join from a phone."""
-        if not protocol.ID_PATTERN.fullmatch(board_id):
-            return INVALID_BOARD, 404
-        base = settings.public_url.rstrip("/") or request.host_url.rstrip("/")
-        buffer = io.BytesIO()
-        segno.make(f"{base}/b/{board_id}", error="m").save(buffer, kind="svg", scale=6, border=2)
-        return Response(
-            buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-cache"}
-        )
-
     @app.websocket("/b/<board_id>/ws")
     async def board_socket(board_id: str) -> Any:
         if not protocol.ID_PATTERN.fullmatch(board_id):
@@ -128,7 +115,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         finally:
             active_sockets.discard(task)
 
-    register_pages(app)
+    share = ShareLinks(settings)
+    app.extensions["whiteboard_share"] = share
+    register_pages(app, share)
     from ..export.http import register_exports
 
     register_exports(app, hubs, store, settings)
@@ -147,10 +136,10 @@ def origin_allowed(origin: str, host: str, settings: Settings) -> bool:
 
 
 def share_url(settings: Settings, board_id: str) -> str:
-    base = settings.public_url.rstrip("/")
-    if not base:
-        base = f"{'https' if websocket.scheme == 'wss' else 'http'}://{websocket.host}"
-    return f"{base}/b/{board_id}"
+    """The board's link as others can open it (``sharing.py``: public_url, LAN address, host)."""
+    share: ShareLinks = current_app.extensions["whiteboard_share"]
+    scheme = "https" if websocket.scheme == "wss" else "http"
+    return f"{share.info(websocket.host, scheme).base}/b/{board_id}"
 
 
 async def serve_socket(hubs: Hubs, settings: Settings, board_id: str) -> None:

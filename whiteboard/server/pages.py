@@ -9,17 +9,21 @@ valid one, instead of a one-line error.
 from __future__ import annotations
 
 import html
+import io
 import re
 import secrets
 import unicodedata
 from string import Template
 from typing import Any
 
-from quart import Quart, Response, has_request_context, redirect, request
+import segno
+from quart import Quart, Response, has_request_context, jsonify, redirect, request
 
 from .. import protocol
+from .sharing import ShareLinks
 
 INVALID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
+INVALID_BOARD = "board ids are 1-64 characters of A-Z a-z 0-9 _ -"
 SHOWN_NAME_CHARS = 80
 """A bad name is echoed on the 404 page cut to this length (URLs can be kilobytes long)."""
 
@@ -93,7 +97,37 @@ def not_found_page(bad_name: str | None) -> Response:
     return Response(page, 404, mimetype="text/html", headers={"Cache-Control": "no-cache"})
 
 
-def register_pages(app: Quart) -> None:
+def qr_svg(url: str) -> Response:
+    """``url`` as a QR code, so people in the room can join from a phone."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=6, border=2)
+    return Response(
+        buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def register_pages(app: Quart, share: ShareLinks) -> None:
+    def share_info() -> Any:
+        return share.info(request.host, request.scheme)
+
+    @app.get("/b/<board_id>/qr.svg")
+    async def board_qr(board_id: str) -> Any:
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return INVALID_BOARD, 404
+        return qr_svg(f"{share_info().base}/b/{board_id}")
+
+    @app.get("/b/<board_id>/share.json")
+    async def board_share(board_id: str) -> Any:
+        """What the share panel shows: the link, and whether only this computer can open it."""
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return INVALID_BOARD, 404
+        info = share_info()
+        response = jsonify(
+            url=f"{info.base}/b/{board_id}", local_only=info.local_only, fix=info.fix
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.get("/")
     async def home() -> Response:
         response = await app.send_static_file("home.html")
