@@ -1,23 +1,30 @@
-"""Export benchmarks: render time and peak memory by board size, and live latency during an export.
+"""Export benchmarks: the renderer against an older one in the same run, and live drawing during
+exports.
 
-    python bench/bench_export.py render [--points 10000 100000 1000000]
-    python bench/bench_export.py live [--points 1000000]
+    python bench/bench_export.py render [--points 100000 1000000] [--baseline REV]
+    python bench/bench_export.py live [--points 1000000] [--seconds 15] [--baseline REV]
 
 ``render`` builds a synthetic board log per size (freehand strokes of 20-200 points, a fifth of
-the pens with pressure, a quarter highlighters, on at most 4000 x 3000 units so the picture
-stays under the pixel cap at scale 1), then times a PNG export in a fresh subprocess per size,
-reporting the phases and the process's peak RSS (``ru_maxrss``).
+the pens with pressure, a quarter highlighters, widths 2-30, on at most 4000 x 3000 units so that
+scale 1 stays under the 16 MP cap), then exports it in every format with this tree's code and
+with ``--baseline`` (a git revision, unpacked into a temporary directory), alternating, each run
+in a fresh process. A run reports its phases (PNG: load the log and board, draw, encode), its
+total, the file size, the peak RSS of the process and of its largest helper, and the CPU pressure
+during the run (``/proc/pressure/cpu``: the share of time some task waited for a CPU, i.e. how
+much other jobs interfered). The new code runs as the server runs it: band helpers already
+started (the server keeps them), at nice +10.
 
-``live`` runs ``whiteboard serve`` in a subprocess, keeps a drawer sending one stroke every 20 ms
-and timing its echo (commit + log append + broadcast back), and compares the round trips without
-an export, during exports rendered in the worker process (as shipped), and during exports rendered
-in a thread of the server process (what ``asyncio.to_thread`` would do).
+``live`` runs ``whiteboard serve`` (new, then the baseline's), keeps a drawer on another board
+sending a stroke every 20 ms and timing its echo, and compares round trips without an export and
+while a client keeps requesting PNG exports of the big board (a fresh scale each time, so the
+cache never answers). The storm of concurrent requests is ``bench_export_storm.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import math
 import os
@@ -26,24 +33,24 @@ import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from whiteboard.board import Board  # noqa: E402
-from whiteboard.protocol import Stroke, Style, delta_code, encode_hello  # noqa: E402
-from whiteboard.store.file import frame_record  # noqa: E402
-
+BASELINE = "c0e1bf2"
+"""The last commit drawing exports with aggdraw (Python outlines, JPEG-in-PDF)."""
 COLOURS = ["#1e88e5", "#e53935", "#43a047", "#000000", "#fdd835", "#8e24aa"]
+FORMATS = ("png", "svg", "pdf", "gif")
 
 
 def synthetic_records(points: int, seed: int = 1) -> list[bytes]:
     """A board of about ``points`` points on an area growing with sqrt(points), up to 4000 x 3000
     units (12 MP at scale 1, under the 16 MP cap): bigger boards get denser, not bigger."""
+    from whiteboard.board import Board
+    from whiteboard.protocol import Stroke, Style, delta_code
+
     rng = random.Random(seed)
     side = min(3000.0, 1000 * math.sqrt(points / 10_000))
     width, height = side * 4 / 3, side
@@ -64,101 +71,199 @@ def synthetic_records(points: int, seed: int = 1) -> list[bytes]:
         if tool == "pen" and rng.random() < 0.2:
             pressure = tuple(rng.randint(20, 90) for _ in path)
         style = Style(tool, rng.choice(COLOURS), float(rng.choice([2, 3, 6, 12, 30])))
-        records.append(board.commit(Stroke(f"s{len(records)}", style, delta_code(path), pressure),
-                                    "bench"))
+        records.append(
+            board.commit(Stroke(f"s{len(records)}", style, delta_code(path), pressure), "bench")
+        )
         total += count
     return records
 
 
-def render_one(log_path: str) -> dict[str, float]:
-    """In a fresh process: time the phases of one PNG export at scale 1."""
-    import io
+def write_log(path: Path, points: int) -> int:
+    from whiteboard.store.file import frame_record
 
-    from whiteboard.export.job import load_board
-    from whiteboard.export.render import ExportOptions, board_bounds, plan_frame, render_image
+    records = synthetic_records(points)
+    path.write_bytes(b"".join(frame_record(r) for r in records))
+    return len(records)
+
+
+def unpack_tree(revision: str, into: Path) -> Path:
+    """The ``whiteboard`` package (and the static files it serves) as at ``revision``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "whiteboard", "static"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def cpu_pressure_us() -> int:
+    try:
+        return int(Path("/proc/pressure/cpu").read_text().split("total=", 1)[1].split()[0])
+    except OSError:
+        return 0
+
+
+# --- one export, in a fresh process (argv: _one TREE LOG FORMAT) -----------------------------
+
+
+def run_one(log_path: str, kind: str) -> dict[str, object]:
+    new = (Path(sys.path[0]) / "whiteboard" / "export" / "spec.py").exists()
+    os.nice(10)  # as the server's export worker, old and new
+    if new:
+        from whiteboard.export import raster
+        from whiteboard.export.frame import ExportOptions
+        from whiteboard.export.job import EXPORT_NICENESS, load_board, run_export
+        from whiteboard.export.spec import ExportLimits
+
+        raster._helpers(1, EXPORT_NICENESS).submit(int).result()  # as the server keeps them
+    else:
+        from whiteboard.export.job import load_board, run_export
+        from whiteboard.export.render import ExportOptions
     from whiteboard.store.file import read_board_log
 
-    started = time.perf_counter()
-    records = read_board_log(Path(log_path))
-    board = load_board(records)
-    strokes = board.visible_strokes()
-    loaded = time.perf_counter()
-    frame = plan_frame(board_bounds(strokes), ExportOptions())
-    image = render_image(strokes, frame)
-    rendered = time.perf_counter()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
-    encoded = time.perf_counter()
+    pressure_before, started = cpu_pressure_us(), time.perf_counter()
+    phases: dict[str, float] = {}
+    if kind == "png":
+        records = read_board_log(Path(log_path))
+        strokes = load_board(records).visible_strokes()
+        loaded = time.perf_counter()
+        if new:
+            from whiteboard.export.frame import board_bounds, plan_frame
+
+            limits = ExportLimits()
+            frame = plan_frame(board_bounds(strokes), ExportOptions(), limits.max_pixels)
+            image = raster.render_pixels(
+                strokes, frame, processes=limits.processes, niceness=EXPORT_NICENESS
+            )
+            save = {"compress_level": limits.png_compress_level, "compress_type": 3}
+        else:
+            from whiteboard.export.render import board_bounds, plan_frame, render_image
+
+            frame = plan_frame(board_bounds(strokes), ExportOptions())
+            image = render_image(strokes, frame)
+            save = {"compress_level": 6}
+        drawn = time.perf_counter()
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", **save)
+        data = buffer.getvalue()
+        phases = {
+            "load_s": loaded - started,
+            "draw_s": drawn - loaded,
+            "encode_s": time.perf_counter() - drawn,
+        }
+        size = f"{frame.width}x{frame.height}"
+    else:
+        records = read_board_log(Path(log_path))
+        result = run_export(kind, ExportOptions(), records=records)
+        data, size = result.data, ""
+    total_s = time.perf_counter() - started
+    waited_us = cpu_pressure_us() - pressure_before
+    if new:
+        raster.shutdown_helpers()
+        time.sleep(0.2)  # let the helper exit, so RUSAGE_CHILDREN has its peak
     return {
-        "load_s": loaded - started, "render_s": rendered - loaded, "png_s": encoded - rendered,
-        "total_s": encoded - started, "pixels": frame.width * frame.height,
-        "size": f"{frame.width}x{frame.height}", "png_bytes": len(buffer.getvalue()),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **phases,
+        "total_s": total_s,
+        "bytes": len(data),
+        "size": size,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "helper_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "pressure": waited_us / 1e6 / total_s,
     }
 
 
-def bench_render(sizes: list[int]) -> None:
-    print(f"{'points':>9} {'strokes':>7} {'picture':>10} {'load':>6} {'render':>7} {'png':>6} "
-          f"{'total':>6} {'peak RSS':>9}")
+def bench_render(sizes: list[int], formats: list[str], baseline: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        trees = {"new": ROOT, "old": unpack_tree(baseline, Path(tmp) / "old")}
+        print(f"baseline {baseline}; pressure = share of the run some task waited for a CPU")
+        print(
+            f"{'points':>9} {'fmt':>4} {'code':>4} {'picture':>10} {'load':>6} {'draw':>6} "
+            f"{'encode':>6} {'total':>6} {'file MB':>8} {'RSS MB':>7} {'helper':>6} "
+            f"{'pressure':>8}"
+        )
         for points in sizes:
-            records = synthetic_records(points)
-            path = Path(tmp) / f"b{points}.log"
-            path.write_bytes(b"".join(frame_record(r) for r in records))
-            out = subprocess.run([sys.executable, __file__, "_render_one", str(path)],
-                                 capture_output=True, text=True, check=True)
-            r = json.loads(out.stdout)
-            print(f"{points:>9} {len(records):>7} {r['size']:>10} {r['load_s']:>5.2f}s "
-                  f"{r['render_s']:>6.2f}s {r['png_s']:>5.2f}s {r['total_s']:>5.2f}s "
-                  f"{r['peak_rss_mb']:>7.0f}MB")
+            log = Path(tmp) / f"b{points}.log"
+            write_log(log, points)
+            for kind in formats:
+                for code in ("old", "new"):
+                    out = subprocess.run(
+                        [sys.executable, __file__, "_one", str(trees[code]), str(log), kind],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        cwd=trees[code],
+                    )
+                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    phase = "".join(
+                        f"{r[k]:>6.2f} " if k in r else f"{'':>6} "
+                        for k in ("load_s", "draw_s", "encode_s")
+                    )
+                    print(
+                        f"{points:>9} {kind:>4} {code:>4} {r['size']:>10} {phase}"
+                        f"{r['total_s']:>6.2f} {r['bytes'] / 1e6:>8.2f} {r['rss_mb']:>7.0f} "
+                        f"{r['helper_rss_mb']:>6.0f} {r['pressure']:>8.2f}",
+                        flush=True,
+                    )
 
 
 # --- live latency ---------------------------------------------------------------------------
 
 
-def serve_with_thread_exports(argv: list[str]) -> None:
-    """``whiteboard serve`` whose exports render in a thread of the server (for comparison)."""
-    import concurrent.futures
-
-    from whiteboard import cli, export_http
-
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    export_http.Exporter._executor = lambda self: pool  # type: ignore[method-assign]
-    sys.exit(cli.main(argv))
-
-
-async def measure_round_trips(ws_url: str, board: str, duration_s: float,
-                              http_url: str | None, export_board: str) -> tuple[list[float], int]:
+async def measure_round_trips(
+    port: int, duration_s: float, export: bool
+) -> tuple[list[float], int]:
     import msgpack
     import websockets
 
-    async with websockets.connect(f"{ws_url}/b/{board}/ws", max_size=None) as ws:
-        await ws.send(encode_hello("bench-drawer", "bench", "#000000"))
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/b/live/ws", max_size=None, origin=f"http://127.0.0.1:{port}"
+    ) as ws:
+        await ws.send(
+            msgpack.packb(
+                {
+                    "type": "hello",
+                    "v": 2,
+                    "client": "bench-drawer-0001",
+                    "name": "bench",
+                    "color": "#000000",
+                    "since": None,
+                }
+            )
+        )
         await asyncio.wait_for(ws.recv(), 10)
         exports = 0
         stop = time.monotonic() + duration_s
-        exporter = None
-        if http_url is not None:
-            async def export_loop() -> None:
-                nonlocal exports
-                while time.monotonic() < stop:
-                    # a fresh scale each time, so the cache never answers
-                    url = f"{http_url}/b/{export_board}/export.png?scale={1 - exports * 0.001}"
-                    await asyncio.to_thread(fetch, url)
-                    exports += 1
-            exporter = asyncio.create_task(export_loop())
+
+        async def export_loop() -> None:
+            nonlocal exports
+            while time.monotonic() < stop:  # a fresh scale each time: the cache never answers
+                url = f"http://127.0.0.1:{port}/b/big/export.png?scale={1 - exports * 0.001}"
+                await asyncio.to_thread(fetch, url)
+                exports += 1
+
+        exporter = asyncio.create_task(export_loop()) if export else None
         latencies: list[float] = []
         index = 0
         while time.monotonic() < stop:
             op_id = f"live{index}-{os.getpid()}-{int(time.time() * 1000)}"
             sent = time.perf_counter()
-            await ws.send(msgpack.packb({"type": "stroke", "id": op_id, "tool": "pen",
-                                         "color": "#000000", "width": 3,
-                                         "pts": [0, 0, 4, 4, 4, 0]}))
+            await ws.send(
+                msgpack.packb(
+                    {
+                        "type": "stroke",
+                        "id": op_id,
+                        "tool": "pen",
+                        "color": "#000000",
+                        "width": 3,
+                        "pts": [0, 0, 4, 4, 4, 0],
+                    }
+                )
+            )
             while True:
                 frame = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 30))
-                ops = frame.get("ops", [frame])
-                if any(op.get("id") == op_id for op in ops):
+                if any(op.get("id") == op_id for op in frame.get("ops", [frame])):
                     break
             latencies.append((time.perf_counter() - sent) * 1000)
             index += 1
@@ -169,68 +274,94 @@ async def measure_round_trips(ws_url: str, board: str, duration_s: float,
 
 
 def fetch(url: str) -> bytes:
+    import urllib.request
+
     with urllib.request.urlopen(url, timeout=300) as response:
         return response.read()
 
 
-def bench_live(points: int, duration_s: float) -> None:
+def start_server(
+    tree: Path, boards: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
     sys.path.insert(0, str(ROOT))
     from tests.serving import free_port, wait_for_port
 
+    port = free_port()
+    flags = f"--port {port} --fsync off".split()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "whiteboard", "serve", *flags, "--boards-dir", str(boards)],
+        cwd=tree,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    wait_for_port(port)
+    return server, port
+
+
+def bench_live(points: int, duration_s: float, baseline: str, processes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        boards = Path(tmp)
-        records = synthetic_records(points)
-        (boards / "big.log").write_bytes(b"".join(frame_record(r) for r in records))
-        for mode in ("process", "thread"):
-            port = free_port()
-            serve = ["serve", "--port", str(port), "--boards-dir", str(boards), "--fsync", "off"]
-            if mode == "process":
-                command = [sys.executable, "-m", "whiteboard", *serve]
-            else:
-                command = [sys.executable, __file__, "_serve_thread_exports", *serve]
-            server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        boards = Path(tmp) / "boards"
+        boards.mkdir()
+        write_log(boards / "big.log", points)
+        trees = {"new": ROOT, "old": unpack_tree(baseline, Path(tmp) / "old")}
+        runs = [("new", n) for n in processes] + [("old", 1)]
+        for code, bands in runs:
+            env = {"WHITEBOARD_EXPORT_PROCESSES": str(bands)} if code == "new" else {}
+            server, port = start_server(trees[code], boards, env)
             try:
-                wait_for_port(port)
-                http_url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-                if mode == "process":
-                    idle, _ = asyncio.run(measure_round_trips(ws_url, "live", duration_s, None,
-                                                              "big"))
-                    report("no export", idle, 0)
-                busy, exports = asyncio.run(measure_round_trips(ws_url, "live", duration_s,
-                                                                http_url, "big"))
-                report(f"exports in a {mode}", busy, exports)
+                for export in (False, True):
+                    before = cpu_pressure_us()
+                    latencies, exports = asyncio.run(measure_round_trips(port, duration_s, export))
+                    pressure = (cpu_pressure_us() - before) / 1e6 / duration_s
+                    label = f"{code}{f' x{bands}' if code == 'new' else ''}, "
+                    report(
+                        label + ("exports" if export else "no export"), latencies, exports, pressure
+                    )
             finally:
                 server.terminate()
                 server.wait(timeout=30)
 
 
-def report(label: str, latencies: list[float], exports: int) -> None:
+def report(label: str, latencies: list[float], exports: int, pressure: float) -> None:
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"{label:>22}: {len(latencies)} round trips, p50 {statistics.median(latencies):.1f} ms, "
-          f"p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms ({exports} exports finished)")
+    print(
+        f"{label:>20}: {len(latencies)} round trips, p50 {statistics.median(latencies):.1f} ms, "
+        f"p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms, {exports} exports, "
+        f"pressure {pressure:.2f}",
+        flush=True,
+    )
 
 
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "_render_one":
-        print(json.dumps(render_one(sys.argv[2])))
+    if len(sys.argv) > 4 and sys.argv[1] == "_one":
+        sys.path.insert(0, sys.argv[2])
+        print(json.dumps(run_one(sys.argv[3], sys.argv[4])))
         return
-    if len(sys.argv) > 1 and sys.argv[1] == "_serve_thread_exports":
-        serve_with_thread_exports(sys.argv[2:])
-        return
+    sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render")
-    render.add_argument("--points", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    render.add_argument("--points", type=int, nargs="+", default=[100_000, 1_000_000])
+    render.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    render.add_argument("--baseline", default=BASELINE)
     live = sub.add_parser("live")
     live.add_argument("--points", type=int, default=1_000_000)
-    live.add_argument("--seconds", type=float, default=30.0)
+    live.add_argument("--seconds", type=float, default=15.0)
+    live.add_argument("--baseline", default=BASELINE)
+    live.add_argument(
+        "--export-processes",
+        type=int,
+        nargs="+",
+        default=[2, 1],
+        help="export_processes of the new server, one run each",
+    )
     args = parser.parse_args()
     if args.command == "render":
-        bench_render(args.points)
+        bench_render(args.points, args.formats, args.baseline)
     else:
-        bench_live(args.points, args.seconds)
+        bench_live(args.points, args.seconds, args.baseline, args.export_processes)
 
 
 if __name__ == "__main__":

@@ -11,44 +11,68 @@ import itertools
 import json
 import math
 import os
+import time
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import skia
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from perfect_freehand import get_stroke
 from PIL import Image, ImageChops, ImageSequence, ImageStat
 
 from whiteboard.board import Board
-from whiteboard.export.job import run_export
-from whiteboard.export.render import (
+from whiteboard.export.frame import (
     EMPTY_BOARD_UNITS,
-    FREEHAND_OPTIONS,
     MARGIN_UNITS,
     ExportOptionError,
     ExportOptions,
     board_bounds,
     parse_options,
-    plan_frame,
-    render_image,
 )
+from whiteboard.export.frame import plan_frame as plan_frame_capped
+from whiteboard.export.freehand import OPTIONS as FREEHAND_OPTIONS
+from whiteboard.export.freehand import outline
+from whiteboard.export.job import run_export
+from whiteboard.export.raster import render_image, render_pixels
+from whiteboard.export.render import polygon_path, smoothed_path
+from whiteboard.export.spec import BoardTooLarge, ExportDeadline, ExportLimits
 from whiteboard.export.svg import render_svg
-from whiteboard.export.timelapse import MAX_FRAMES
 from whiteboard.protocol import Erase, Stroke, Style, Undo, delta_code
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+MAX_FRAMES = ExportLimits().timelapse_max_frames
+DEFAULT_MAX_PIXELS = ExportLimits().max_pixels
 GOLDEN_MAX_MEAN_ABS_DIFF = 0.5
 """Per channel, 0..255: room for another AGG build's rounding, far below any visible change
 (a stroke one unit off measures 3-4 on the browser comparison scene)."""
 
 
-def stroke(tool: str, points: list[tuple[float, float]], color: str = "#000000",
-           width: float = 4, pressure: list[int] | None = None, op_id: str = "s") -> dict[str, Any]:
-    op: dict[str, Any] = {"type": "stroke", "id": op_id, "tool": tool, "color": color,
-                          "width": width, "pts": delta_code(points)}
+def plan_frame(bounds: Any, options: ExportOptions, max_pixels: int = DEFAULT_MAX_PIXELS) -> Any:
+    return plan_frame_capped(bounds, options, max_pixels)
+
+
+def stroke(
+    tool: str,
+    points: list[tuple[float, float]],
+    color: str = "#000000",
+    width: float = 4,
+    pressure: list[int] | None = None,
+    op_id: str = "s",
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "type": "stroke",
+        "id": op_id,
+        "tool": tool,
+        "color": color,
+        "width": width,
+        "pts": delta_code(points),
+    }
     if pressure is not None:
         op["p"] = tuple(pressure)
     return op
@@ -59,8 +83,13 @@ def tools_scene() -> list[dict[str, Any]]:
     return [
         stroke("pen", wave, "#1e88e5", 5),
         stroke("highlighter", [(5, 20), (120, 40), (10, 55), (130, 60)], "#fdd835", 16),
-        stroke("pen", [(140, 10 + 3 * i) for i in range(20)], "#e53935", 8,
-               [20 + 4 * i for i in range(20)]),
+        stroke(
+            "pen",
+            [(140, 10 + 3 * i) for i in range(20)],
+            "#e53935",
+            8,
+            [20 + 4 * i for i in range(20)],
+        ),
         stroke("line", [(10, 80), (120, 100)], "#000000", 3),
         stroke("rect", [(20, 110), (70, 140)], "#43a047", 4),
         stroke("ellipse", [(90, 110), (160, 145)], "#8e24aa", 3),
@@ -111,8 +140,9 @@ def test_transparent_background_matches_the_golden_image() -> None:
 # --- drawing rules of docs/protocol.md ----------------------------------------------------------
 
 
-def pixel(image: Image.Image, frame_x: float, frame_y: float, x: float, y: float,
-          scale: float = 1) -> tuple[int, ...]:
+def pixel(
+    image: Image.Image, frame_x: float, frame_y: float, x: float, y: float, scale: float = 1
+) -> tuple[int, ...]:
     return image.getpixel((int((x - frame_x) * scale), int((y - frame_y) * scale)))
 
 
@@ -134,7 +164,8 @@ def test_shapes_do_not_depend_on_the_drag_direction(tool: str) -> None:
     images = [render_image([stroke(tool, c, width=6)], frame) for c in corners]
     assert all(mean_abs_diff(images[0], other) == 0 for other in images[1:])
     assert images[0].getpixel((int(50 - frame.x), int(35 - frame.y))) == (
-        (0, 0, 0) if tool == "line" else (255, 255, 255))  # outlined, not filled
+        (0, 0, 0) if tool == "line" else (255, 255, 255)
+    )  # outlined, not filled
 
 
 def test_highlighter_is_translucent_and_its_own_overlaps_do_not_darken() -> None:
@@ -173,8 +204,10 @@ def test_strokes_thinner_than_a_pixel_fade_instead_of_thickening() -> None:
 
 
 def test_transparent_background_keeps_colours_and_alpha() -> None:
-    ops = [stroke("pen", [(0, 0), (100, 37)], "#ff0000", 5),
-           stroke("highlighter", [(0, 50), (100, 50)], "#00ff00", 10)]
+    ops = [
+        stroke("pen", [(0, 0), (100, 37)], "#ff0000", 5),
+        stroke("highlighter", [(0, 50), (100, 50)], "#00ff00", 10),
+    ]
     frame = plan_frame(board_bounds(ops), ExportOptions(background="transparent"))
     image = render_image(ops, frame, "transparent")
     assert image.mode == "RGBA"
@@ -215,24 +248,31 @@ def test_region_selects_part_of_the_board() -> None:
     assert image.getpixel((10, 1)) == (16, 32, 48)
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ({"scale": "0"}, "scale must be between"),
-    ({"scale": "nan"}, "scale must be between"),
-    ({"scale": "big"}, "scale must be a number"),
-    ({"background": "red"}, "background must be"),
-    ({"region": "1,2,3"}, "region must be x,y,w,h"),
-    ({"region": "0,0,-5,5"}, "region width and height"),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"scale": "0"}, "scale must be between"),
+        ({"scale": "nan"}, "scale must be between"),
+        ({"scale": "big"}, "scale must be a number"),
+        ({"background": "red"}, "background must be"),
+        ({"region": "1,2,3"}, "region must be x,y,w,h"),
+        ({"region": "0,0,-5,5"}, "region width and height"),
+    ],
+)
 def test_bad_options_say_what_is_wrong(query: dict[str, str], message: str) -> None:
     with pytest.raises(ExportOptionError, match=message):
         parse_options(**query)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.none(), st.text(max_size=20)), st.one_of(st.none(), st.text(max_size=20)),
-       st.one_of(st.none(), st.text(max_size=40)))
-def test_any_query_gives_options_or_a_clear_error(scale: str | None, background: str | None,
-                                                  region: str | None) -> None:
+@given(
+    st.one_of(st.none(), st.text(max_size=20)),
+    st.one_of(st.none(), st.text(max_size=20)),
+    st.one_of(st.none(), st.text(max_size=40)),
+)
+def test_any_query_gives_options_or_a_clear_error(
+    scale: str | None, background: str | None, region: str | None
+) -> None:
     try:
         options = parse_options(scale, background, region)
     except ExportOptionError as exc:
@@ -265,8 +305,11 @@ def pen(op_id: str, points: list[tuple[float, float]]) -> Stroke:
 
 
 def test_erased_and_undone_strokes_are_not_exported() -> None:
-    drawn = (pen("a", [(0, 0), (100, 0)]), pen("b", [(0, 50), (100, 50)]),
-             pen("c", [(0, 100), (100, 100)]))
+    drawn = (
+        pen("a", [(0, 0), (100, 0)]),
+        pen("b", [(0, 50), (100, 50)]),
+        pen("c", [(0, 100), (100, 100)]),
+    )
     result = run_export("svg", ExportOptions(), records=log_of(*drawn, Erase("e", ("a",))))
     assert result.data.count(b"<path") == 2
     assert b"M0 0" not in result.data
@@ -329,13 +372,22 @@ def test_timelapse_replays_erase_and_has_a_bounded_frame_count() -> None:
 
 
 def test_timelapse_shows_an_undo_in_the_middle_of_the_history() -> None:
-    records = log_of(pen("a", [(0, 0), (100, 0)]), pen("b", [(0, 50), (100, 50)]), Undo("u"),
-                     pen("c", [(0, 100), (100, 100)]))
+    records = log_of(
+        pen("a", [(0, 0), (100, 0)]),
+        pen("b", [(0, 50), (100, 50)]),
+        Undo("u"),
+        pen("c", [(0, 100), (100, 100)]),
+    )
     frames = gif_frames(run_export("gif", ExportOptions(), records=records).data)
     assert len(frames) == 5  # blank, a, a+b, a (b undone), a+c
     ink = [[frame.getpixel((66, 19 + y))[0] < 128 for y in (0, 50, 100)] for frame in frames]
-    assert ink == [[False] * 3, [True, False, False], [True, True, False],
-                   [True, False, False], [True, False, True]]
+    assert ink == [
+        [False] * 3,
+        [True, False, False],
+        [True, True, False],
+        [True, False, False],
+        [True, False, True],
+    ]
 
 
 # --- perfect-freehand: the same outlines as the browser's module ---------------------------------
@@ -344,31 +396,49 @@ FREEHAND_CASES = GOLDEN / "freehand_outlines.json"
 
 
 def freehand_inputs() -> list[dict[str, Any]]:
-    spiral = [[10 + 3 * i * math.cos(i / 3), 20 + 3 * i * math.sin(i / 3), min(1, 0.2 + 0.03 * i)]
-              for i in range(30)]
+    spiral = [
+        [10 + 3 * i * math.cos(i / 3), 20 + 3 * i * math.sin(i / 3), min(1, 0.2 + 0.03 * i)]
+        for i in range(30)
+    ]
     return [
         {"size": 4, "points": [[0, 0, 0.5]]},
         {"size": 6, "points": [[0, 0, 0.5], [10, 5, 0.6]]},
         {"size": 10, "points": spiral},
-        {"size": 8, "points": [[40 + 6 * i, 250 - 2 * i, (50 + (i * 7) % 50) / 100]
-                               for i in range(20)]},
+        {
+            "size": 8,
+            "points": [[40 + 6 * i, 250 - 2 * i, (50 + (i * 7) % 50) / 100] for i in range(20)],
+        },
         {"size": 20, "points": [[0, 0, 0], [30, 0, 1], [30, 30, 0.5], [0, 0, 0.25]]},
     ]
 
 
 def test_freehand_outlines_match_the_shared_golden_vectors() -> None:
     """The same JSON is checked against static/vendor/perfect-freehand in tests/browser."""
-    outlines = [get_stroke(case["points"], size=case["size"], **FREEHAND_OPTIONS)
-                for case in freehand_inputs()]
+    outlines = [
+        get_stroke(case["points"], size=case["size"], **FREEHAND_OPTIONS)
+        for case in freehand_inputs()
+    ]
     if UPDATE_GOLDEN or not FREEHAND_CASES.exists():
-        cases = [{**case, "outline": [list(point) for point in outline]}
-                 for case, outline in zip(freehand_inputs(), outlines, strict=True)]
+        cases = [
+            {**case, "outline": [list(point) for point in outline]}
+            for case, outline in zip(freehand_inputs(), outlines, strict=True)
+        ]
         FREEHAND_CASES.write_text(json.dumps({"options": FREEHAND_OPTIONS, "cases": cases}))
     golden = json.loads(FREEHAND_CASES.read_text())
-    for case, outline in zip(golden["cases"], outlines, strict=True):
-        assert len(outline) == len(case["outline"])
-        for (x, y), (gx, gy) in zip(outline, case["outline"], strict=True):
+    fast = [
+        outline(
+            [p[0] for p in case["points"]],
+            [p[1] for p in case["points"]],
+            [p[2] for p in case["points"]],
+            case["size"],
+        )
+        for case in freehand_inputs()
+    ]
+    for case, port, ours in zip(golden["cases"], outlines, fast, strict=True):
+        assert len(port) == len(ours) == len(case["outline"])
+        for (x, y), (gx, gy) in zip(port, case["outline"], strict=True):
             assert abs(x - gx) < 1e-6 and abs(y - gy) < 1e-6
+        assert ours == [tuple(point) for point in port]
 
 
 # --- robustness -------------------------------------------------------------------------------
@@ -396,3 +466,93 @@ def test_any_strokes_render_within_the_frame(ops: list[dict[str, Any]], scale: f
     assert image.size == (frame.width, frame.height)
     assert image.convert("L").getextrema()[0] < 255 or all(op["width"] * scale < 1 for op in ops)
     render_svg(ops, frame)
+
+
+# --- the fast paths are the same drawing -------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(coords, coords, st.integers(0, 100)), min_size=1, max_size=60),
+    st.sampled_from([0.5, 2, 3.5, 8, 30, 500]),
+)
+def test_fast_freehand_outline_is_bit_identical_to_the_port(
+    samples: list[tuple[float, float, int]], size: float
+) -> None:
+    points = [(x, y, p / 100) for x, y, p in samples]
+    expected = [tuple(point) for point in get_stroke(points, size=size, **FREEHAND_OPTIONS)]
+    assert (
+        outline(
+            [x for x, _, _ in points], [y for _, y, _ in points], [p for _, _, p in points], size
+        )
+        == expected
+    )
+
+
+def test_paths_built_from_arrays_equal_paths_built_call_by_call() -> None:
+    xy = np.array([(0.25, 0.5), (10.0, 3.75), (20.5, -7.0), (31.0, 2.0), (40.0, 0.0)])
+    fast = smoothed_path(xy)
+    slow = skia.Path()
+    slow.moveTo(0.25, 0.5)
+    for i in range(1, len(xy) - 1):
+        slow.quadTo(*xy[i], *((xy[i] + xy[i + 1]) / 2))
+    slow.lineTo(40.0, 0.0)
+    assert fast == slow
+    assert polygon_path([(0, 0), (5, 0), (5, 5)]) == skia.Path.Polygon(
+        [skia.Point(0, 0), skia.Point(5, 0), skia.Point(5, 5)], True
+    )
+
+
+def big_board(strokes: int = 600, points: int = 400) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(3)
+    ops = []
+    for i in range(strokes):
+        steps = rng.normal(0, 2.5, (points, 2)).cumsum(axis=0) + rng.uniform(0, 1500, 2)
+        pressure = [int(v) for v in rng.integers(10, 100, points)] if i % 5 == 0 else None
+        ops.append(
+            stroke(
+                "highlighter" if i % 4 == 0 else "pen",
+                [(float(x), float(y)) for x, y in steps],
+                "#%06x" % (i * 7919 % 2**24),
+                float(rng.choice([0.5, 3, 12, 30])),
+                pressure,
+                f"s{i}",
+            )
+        )
+    return ops
+
+
+@pytest.mark.parametrize("background", ["white", "transparent"])
+def test_bands_drawn_by_helper_processes_give_the_same_picture(background: str) -> None:
+    """Equal but for anti-aliasing near the cut: Skia picks its path blitter by the clipped
+    size of a path, so a stroke cut in two rounds some edge pixels differently (measured mean
+    0.008, every other pixel identical); a missing or misplaced band would be far off."""
+    ops = big_board()  # 240,000 points: two bands
+    frame = plan_frame(board_bounds(ops), ExportOptions(scale=0.5, background=background))
+    tiled = render_pixels(ops, frame, background, processes=2)
+    whole = render_pixels(ops, frame, background, processes=1)
+    assert tiled.mode == whole.mode and tiled.size == whole.size
+    assert mean_abs_diff(tiled, whole) < 0.05
+    off = ImageChops.difference(tiled, whole).convert("L").point(lambda v: 255 * (v > 16))
+    assert off.histogram()[255] < 0.001 * frame.width * frame.height
+
+
+def test_an_export_past_its_deadline_stops_with_a_reason() -> None:
+    ops = big_board(60)
+    frame = plan_frame(board_bounds(ops), ExportOptions())
+    with pytest.raises(ExportDeadline, match="stopped at stroke 0 of"):
+        render_pixels(ops, frame, deadline=time.time() - 1)
+
+
+def test_a_board_over_max_points_is_refused_before_drawing() -> None:
+    records = log_of(pen("a", [(i, 0) for i in range(50)]), pen("b", [(i, 9) for i in range(50)]))
+    with pytest.raises(BoardTooLarge, match=r"100 visible points.*limited to 60"):
+        run_export("png", ExportOptions(), records=records, limits=ExportLimits(max_points=60))
+
+
+def test_pdf_holds_vector_paths_not_a_picture() -> None:
+    result = run_export("pdf", ExportOptions(), records=log_of(pen("a", [(0, 0), (100, 0)])))
+    assert b"/Subtype /Image" not in result.data and b"/DCTDecode" not in result.data
+    page = zlib.decompress(result.data.split(b"stream\n", 1)[1].split(b"endstream")[0].strip())
+    assert b" m\n" in page and b" l\n" in page and b"S\n" in page  # moveto, lineto, stroke
+    assert b"/LC 1" in result.data and b"/LJ 1" in result.data  # round caps and joins

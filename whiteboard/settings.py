@@ -133,6 +133,63 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
     Setting("replay_frame_bytes", 1024 * 1024, "Target size of one replay frame to a late joiner."),
     Setting("ping_interval_s", 20.0, "WebSocket ping interval: finds peers that vanished."),
+    # Exports (whiteboard/export/): memory, CPU and queue bounds.
+    Setting(
+        "max_export_pixels",
+        16_000_000,
+        "Pixels of one PNG export (4000 x 4000, ~64 MB of RGBA while drawing); larger requests "
+        "are drawn at the largest scale that fits and say so (X-Whiteboard-Scaled).",
+    ),
+    Setting(
+        "max_export_points",
+        4_000_000,
+        "Visible points of a board exported over HTTP (PNG, SVG, PDF); a larger board is refused "
+        "at once with the reason (413) instead of rendering for a minute. The CLI has no limit.",
+    ),
+    Setting(
+        "export_processes",
+        2,
+        "Processes drawing one large PNG in bands (the export worker and helpers), at low CPU "
+        "priority so live drawing keeps the cores; 1 draws in the worker alone.",
+    ),
+    Setting(
+        "png_compress_level",
+        1,
+        "zlib level of PNG exports (0-9, RLE strategy). 1 is the fastest and, on whiteboard "
+        "pictures, within 1% of 9's size (docs/performance.md).",
+    ),
+    Setting(
+        "timelapse_max_frames",
+        150,
+        "Frames of one timelapse GIF: bounds its size and drawing time whatever the history.",
+    ),
+    Setting(
+        "timelapse_max_pixels",
+        800 * 600,
+        "Pixels of one timelapse frame; larger boards are scaled down (a GIF is for looking).",
+    ),
+    Setting(
+        "max_pending_exports",
+        8,
+        "Distinct exports waiting for or in the export worker; beyond this a request gets 503 "
+        "with Retry-After. Identical requests share one render and do not count.",
+    ),
+    Setting(
+        "max_exports_per_client",
+        2,
+        "Distinct exports one client address may have waiting or rendering; more get 429 with "
+        "Retry-After, so one client cannot fill the queue for everyone.",
+    ),
+    Setting(
+        "export_timeout_s",
+        30.0,
+        "An export still drawing after this long stops and is answered 503 with the reason; the "
+        "worker is free again at once.",
+    ),
+    Setting("export_cache_entries", 32, "Rendered exports kept for repeated requests (LRU)."),
+    Setting(
+        "export_cache_bytes", 64 * 1024 * 1024, "Bytes of rendered exports kept in that cache."
+    ),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -173,6 +230,17 @@ class Settings:
     idle_unload_s: float = _DEFAULTS["idle_unload_s"]
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]
     ping_interval_s: float = _DEFAULTS["ping_interval_s"]
+    max_export_pixels: int = _DEFAULTS["max_export_pixels"]
+    max_export_points: int = _DEFAULTS["max_export_points"]
+    export_processes: int = _DEFAULTS["export_processes"]
+    png_compress_level: int = _DEFAULTS["png_compress_level"]
+    timelapse_max_frames: int = _DEFAULTS["timelapse_max_frames"]
+    timelapse_max_pixels: int = _DEFAULTS["timelapse_max_pixels"]
+    max_pending_exports: int = _DEFAULTS["max_pending_exports"]
+    max_exports_per_client: int = _DEFAULTS["max_exports_per_client"]
+    export_timeout_s: float = _DEFAULTS["export_timeout_s"]
+    export_cache_entries: int = _DEFAULTS["export_cache_entries"]
+    export_cache_bytes: int = _DEFAULTS["export_cache_bytes"]
     limits: Limits = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,9 +2,10 @@
 ``static/js/render.js`` in headless Chromium and by the server's export, differ by less than
 ``MAX_MEAN_ABS_DIFF`` per channel on average.
 
-Why that threshold: both sides anti-alias analytically (Skia, AGG), so they differ only in edge
-pixels, by a few levels each. The negative controls below show what a real mistake costs on the
-same scene: every stroke one unit off, or one unit too wide, is several times the threshold.
+Both sides are Skia (the export through skia-python, making the calls Chromium's canvas makes),
+so they differ only where the two Skia builds round differently, by a level or two on edges. The
+negative controls below show what a real mistake costs on the same scene: every stroke one unit
+off, or one unit too wide, is several times the threshold.
 """
 
 from __future__ import annotations
@@ -25,19 +26,24 @@ from PIL import Image, ImageChops, ImageStat
 from tests.integration.client import BoardClient, is_op
 from tests.serving import ServerThread
 from tests.test_render import FREEHAND_CASES
-from whiteboard.export.render import ExportOptions, plan_frame, render_image
+from whiteboard.export.frame import ExportOptions, plan_frame
+from whiteboard.export.raster import render_image
 from whiteboard.protocol import delta_code
 
 REGION = (0.0, 0.0, 400.0, 300.0)
-MAX_MEAN_ABS_DIFF = 1.0
-"""Mean |export - canvas| over all pixels and RGB channels, in 0..255 levels. Measured 0.52 at
-scale 1 and 0.31 at scale 2 (the SVG, drawn by Chromium: 0.01); the negative controls (every
-stroke 1 unit off, or 1 unit wider) measure 3.6 and 4.3. 1.0 leaves room for another
-Chromium's anti-aliasing and still fails any error of a unit or more by a factor of 3."""
+SCALES = [0.1, 0.25, 0.5, 1.0, 2.0]
+MAX_MEAN_ABS_DIFF = 0.5
+"""The threshold at scales 0.25 and up (tests/browser/test_big_board.py uses it too)."""
+MAX_MEAN_ABS_DIFF_AT_SCALE = {0.1: 1.5, 0.25: 0.5, 0.5: 0.5, 1.0: 0.5, 2.0: 0.5}
+"""Mean |export - canvas| over all pixels and RGB channels, in 0..255 levels, by scale: the
+targets of issue 11. Measured with Chromium 156 and skia-python 144: 0.34, 0.10, 0.04, 0.02,
+0.01 (the SVG, drawn by Chromium: 0.003); the negative controls (every stroke 1 unit off, or
+1 unit wider) measure 3.6 and 4.3 at scale 1. At 0.1 the scene is 40 x 30 pixels and nearly
+every stroke a hairline, so one pixel's rounding weighs more."""
 MAX_DIFFERING_FRACTION = 0.02
-"""Share of pixels whose channels differ by more than 48 levels in all (measured 0.7% and 0.5%,
-all on anti-aliased edges): a missing or misplaced feature (a cap, a dot, a curve drawn straight)
-shows here even when the mean stays small."""
+"""Share of pixels whose channels differ by more than 48 levels in all (measured 0 at every
+scale): a missing or misplaced feature (a cap, a dot, a curve drawn straight) shows
+here even when the mean stays small."""
 
 
 def scene() -> list[dict[str, Any]]:
@@ -45,10 +51,21 @@ def scene() -> list[dict[str, Any]]:
     rng = random.Random(4)
     ops: list[dict[str, Any]] = []
 
-    def add(tool: str, color: str, width: float, points: list[tuple[float, float]],
-            pressure: list[int] | None = None) -> None:
-        op: dict[str, Any] = {"type": "stroke", "id": f"s{len(ops)}", "tool": tool,
-                              "color": color, "width": width, "pts": list(delta_code(points))}
+    def add(
+        tool: str,
+        color: str,
+        width: float,
+        points: list[tuple[float, float]],
+        pressure: list[int] | None = None,
+    ) -> None:
+        op: dict[str, Any] = {
+            "type": "stroke",
+            "id": f"s{len(ops)}",
+            "tool": tool,
+            "color": color,
+            "width": width,
+            "pts": list(delta_code(points)),
+        }
         if pressure is not None:
             op["p"] = pressure
         ops.append(op)
@@ -62,8 +79,13 @@ def scene() -> list[dict[str, Any]]:
     add("highlighter", "#fdd835", 24, [(10, 50), (200, 70), (30, 100), (220, 120)])
     spiral = [(320 + 3 * i * math.cos(i / 3), 220 + 3 * i * math.sin(i / 3)) for i in range(30)]
     add("pen", "#e53935", 10, spiral, [min(100, 20 + 3 * i) for i in range(30)])
-    add("pen", "#43a047", 8, [(40 + 6 * i, 250 - 2 * i) for i in range(20)],
-        [50 + (i * 7) % 50 for i in range(20)])
+    add(
+        "pen",
+        "#43a047",
+        8,
+        [(40 + 6 * i, 250 - 2 * i) for i in range(20)],
+        [50 + (i * 7) % 50 for i in range(20)],
+    )
     add("line", "#000000", 4, [(20, 280), (380, 200)])
     add("rect", "#ff6f00", 5, [(150, 170), (260, 240)])
     add("ellipse", "#00897b", 3, [(280, 20), (390, 110)])
@@ -86,8 +108,9 @@ def draw_board(server: ServerThread, board: str, ops: list[dict[str, Any]]) -> N
         pool.submit(asyncio.run, run()).result(timeout=30)
 
 
-def canvas_pixels(browser: Any, server: ServerThread, ops: list[dict[str, Any]],
-                  scale: float) -> Image.Image:
+def canvas_pixels(
+    browser: Any, server: ServerThread, ops: list[dict[str, Any]], scale: float
+) -> Image.Image:
     """The ops drawn by the app's own render.js on a white canvas mapping REGION at ``scale``."""
     x, y, w, h = REGION
     page = browser.new_page()
@@ -135,13 +158,14 @@ def differing_fraction(a: Image.Image, b: Image.Image, levels: int = 48) -> floa
 
 
 def python_render(ops: list[dict[str, Any]], scale: float) -> Image.Image:
-    frame = plan_frame(None, ExportOptions(scale=scale, region=REGION))
+    frame = plan_frame(None, ExportOptions(scale=scale, region=REGION), 16_000_000)
     return render_image(ops, frame).convert("RGB")
 
 
-@pytest.mark.parametrize("scale", [1.0, 2.0])
-def test_png_export_matches_the_browser_canvas(browser: Any, server: ServerThread,
-                                               scale: float, tmp_path: Path) -> None:
+@pytest.mark.parametrize("scale", SCALES)
+def test_png_export_matches_the_browser_canvas(
+    browser: Any, server: ServerThread, scale: float, tmp_path: Path
+) -> None:
     ops = scene()
     draw_board(server, "compare", ops)
     exported = export_pixels(server, "compare", scale)
@@ -151,7 +175,7 @@ def test_png_export_matches_the_browser_canvas(browser: Any, server: ServerThrea
     diff = mean_abs_diff(exported, drawn)
     fraction = differing_fraction(exported, drawn)
     print(f"scale {scale}: mean abs diff {diff:.3f}, differing pixels {fraction:.4%}")
-    assert diff < MAX_MEAN_ABS_DIFF, f"mean abs diff {diff:.3f} (see {tmp_path})"
+    assert diff <= MAX_MEAN_ABS_DIFF_AT_SCALE[scale], f"mean abs diff {diff:.3f} (see {tmp_path})"
     assert fraction < MAX_DIFFERING_FRACTION, f"{fraction:.2%} of pixels differ (see {tmp_path})"
 
 
@@ -174,8 +198,9 @@ def test_threshold_catches_a_one_unit_error(browser: Any, server: ServerThread) 
     assert too_wide > 2 * MAX_MEAN_ABS_DIFF
 
 
-def test_vendored_perfect_freehand_gives_the_golden_outlines(browser: Any,
-                                                             server: ServerThread) -> None:
+def test_vendored_perfect_freehand_gives_the_golden_outlines(
+    browser: Any, server: ServerThread
+) -> None:
     """The same vectors tests/test_render.py checks the Python port against."""
     golden = json.loads(FREEHAND_CASES.read_text())
     options = golden["options"]
@@ -214,4 +239,4 @@ def test_svg_export_matches_the_browser_canvas(browser: Any, server: ServerThrea
     shown = Image.open(io.BytesIO(png)).convert("RGB")
     diff = mean_abs_diff(shown, canvas_pixels(browser, server, ops, 1.0))
     print(f"svg: mean abs diff {diff:.3f}")
-    assert diff < MAX_MEAN_ABS_DIFF
+    assert diff <= MAX_MEAN_ABS_DIFF

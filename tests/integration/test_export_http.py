@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
+import subprocess
+import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,7 +17,7 @@ from typing import Any
 from PIL import Image, ImageSequence
 
 from tests.integration.client import BoardClient, is_op, pen_stroke
-from tests.serving import ServerThread
+from tests.serving import ServerProcess, ServerThread
 from whiteboard.board import Board
 from whiteboard.protocol import Stroke, Style, delta_code
 from whiteboard.store.file import frame_record
@@ -221,9 +226,17 @@ async def test_live_drawing_goes_on_during_a_large_export(boards_dir: Path) -> N
     """The export renders away from the event loop: a stroke's round trip stays fast meanwhile."""
     board = Board(max_strokes=10_000)
     records = [
-        board.commit(Stroke(f"s{i}", Style("pen", "#336699", 6.0),
-                            delta_code([(i % 50 * 40 + k * 2.5, i // 50 * 30 + (k % 7) * 3)
-                                        for k in range(200)]), None), "someone")
+        board.commit(
+            Stroke(
+                f"s{i}",
+                Style("pen", "#336699", 6.0),
+                delta_code(
+                    [(i % 50 * 40 + k * 2.5, i // 50 * 30 + (k % 7) * 3) for k in range(200)]
+                ),
+                None,
+            ),
+            "someone",
+        )
         for i in range(500)
     ]  # 100,000 points: an export takes about a second here
     boards_dir.mkdir(parents=True)
@@ -251,3 +264,178 @@ async def test_live_drawing_goes_on_during_a_large_export(boards_dir: Path) -> N
     # Rendered on the event loop, this draws once, taking 1.5 s; in the worker: ~400 x 4 ms.
     assert len(round_trips) >= 5, "the export finished before drawing could be measured"
     assert median_s < 0.1
+
+
+def store_board(boards_dir: Path, board_id: str, strokes: int = 1, points: int = 2) -> Path:
+    board = Board(max_strokes=strokes + 1)
+    records = [
+        board.commit(
+            Stroke(
+                f"s{i}",
+                Style("pen", "#336699", 6.0),
+                delta_code(
+                    [(i % 50 * 40 + k * 2.5, i // 50 * 30 + (k % 7) * 3) for k in range(points)]
+                ),
+                None,
+            ),
+            "someone",
+        )
+        for i in range(strokes)
+    ]
+    boards_dir.mkdir(parents=True, exist_ok=True)
+    path = boards_dir / f"{board_id}.log"
+    path.write_bytes(b"".join(frame_record(r) for r in records))
+    return path
+
+
+def gated_renders(server: ServerThread) -> tuple[list[str], threading.Event]:
+    """Hold every render until the returned event is set; list the renders started."""
+    exporter = server.app.extensions["whiteboard_exporter"]
+    renders: list[str] = []
+    gate = threading.Event()
+    real_render = exporter._render
+
+    async def held_render(kind: str, *args: Any) -> Any:
+        renders.append(kind)
+        await asyncio.to_thread(gate.wait, 30)
+        return await real_render(kind, *args)
+
+    exporter._render = held_render
+    return renders, gate
+
+
+async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_identical_requests_for_a_board_not_in_memory_render_once(boards_dir: Path) -> None:
+    store_board(boards_dir, "stored", strokes=20, points=50)
+    from whiteboard.settings import Settings
+
+    with ServerThread(Settings(boards_dir=boards_dir, fsync=False)) as server:
+        renders, gate = gated_renders(server)
+        url = f"{server.http_url}/b/stored/export.png?scale=2"
+        answers = [asyncio.create_task(get(url)) for _ in range(20)]
+        await wait_until(lambda: len(renders) == 1)
+        gate.set()
+        results = await asyncio.gather(*answers)
+    assert [status for status, _, _ in results] == [200] * 20
+    assert len({body for _, _, body in results}) == 1
+    assert renders == ["png"]
+
+
+async def test_one_client_cannot_start_more_than_its_share_of_renders(boards_dir: Path) -> None:
+    store_board(boards_dir, "stored", strokes=3)
+    from whiteboard.settings import Settings
+
+    settings = Settings(boards_dir=boards_dir, fsync=False, max_exports_per_client=2)
+    with ServerThread(settings) as server:
+        renders, gate = gated_renders(server)
+        first = [
+            asyncio.create_task(get(f"{server.http_url}/b/stored/export.png?scale={s}"))
+            for s in (1, 2)
+        ]
+        await wait_until(lambda: len(renders) == 2)
+        status, headers, body = await get(f"{server.http_url}/b/stored/export.png?scale=3")
+        joined = asyncio.create_task(get(f"{server.http_url}/b/stored/export.png?scale=2"))
+        gate.set()
+        assert [s for s, _, _ in await asyncio.gather(*first, joined)] == [200, 200, 200]
+        after, _, _ = await get(f"{server.http_url}/b/stored/export.png?scale=3")
+    assert status == 429 and headers["Retry-After"] and b"max_exports_per_client" in body
+    assert after == 200  # the share is free again once a render is done
+    assert renders == ["png", "png", "png"]  # the joiner waited for a render, it started none
+
+
+async def test_a_log_over_the_board_cap_is_refused_at_once_with_the_reason(
+    boards_dir: Path,
+) -> None:
+    path = store_board(boards_dir, "huge", strokes=200, points=100)
+    from whiteboard.settings import Settings
+
+    settings = Settings(boards_dir=boards_dir, fsync=False, max_board_bytes=path.stat().st_size - 1)
+    with ServerThread(settings) as server:
+        renders, gate = gated_renders(server)
+        gate.set()
+        status, _, body = await get(f"{server.http_url}/b/huge/export.png")
+    assert status == 413 and b"max_board_bytes" in body and renders == []
+
+
+async def test_a_board_over_max_export_points_is_refused_with_the_reason(boards_dir: Path) -> None:
+    store_board(boards_dir, "big", strokes=30, points=100)
+    from whiteboard.settings import Settings
+
+    settings = Settings(boards_dir=boards_dir, fsync=False, max_export_points=2_000)
+    with ServerThread(settings) as server:
+        status, _, body = await get(f"{server.http_url}/b/big/export.svg")
+        small, _, _ = await get(f"{server.http_url}/b/big/timelapse.gif")
+    assert status == 413 and b"3,000 visible points" in body and b"export a region" in body
+    assert small == 200  # a timelapse is bounded by its frames, not by the board
+
+
+async def test_an_export_past_its_timeout_stops_and_says_why(boards_dir: Path) -> None:
+    store_board(boards_dir, "slow", strokes=300, points=200)
+    from whiteboard.settings import Settings
+
+    settings = Settings(boards_dir=boards_dir, fsync=False, export_timeout_s=0.001)
+    with ServerThread(settings) as server:
+        started = time.monotonic()
+        status, headers, body = await get(f"{server.http_url}/b/slow/export.png")
+        elapsed_s = time.monotonic() - started
+    assert status == 503 and b"export_timeout_s" in body and headers["Retry-After"]
+    assert elapsed_s < 30  # the worker stopped drawing; nobody waited for a grace period
+
+
+def test_the_server_process_never_loads_the_drawing_libraries(tmp_path: Path) -> None:
+    code = (
+        "import sys; from whiteboard.server.app import create_app; "
+        "from whiteboard.settings import Settings; "
+        f"create_app(Settings(boards_dir={str(tmp_path)!r})); "
+        "print(sorted(m for m in ('skia', 'PIL', 'aggdraw') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_stopped_server_leaves_no_export_process_behind(boards_dir: Path) -> None:
+    """SIGTERM after a banded export: the server exits at once and takes its export worker and
+    band helpers with it (before, the worker's pool kept the server waiting forever)."""
+    store_board(boards_dir, "big", strokes=1_100, points=200)  # 220,000 points: two bands
+    server = ServerProcess(boards_dir, "--fsync", "off").start()
+    try:
+        with urllib.request.urlopen(
+            f"{server.http_url}/b/big/export.png", timeout=HTTP_TIMEOUT_S
+        ) as response:
+            assert response.status == 200
+        pid = server.proc.pid
+        worker = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        helpers = [
+            child
+            for w in worker
+            for child in Path(f"/proc/{w}/task/{w}/children").read_text().split()
+        ]
+        assert helpers, "the export was drawn in bands, so a helper process exists"
+        server.signal(signal.SIGTERM)
+        code, output = server.wait(timeout_s=10)
+        assert code == 0, output
+    finally:
+        server.kill()
+    for child in worker + helpers:
+        deadline = time.monotonic() + 10
+        while running(child) and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        assert not running(child), f"export process {child} outlived the server"
+
+
+def running(pid: str) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False

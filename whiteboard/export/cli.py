@@ -16,14 +16,9 @@ from typing import Any, TextIO
 from ..protocol import ID_PATTERN
 from ..settings import Settings
 from ..store.file import LOG_SUFFIX
-from .job import MEDIA_TYPES, read_records, run_export
-from .render import (
-    DEFAULT_MAX_EXPORT_PIXELS,
-    MAX_SCALE,
-    MIN_SCALE,
-    ExportOptionError,
-    parse_options,
-)
+from .frame import MAX_SCALE, MIN_SCALE, ExportOptionError, parse_options
+from .job import read_records, run_export
+from .spec import MEDIA_TYPES, ExportLimits
 
 PROGRESS_MIN_RECORDS = 2_000
 """Boards with fewer ops render in well under a second: no progress bar for them."""
@@ -52,40 +47,72 @@ class ProgressBar:
 
 def add_export_command(commands: Any) -> None:
     export = commands.add_parser(
-        "export", help="export a board as PNG, SVG, PDF or a timelapse GIF",
+        "export",
+        help="export a board as PNG, SVG, PDF or a timelapse GIF",
         description="Render a board to a file; the format follows the extension of -o "
         "(.png, .svg, .pdf, or .gif for a timelapse of the board being drawn). Safe while a "
-        "server runs on the same boards directory: the log is only read.",
+        "server runs on the same boards directory: the log is only read. A board id that "
+        "starts with '-' goes after '--': whiteboard export -o x.png -- -my-board",
     )
-    export.add_argument("board_id", metavar="BOARD_ID", help="the board's id (from its URL)")
-    export.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
-                        help="file to write: .png, .svg, .pdf or .gif")
-    export.add_argument("--boards-dir", dest="boards_dir", default=None, metavar="BOARDS_DIR",
-                        help="directory of the board logs [env WHITEBOARD_BOARDS_DIR; "
-                        "default 'boards']")
-    export.add_argument("--scale", default=None,
-                        help=f"pixels per board unit, {MIN_SCALE}-{MAX_SCALE} [default 1]")
-    export.add_argument("--background", default=None,
-                        help="white, transparent or #rrggbb [default white]")
-    export.add_argument("--region", default=None, metavar="X,Y,W,H",
-                        help="board area to export, in board units [default: all the ink]")
+    export.add_argument(
+        "board_id",
+        metavar="BOARD_ID",
+        help="the board's id (from its URL); after '--' if it starts with '-'",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="file to write: .png, .svg, .pdf or .gif",
+    )
+    export.add_argument(
+        "--boards-dir",
+        dest="boards_dir",
+        default=None,
+        metavar="BOARDS_DIR",
+        help="directory of the board logs [env WHITEBOARD_BOARDS_DIR; default 'boards']",
+    )
+    export.add_argument(
+        "--scale", default=None, help=f"pixels per board unit, {MIN_SCALE}-{MAX_SCALE} [default 1]"
+    )
+    export.add_argument(
+        "--background", default=None, help="white, transparent or #rrggbb [default white]"
+    )
+    export.add_argument(
+        "--region",
+        default=None,
+        metavar="X,Y,W,H",
+        help="board area to export, in board units [default: all the ink]",
+    )
+    export.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="export a blank picture when the boards directory has no such "
+        "board, instead of failing",
+    )
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.set_defaults(run_export=run_export_command)
 
 
-def run_export_command(args: argparse.Namespace, settings: Settings,
-                       stderr: TextIO | None = None) -> int:
+def run_export_command(
+    args: argparse.Namespace, settings: Settings, stderr: TextIO | None = None
+) -> int:
     stderr = stderr or sys.stderr
     board_id: str = args.board_id
     if not ID_PATTERN.fullmatch(board_id):
-        stderr.write(f"whiteboard export: invalid board id {board_id!r}: 1-64 characters of "
-                     "A-Z a-z 0-9 _ -\n")
+        stderr.write(
+            f"whiteboard export: invalid board id {board_id!r}: 1-64 characters of "
+            "A-Z a-z 0-9 _ -\n"
+        )
         return 2
     output: Path = args.output
     kind = output.suffix.lower().lstrip(".")
     if kind not in MEDIA_TYPES:
-        stderr.write(f"whiteboard export: cannot tell the format of {output}: use .png, .svg, "
-                     ".pdf or .gif\n")
+        stderr.write(
+            f"whiteboard export: cannot tell the format of {output}: use .png, .svg, .pdf or .gif\n"
+        )
         return 2
     try:
         options = parse_options(args.scale, args.background, args.region)
@@ -94,24 +121,34 @@ def run_export_command(args: argparse.Namespace, settings: Settings,
         return 2
     path = settings.boards_dir / f"{board_id}{LOG_SUFFIX}"
     if not path.exists():
+        if not args.allow_empty:
+            stderr.write(
+                f"whiteboard export: no board {board_id!r} in {settings.boards_dir} "
+                f"(no file {path.name}); check the id and --boards-dir, or pass "
+                "--allow-empty for a blank picture\n"
+            )
+            return 1
         stderr.write(f"whiteboard export: note: {path} does not exist; exporting an empty board\n")
     records = read_records(path)
     progress = None
     if not args.quiet and len(records) >= PROGRESS_MIN_RECORDS:
         progress = ProgressBar(f"export {board_id}", stderr)
-    max_pixels = int(getattr(settings, "max_export_pixels", DEFAULT_MAX_EXPORT_PIXELS))
+    limits = ExportLimits.from_settings(settings)
+    max_pixels = limits.max_pixels
     try:
-        result = run_export(kind, options, records=records, max_pixels=max_pixels,
-                            progress=progress)
+        result = run_export(kind, options, records=records, limits=limits, progress=progress)
     except ExportOptionError as exc:
         stderr.write(f"whiteboard export: {exc}\n")
         return 2
     output.write_bytes(result.data)
     if result.frame is not None and result.frame.scaled_down:
-        stderr.write(f"whiteboard export: the picture would exceed {max_pixels} pixels; scaled "
-                     f"down to {result.frame.scale:.4g}\n")
+        stderr.write(
+            f"whiteboard export: the picture would exceed {max_pixels} pixels; scaled "
+            f"down to {result.frame.scale:.4g}\n"
+        )
     if not args.quiet:
         size = "" if result.frame is None else f" {result.frame.width}x{result.frame.height}"
-        stderr.write(f"wrote {output} ({kind}{size}, {len(result.data)} bytes, board at seq "
-                     f"{result.seq})\n")
+        stderr.write(
+            f"wrote {output} ({kind}{size}, {len(result.data)} bytes, board at seq {result.seq})\n"
+        )
     return 0

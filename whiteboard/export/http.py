@@ -1,13 +1,21 @@
 """Export routes: ``/b/<id>/export.png|svg|pdf`` and ``/b/<id>/timelapse.gif``.
 
-Rendering runs in a worker process (``EXPORT_WORKERS``), never on the event loop and not in a
-thread either: a thread would hold the GIL for most of a render and stall live drawing by several
-milliseconds at a time (``docs/performance.md``, Export). The worker reads the board's log file
-read-only, up to the durable head when the board is loaded, so an export neither loads a board
-nor creates a file: a valid id never drawn on is a small blank picture.
+Rendering runs in a worker process (``EXPORT_WORKERS``, with band helpers of its own), never on the
+event loop and not in a thread either: a thread would hold the GIL for most of a render and stall
+live drawing by several milliseconds at a time (``docs/performance.md``, Export). The worker reads
+the board's log file read-only, up to the durable head when the board is loaded, so an export
+neither loads a board nor creates a file: a valid id never drawn on is a small blank picture.
 
-Results are cached per (board, seq, format, options) in a small LRU; the ETag names the same, so
-``If-None-Match`` of an unchanged board is a 304 and a board is never rendered twice at one seq.
+A storm of requests costs one render per distinct picture (``docs/security.md``):
+
+- identical requests share one render, whether the board is loaded (named by its seq) or only on
+  disk (named by the log's size and mtime, so no read is needed to tell two requests apart);
+- finished pictures stay in a small LRU; the ETag names (board, seq, format, options), so
+  ``If-None-Match`` of an unchanged board is a 304;
+- distinct renders are bounded per client address (``max_exports_per_client``, then 429) and in
+  all (``max_pending_exports``, then 503), both with ``Retry-After``;
+- a board too large to draw in reasonable time is refused at once with the reason (413), and a
+  render that still runs at ``export_timeout_s`` stops in the worker and says so (503).
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ import concurrent.futures
 import hashlib
 import logging
 import multiprocessing
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,25 +39,30 @@ from ..protocol import ID_PATTERN
 from ..server.hub import Hubs
 from ..settings import Settings
 from ..store.file import LOG_SUFFIX
-from .job import ExportResult, export_file, lower_priority, run_export
-from .render import DEFAULT_MAX_EXPORT_PIXELS, ExportOptionError, ExportOptions, parse_options
+from .frame import ExportOptionError, ExportOptions, parse_options
+from .spec import (
+    BoardTooLarge,
+    ExportDeadline,
+    ExportLimits,
+    ExportResult,
+    export_in_worker,
+    lower_priority,
+    stop_processes,
+)
 
 log = logging.getLogger(__name__)
 
 INVALID_BOARD = "board ids are 1-64 characters of A-Z a-z 0-9 _ -"
 EXPORT_WORKERS = 1
-"""Worker processes rendering exports. One keeps a core free for the event loop on small hosts."""
+"""Worker processes taking export jobs; each draws large PNGs with ``export_processes`` bands."""
 EXPORT_WORKER_NICENESS = 10
 """How much lower the workers' CPU priority is than the server's."""
-MAX_PENDING_EXPORTS = 8
-"""Exports waiting for or in a worker; beyond this a request gets 503 with Retry-After."""
-EXPORT_TIMEOUT_S = 120.0
-"""An export taking longer than this is answered with 503 (the worker finishes it anyway)."""
+TIMEOUT_GRACE_S = 10.0
+"""A worker that has not answered this long after the export's deadline is presumed stuck."""
+RESPONSE_CHUNK_BYTES = 256 * 1024
+"""Size of the pieces an export's body is sent in (a few hundred µs of event-loop time each)."""
 SEQ_BY_STAT_ENTRIES = 4096
 """Boards not in memory whose log (size, mtime) -> seq is kept, for ETags without a read."""
-CACHE_ENTRIES = 32
-CACHE_BYTES = 64 * 1024 * 1024
-"""The LRU of rendered exports: at most this many entries and bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +74,7 @@ class Cached:
 class ExportCache:
     """LRU of rendered exports keyed by (board, seq, format, options)."""
 
-    def __init__(self, max_entries: int = CACHE_ENTRIES, max_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self._entries: OrderedDict[tuple[str, ...], Cached] = OrderedDict()
         self._bytes = 0
@@ -88,14 +103,20 @@ def make_etag(board_id: str, seq: int, kind: str, options: ExportOptions) -> str
     return f'"{board_id}.{seq}.{kind}.{digest}"'
 
 
+def refusal(status: int, reason: str, retry_after_s: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else {}
+    return Response(reason + "\n", status, mimetype="text/plain", headers=headers)
+
+
 class Exporter:
     def __init__(self, hubs: Hubs, store: Any, settings: Settings) -> None:
         self.hubs = hubs
         self.root = Path(store.root)
-        self.max_pixels = int(getattr(settings, "max_export_pixels", DEFAULT_MAX_EXPORT_PIXELS))
-        self.cache = ExportCache()
+        self.settings = settings
+        self.cache = ExportCache(settings.export_cache_entries, settings.export_cache_bytes)
         self._seq_by_stat: OrderedDict[str, tuple[tuple[int, int], int]] = OrderedDict()
         self._inflight: dict[tuple[str, ...], asyncio.Future[ExportResult]] = {}
+        self._renders_by_client: Counter[str] = Counter()
         self._pool: concurrent.futures.Executor | None = None
         self._pending = 0
 
@@ -104,13 +125,16 @@ class Exporter:
             # spawn, not fork: the server has threads (fork would copy their locks mid-use).
             context = multiprocessing.get_context("spawn")
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                EXPORT_WORKERS, mp_context=context, initializer=lower_priority,
-                initargs=(EXPORT_WORKER_NICENESS,))
+                EXPORT_WORKERS,
+                mp_context=context,
+                initializer=lower_priority,
+                initargs=(EXPORT_WORKER_NICENESS,),
+            )
         return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:  # its band helpers exit with it
+            stop_processes(self._pool)
             self._pool = None
 
     def _stat(self, path: Path) -> tuple[int, int] | None:
@@ -120,70 +144,81 @@ class Exporter:
             return None
         return stat.st_size, stat.st_mtime_ns
 
-    def _known_seq(self, board_id: str, path: Path) -> tuple[int | None, int | None]:
-        """(seq the board is at if already known, seq to render up to) without reading the log."""
+    def _version(self, board_id: str, path: Path) -> tuple[int | None, int | None, str]:
+        """(seq the board is at if known, seq to render up to, a name of this version of the
+        board that needs no read: its seq, or its log's size and mtime)."""
         hub = self.hubs.loaded(board_id)
         if hub is not None:
-            return hub.durable_seq, hub.durable_seq
+            return hub.durable_seq, hub.durable_seq, str(hub.durable_seq)
         stat = self._stat(path)
         if stat is None:
-            return 0, 0
+            return 0, 0, "0"
         known = self._seq_by_stat.get(board_id)
         if known is not None and known[0] == stat:
-            return known[1], None
-        return None, None
+            return known[1], None, str(known[1])
+        return None, None, f"stat:{stat[0]}:{stat[1]}"
 
-    async def export(self, board_id: str, kind: str) -> Response | tuple[str, int]:
+    async def export(self, board_id: str, kind: str) -> Response:
         try:
-            options = parse_options(request.args.get("scale"), request.args.get("background"),
-                                    request.args.get("region"))
+            options = parse_options(
+                request.args.get("scale"),
+                request.args.get("background"),
+                request.args.get("region"),
+            )
             if kind == "gif" and options.transparent:
                 raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")
         except ExportOptionError as exc:
-            return str(exc), 400
+            return refusal(400, str(exc))
         path = self.root / f"{board_id}{LOG_SUFFIX}"
-        seq, upto = self._known_seq(board_id, path)
-        key: tuple[str, ...] | None = None
+        seq, upto, version = self._version(board_id, path)
         if seq is not None:
-            key = (board_id, str(seq), kind, options.key())
-            entry = self.cache.get(key)
+            entry = self.cache.get((board_id, str(seq), kind, options.key()))
             if entry is not None:
                 return self._respond(board_id, kind, entry)
             etag = make_etag(board_id, seq, kind, options)
             if etag in _if_none_match():
                 return Response("", 304, headers={"ETag": etag, "Cache-Control": "no-cache"})
-            running = self._inflight.get(key)
-            if running is not None:  # the same picture is being drawn: wait for it
+        key = (board_id, version, kind, options.key())
+        running = self._inflight.get(key)
+        if running is not None:  # the same picture is being drawn: wait for it
+            try:
                 result = await asyncio.shield(running)
-                return self._respond(board_id, kind, self._remember(board_id, kind, options,
-                                                                    result))
-        if self._pending >= MAX_PENDING_EXPORTS:
-            return Response("too many exports in progress; retry shortly", 503,
-                            headers={"Retry-After": "5"})
+            except Exception as exc:
+                return self._failure(board_id, kind, exc)
+            return self._respond(board_id, kind, self._remember(board_id, kind, options, result))
+        too_big = self._too_big(path, upto)
+        if too_big is not None:
+            return too_big
+        client = request.remote_addr or "-"
+        if self._renders_by_client[client] >= self.settings.max_exports_per_client:
+            return refusal(
+                429,
+                f"you have {self._renders_by_client[client]} exports in "
+                "progress (max_exports_per_client); retry when one is done",
+                2,
+            )
+        if self._pending >= self.settings.max_pending_exports:
+            return refusal(503, "too many exports in progress; retry shortly", 5)
         stat_before = self._stat(path) if upto is None else None
         self._pending += 1
+        self._renders_by_client[client] += 1
         future: asyncio.Future[ExportResult] = asyncio.get_running_loop().create_future()
-        if key is not None:
-            self._inflight[key] = future
+        self._inflight[key] = future
         try:
             result = await self._render(kind, options, path, upto)
             future.set_result(result)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters get it through their shield
-            if isinstance(exc, TimeoutError):
-                return Response("the export took too long; try a smaller scale or region", 503,
-                                headers={"Retry-After": "30"})
             if not isinstance(exc, Exception):
                 raise  # cancellation: the client went away
-            if isinstance(exc, BrokenProcessPool):
-                self._pool = None  # the worker died (out of memory?): start a new one next time
-            log.exception("export %s of board %s failed", kind, board_id)
-            return Response("the export failed", 500)
+            return self._failure(board_id, kind, exc)
         finally:
             self._pending -= 1
-            if key is not None:
-                self._inflight.pop(key, None)
+            self._renders_by_client[client] -= 1
+            if not self._renders_by_client[client]:
+                del self._renders_by_client[client]
+            self._inflight.pop(key, None)
         if stat_before is not None and result.seq and self._stat(path) == stat_before:
             # the file did not change while it was read: its (size, mtime) names this seq
             self._seq_by_stat[board_id] = (stat_before, result.seq)
@@ -192,30 +227,84 @@ class Exporter:
                 self._seq_by_stat.popitem(last=False)
         return self._respond(board_id, kind, self._remember(board_id, kind, options, result))
 
-    def _remember(self, board_id: str, kind: str, options: ExportOptions,
-                  result: ExportResult) -> Cached:
+    def _too_big(self, path: Path, upto: int | None) -> Response | None:
+        """Refuse without reading a log larger than any board may be (``max_board_bytes``)."""
+        stat = self._stat(path) if upto != 0 else None
+        if stat is not None and stat[0] > self.settings.max_board_bytes:
+            return refusal(
+                413,
+                f"the board's log is {stat[0]:,} bytes, over max_board_bytes "
+                f"({self.settings.max_board_bytes:,}): too large to export here; "
+                "use `whiteboard export` on the server",
+            )
+        return None
+
+    def _failure(self, board_id: str, kind: str, exc: BaseException) -> Response:
+        if isinstance(exc, BoardTooLarge):
+            return refusal(413, str(exc))
+        if isinstance(exc, ExportDeadline | TimeoutError):
+            return refusal(
+                503,
+                f"the export took longer than {self.settings.export_timeout_s:g} "
+                "s (export_timeout_s) and was stopped; try a smaller scale or region",
+                30,
+            )
+        if isinstance(exc, BrokenProcessPool):
+            self._pool = None  # the worker died (out of memory?): start a new one next time
+        log.error("export %s of board %s failed: %r", kind, board_id, exc)
+        return refusal(500, "the export failed")
+
+    def _remember(
+        self, board_id: str, kind: str, options: ExportOptions, result: ExportResult
+    ) -> Cached:
         entry = Cached(make_etag(board_id, result.seq, kind, options), result)
         self.cache.put((board_id, str(result.seq), kind, options.key()), entry)
         return entry
 
-    async def _render(self, kind: str, options: ExportOptions, path: Path,
-                      upto: int | None) -> ExportResult:
-        if upto == 0 and options.region is None:  # never drawn on: a small blank picture
-            return run_export(kind, options, records=[], max_pixels=self.max_pixels)
+    async def _render(
+        self, kind: str, options: ExportOptions, path: Path, upto: int | None
+    ) -> ExportResult:
+        timeout_s = self.settings.export_timeout_s
+        limits = ExportLimits.from_settings(
+            self.settings,
+            max_points=self.settings.max_export_points,
+            deadline=time.time() + timeout_s,
+        )
+        blank = upto == 0  # never drawn on: a small blank picture, no file read
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor(), export_file, kind, options, str(path),
-                                      upto, self.max_pixels)
-        return await asyncio.wait_for(future, EXPORT_TIMEOUT_S)
+        future = loop.run_in_executor(
+            self._executor(),
+            export_in_worker,
+            kind,
+            options,
+            None if blank else str(path),
+            upto,
+            limits,
+        )
+        return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)
 
     def _respond(self, board_id: str, kind: str, entry: Cached) -> Response:
-        headers = {"ETag": entry.etag, "Cache-Control": "no-cache",
-                   "Content-Disposition": f'inline; filename="{board_id}.{kind}"'}
+        headers = {
+            "ETag": entry.etag,
+            "Cache-Control": "no-cache",
+            "Content-Disposition": f'inline; filename="{board_id}.{kind}"',
+        }
         frame = entry.result.frame
         if frame is not None and frame.scaled_down:
             headers["X-Whiteboard-Scaled"] = f"{frame.scale:.6g}"
         if entry.etag in _if_none_match():
             return Response("", 304, headers=headers)
-        return Response(entry.result.data, 200, mimetype=entry.result.media_type, headers=headers)
+        data = entry.result.data
+        headers["Content-Length"] = str(len(data))
+        return Response(_chunks(data), 200, mimetype=entry.result.media_type, headers=headers)
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    """The body in pieces, each written before the next is taken: an 11 MB PNG otherwise went
+    through the event loop in one step and delayed live drawing by several milliseconds."""
+    view = memoryview(data)
+    for start in range(0, len(data), RESPONSE_CHUNK_BYTES):
+        yield bytes(view[start : start + RESPONSE_CHUNK_BYTES])
 
 
 def _if_none_match() -> set[str]:
@@ -251,4 +340,3 @@ def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> 
     @app.get("/b/<board_id>/timelapse.gif")
     async def timelapse_gif(board_id: str) -> Any:
         return await export(board_id, "gif")
-

@@ -1,7 +1,7 @@
 """A board's history as an animated GIF: replay its log from the blank board, op by op.
 
 The log is replayed with :meth:`Board.apply` (the rules every client uses), so erase, clear, undo
-and redo show as they happened. A frame is taken after every ``ceil(ops / MAX_FRAMES)`` ops; when
+and redo show as they happened. A frame is taken after every ``ceil(ops / max_frames)`` ops; when
 only new strokes appeared since the previous frame they are drawn over it, otherwise (something
 was hidden, or an undone older stroke came back under newer ones) the frame is drawn afresh.
 The picture area is the bounds of every stroke ever drawn, so the view never jumps. A history
@@ -22,24 +22,14 @@ import msgpack
 from PIL import Image, ImageChops
 
 from ..board import Board, CorruptLog
-from .render import (
-    ExportOptions,
-    Frame,
-    Progress,
-    board_bounds,
-    draw_onto,
-    plan_frame,
-    render_image,
-)
+from .frame import ExportOptions, Frame, board_bounds, plan_frame
+from .raster import draw_onto, render_image
+from .render import Progress
 
-MAX_FRAMES = 150
-"""Frames of one timelapse: bounds its size and rendering time whatever the log's length."""
-MAX_TIMELAPSE_PIXELS = 800 * 600
-"""Pixels of one frame; larger boards are scaled down (a GIF is for looking, not printing)."""
 MAX_GROWTH_FRAMES = 12
 """Frames in which one stroke of a short history grows before it is complete."""
 FRAME_MS = 80
-"""Time each frame shows; the whole animation lasts at most MAX_FRAMES * FRAME_MS (12 s)."""
+"""Time each frame shows; the animation lasts at most max_frames * FRAME_MS (12 s by default)."""
 FIRST_FRAME_MS = 500
 LAST_FRAME_MS = 3000
 """The blank board and the finished board stay on screen long enough to be seen."""
@@ -61,14 +51,21 @@ def _visible(board: Board, strokes: dict[str, dict[str, Any]]) -> list[str]:
     return [i for i in strokes if (state := board.strokes.get(i)) is not None and state.visible]
 
 
-def render_timelapse(records: Sequence[bytes], options: ExportOptions,
-                     progress: Progress | None = None) -> bytes:
-    """GIF bytes animating ``records`` (a board's log) stroke by stroke from a blank board."""
+def render_timelapse(
+    records: Sequence[bytes],
+    options: ExportOptions,
+    max_frames: int,
+    max_pixels: int,
+    progress: Progress | None = None,
+) -> bytes:
+    """GIF bytes animating ``records`` (a board's log) stroke by stroke from a blank board, in at
+    most ``max_frames`` frames (bounds its size and drawing time whatever the log's length) of at
+    most ``max_pixels`` (larger boards are scaled down: a GIF is for looking, not printing)."""
     ops = [msgpack.unpackb(record, raw=False, use_list=False) for record in records]
     _, applied = _replay(ops, records)  # the history ends at the first record that does not fit
     ops = ops[:applied]
     strokes = {op["id"]: op for op in ops if op.get("type") == "stroke"}
-    frame = plan_frame(board_bounds(strokes.values()), options, MAX_TIMELAPSE_PIXELS)
+    frame = plan_frame(board_bounds(list(strokes.values())), options, max_pixels)
     background = "white" if options.transparent else options.background
     blank = render_image([], frame, background).copy()
     # Every stroke ever drawn, erased ones too: the colours any frame can hold.
@@ -76,11 +73,11 @@ def render_timelapse(records: Sequence[bytes], options: ExportOptions,
     frames = [_indexed(blank, blank, palette)]
     canvas = blank.copy()
     board = Board(max_strokes=2**62)
-    every = max(1, math.ceil(len(ops) / MAX_FRAMES))
+    every = max(1, math.ceil(len(ops) / max_frames))
     drawn: list[str] = []  # stroke ids on the canvas, in drawing order
     added: list[str] = []  # strokes committed since the last frame
     only_added = True  # no erase, clear, undo or redo since the last frame
-    growing = _growth_frames(ops) if every == 1 else {}
+    growing = _growth_frames(ops, max_frames) if every == 1 else {}
     for index, op in enumerate(ops, start=1):
         for partial in _prefixes(op, growing.get(op.get("id"), 0)):
             grown = canvas.copy()
@@ -107,23 +104,36 @@ def render_timelapse(records: Sequence[bytes], options: ExportOptions,
     if len(frames) == 1:  # nothing was ever drawn: a still, blank GIF
         durations = [LAST_FRAME_MS]
     buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
-                   duration=durations, loop=0, disposal=1)
+    frames[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        loop=0,
+        disposal=1,
+    )
     return buffer.getvalue()
 
 
-def _growth_frames(ops: Sequence[dict[str, Any]]) -> dict[str, int]:
+def _growth_frames(ops: Sequence[dict[str, Any]], max_frames: int) -> dict[str, int]:
     """Frames to spare on a short history (one frame per op leaves many unused): freehand strokes
     grow over a few frames each, in proportion to their points, so even one stroke animates."""
-    spare = MAX_FRAMES - len(ops)
-    growable = {op["id"]: len(op["pts"]) // 2 for op in ops
-                if op.get("type") == "stroke" and op.get("tool") in ("pen", "highlighter")
-                and len(op["pts"]) >= 6}
+    spare = max_frames - len(ops)
+    growable = {
+        op["id"]: len(op["pts"]) // 2
+        for op in ops
+        if op.get("type") == "stroke"
+        and op.get("tool") in ("pen", "highlighter")
+        and len(op["pts"]) >= 6
+    }
     total = sum(growable.values())
     if spare <= 0 or not total:
         return {}
-    return {op_id: min(MAX_GROWTH_FRAMES, points - 1, spare * points // total)
-            for op_id, points in growable.items()}
+    return {
+        op_id: min(MAX_GROWTH_FRAMES, points - 1, spare * points // total)
+        for op_id, points in growable.items()
+    }
 
 
 def _prefixes(op: dict[str, Any], count: int) -> list[dict[str, Any]]:
@@ -154,8 +164,12 @@ def _indexed(image: Image.Image, blank: Image.Image, palette: Image.Image) -> Im
 def _palette(blank: Image.Image, finished: Image.Image) -> Image.Image:
     """256 colours: the background's exactly, then the drawing's 255 most useful."""
     background = blank.getpixel((0, 0))
-    found = finished.quantize(colors=255, method=Image.Quantize.MEDIANCUT,
-                              dither=Image.Dither.NONE).getpalette() or []
+    found = (
+        finished.quantize(
+            colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        ).getpalette()
+        or []
+    )
     colours = list(background)
     for i in range(0, min(len(found), 255 * 3), 3):
         # Pillow maps colours through a coarse cache, so a near-copy of the background could
@@ -167,4 +181,4 @@ def _palette(blank: Image.Image, finished: Image.Image) -> Image.Image:
     return palette
 
 
-__all__ = ["MAX_FRAMES", "Frame", "render_timelapse"]
+__all__ = ["Frame", "render_timelapse"]

@@ -1,0 +1,223 @@
+"""What an export shows: its options, the board area and pixel size (the frame), and the board's
+geometry decoded for every element at once.
+
+Pure (numpy, no drawing library): every output format (raster, PDF, SVG) and every element kind
+shares one ``Frame`` and one transform, board units -> pixels: ``(x - frame.x) * frame.scale``.
+Decoding is vectorised because a large board holds millions of points: one ``cumsum`` over all
+strokes instead of a Python loop per point.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..protocol import COLOR_PATTERN, COORD_SCALE, PRESSURE_SCALE
+
+Stroke = Mapping[str, Any]
+"""A decoded committed stroke op: ``tool``, ``color``, ``width``, ``pts`` (delta-coded), ``p``?"""
+
+MIN_SCALE, MAX_SCALE = 0.1, 4.0
+"""Pixels per board unit an export may ask for."""
+MARGIN_UNITS = 16.0
+"""Board units of background around the ink's bounding box."""
+EMPTY_BOARD_UNITS = 64.0
+"""An empty board exports as a blank square of this side (board units), not as an error."""
+MAX_REGION_UNITS = 40_000_000.0
+"""Largest region side: twice the coordinate range (``max_coord`` is 10,000,000)."""
+FREEHAND_MAX_RADIUS = 0.8
+"""Widest pressure outline, as a fraction of ``width``: size * (0.5 + thinning / 2) at p = 1."""
+
+
+class ExportOptionError(ValueError):
+    """A query option or CLI flag is out of range; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    scale: float = 1.0
+    background: str = "white"  # "white", "transparent" or "#rrggbb"
+    region: tuple[float, float, float, float] | None = None  # x, y, w, h in board units
+
+    def key(self) -> str:
+        """Canonical text of the options (part of the ETag and of the cache key)."""
+        region = "-" if self.region is None else ",".join(repr(float(v)) for v in self.region)
+        return f"s{float(self.scale)!r};b{self.background};r{region}"  # repr: exact, no collisions
+
+    @property
+    def transparent(self) -> bool:
+        return self.background == "transparent"
+
+
+def parse_options(
+    scale: str | None = None, background: str | None = None, region: str | None = None
+) -> ExportOptions:
+    """Build options from query or flag strings (None: default); raise ExportOptionError."""
+    value = 1.0
+    if scale is not None:
+        try:
+            value = float(scale)
+        except ValueError:
+            raise ExportOptionError(f"scale must be a number, got {scale!r}") from None
+        if not math.isfinite(value) or not MIN_SCALE <= value <= MAX_SCALE:
+            raise ExportOptionError(
+                f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {scale}"
+            )
+    colour = "white"
+    if background is not None:
+        colour = background.strip().lower()
+        if COLOR_PATTERN.fullmatch("#" + colour):
+            colour = "#" + colour  # '#' starts a URL fragment, so 'ff8800' is accepted too
+        if colour not in ("white", "transparent") and not COLOR_PATTERN.fullmatch(colour):
+            raise ExportOptionError(
+                f"background must be white, transparent or #rrggbb, got {background!r}"
+            )
+    box = None
+    if region is not None:
+        try:
+            box = tuple(float(v) for v in region.split(","))
+        except ValueError:
+            box = ()
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            raise ExportOptionError(f"region must be x,y,w,h in board units, got {region!r}")
+        if not (0 < box[2] <= MAX_REGION_UNITS and 0 < box[3] <= MAX_REGION_UNITS):
+            raise ExportOptionError(
+                f"region width and height must be 0 < w, h <= {MAX_REGION_UNITS:g}, got {region!r}"
+            )
+    return ExportOptions(value, colour, box)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What is drawn: the board from (x, y), ``scale`` px per unit, ``width`` x ``height`` px."""
+
+    x: float
+    y: float
+    scale: float
+    width: int
+    height: int
+    requested_scale: float
+
+    @property
+    def scaled_down(self) -> bool:
+        return self.scale < self.requested_scale
+
+    def box(self) -> tuple[float, float, float, float]:
+        """The board area shown: (min x, min y, max x, max y) in board units."""
+        return (self.x, self.y, self.x + self.width / self.scale, self.y + self.height / self.scale)
+
+
+def plan_frame(bounds: Sequence[float] | None, options: ExportOptions, max_pixels: int) -> Frame:
+    """The picture's area and size: the region asked for, else the ink plus a margin.
+
+    Over ``max_pixels`` the scale shrinks until it fits (``Frame.scaled_down``).
+    """
+    if options.region is not None:
+        x, y, w, h = options.region
+    elif bounds is None:
+        x, y, w, h = 0.0, 0.0, EMPTY_BOARD_UNITS, EMPTY_BOARD_UNITS
+    else:
+        x, y = bounds[0] - MARGIN_UNITS, bounds[1] - MARGIN_UNITS
+        w, h = bounds[2] - bounds[0] + 2 * MARGIN_UNITS, bounds[3] - bounds[1] + 2 * MARGIN_UNITS
+    scale = options.scale
+    if w * h * scale * scale > max_pixels:
+        scale = math.sqrt(max_pixels / (w * h))
+    while max(1, math.ceil(w * scale)) * max(1, math.ceil(h * scale)) > max_pixels:
+        scale *= 0.999  # ceil() can push the product just over
+    return Frame(
+        float(x),
+        float(y),
+        scale,
+        max(1, math.ceil(w * scale)),
+        max(1, math.ceil(h * scale)),
+        options.scale,
+    )
+
+
+def uses_pressure(stroke: Stroke) -> bool:
+    """A pen stroke with one pressure per point: drawn as its perfect-freehand outline."""
+    pressures = stroke.get("p")
+    return (
+        stroke["tool"] == "pen"
+        and pressures is not None
+        and len(pressures) * 2 == len(stroke["pts"])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """The absolute points of many strokes at once: stroke ``i`` is ``xy[start[i]:end[i]]``
+    (board units, float64), ``deltas`` the same rows as sent (quanta, the first absolute), and
+    ``boxes[i]`` its ink's (min x, min y, max x, max y)."""
+
+    xy: np.ndarray
+    deltas: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    boxes: np.ndarray
+
+    def points(self, index: int) -> np.ndarray:
+        return self.xy[self.start[index] : self.end[index]]
+
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        if not len(self.boxes):
+            return None
+        low = self.boxes[:, :2].min(axis=0)
+        high = self.boxes[:, 2:].max(axis=0)
+        return float(low[0]), float(low[1]), float(high[0]), float(high[1])
+
+    def inside(self, box: Sequence[float]) -> np.ndarray:
+        """Indices of the strokes whose ink may show in ``box`` (min x, min y, max x, max y)."""
+        b = self.boxes
+        hit = (b[:, 2] >= box[0]) & (b[:, 0] <= box[2]) & (b[:, 3] >= box[1]) & (b[:, 1] <= box[3])
+        return np.flatnonzero(hit)
+
+
+def decode(strokes: Sequence[Stroke]) -> Geometry:
+    """Absolute points and ink boxes of ``strokes`` (delta-coded quanta -> board units)."""
+    quanta = array("q")
+    counts = array("q")
+    pads = array("d")
+    for stroke in strokes:
+        pts = stroke["pts"]
+        quanta.extend(pts)
+        counts.append(len(pts) // 2)
+        pads.append(stroke["width"] * (FREEHAND_MAX_RADIUS if uses_pressure(stroke) else 0.5))
+    count = np.frombuffer(counts, dtype=np.int64) if counts else np.zeros(0, np.int64)
+    end = np.cumsum(count)
+    start = end - count
+    if not len(quanta):
+        xy = np.zeros((0, 2))
+        deltas = np.zeros((0, 2), np.int64)
+    else:
+        deltas = np.frombuffer(quanta, dtype=np.int64).reshape(-1, 2)
+        running = np.cumsum(deltas, axis=0)
+        before = np.zeros((len(count), 2), np.int64)  # the running sum before each stroke
+        later = (count > 0) & (start > 0)
+        before[later] = running[start[later] - 1]
+        xy = (running - np.repeat(before, count, axis=0)) / COORD_SCALE
+    boxes = np.zeros((len(count), 4))
+    nonempty = count > 0
+    if nonempty.any():
+        firsts = start[nonempty]
+        boxes[nonempty, 0:2] = np.minimum.reduceat(xy, firsts, axis=0)
+        boxes[nonempty, 2:4] = np.maximum.reduceat(xy, firsts, axis=0)
+        pad = np.frombuffer(pads, dtype=np.float64)[nonempty, None]
+        boxes[nonempty, 0:2] -= pad
+        boxes[nonempty, 2:4] += pad
+    boxes[~nonempty] = (math.inf, math.inf, -math.inf, -math.inf)
+    return Geometry(xy, deltas, start, end, boxes)
+
+
+def board_bounds(strokes: Sequence[Stroke]) -> tuple[float, float, float, float] | None:
+    """(min x, min y, max x, max y) of all the ink in board units; None for no strokes."""
+    return decode(strokes).bounds()
+
+
+def pressures(stroke: Stroke) -> list[float]:
+    return [p / PRESSURE_SCALE for p in stroke["p"]]

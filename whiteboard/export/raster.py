@@ -1,0 +1,264 @@
+"""Pixels: a board drawn by Skia into memory, in horizontal bands on a small process pool.
+
+Skia's time goes into stroking and scan-converting paths, so a band costs about what its strokes
+cost: the picture is cut where the ink's points are split evenly (not where rows are), each band
+drawn by its own process straight into one shared-memory buffer, and the caller draws the first
+band itself while helpers draw the others. Bands are cut at pixel rows and Skia's anti-aliasing
+is per pixel, so the tiled picture is exactly the single-band one (tested).
+
+The helpers run at the export's low CPU priority (``lower_priority``): on a busy host the event
+loop serving live drawing wins the cores. Pillow then turns the buffer into an image (RGB; RGBA
+from Skia's premultiplied alpha for a transparent background).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import shared_memory
+
+import numpy as np
+import skia
+from PIL import Image
+
+from .frame import Frame, Geometry, Stroke, decode
+from .render import Progress, background_colour, draw_ops, frame_matrix
+from .spec import ExportDeadline, lower_priority, stop_processes
+
+MIN_POINTS_PER_BAND = 100_000
+"""Below this many points a band is not worth a process round trip (~10 ms); small boards
+render in one band, in the calling process."""
+BAND_MARGIN_PX = 2.0
+"""Strokes whose ink box comes this close to a band are drawn into it: Skia draws strokes
+thinner than a pixel one pixel wide, which can reach past the box by half a pixel."""
+
+
+def deadline_progress(deadline: float | None, progress: Progress | None) -> Progress | None:
+    """A progress callback that also raises ``ExportDeadline`` once ``time.time()`` passes."""
+    if deadline is None:
+        return progress
+
+    def check(done: int, total: int) -> None:
+        if time.time() > deadline:
+            raise ExportDeadline(f"drawing stopped at stroke {done} of {total}")
+        if progress is not None:
+            progress(done, total)
+
+    return check
+
+
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_pool_size = 0
+
+
+def _helpers(count: int, niceness: int) -> concurrent.futures.ProcessPoolExecutor:
+    """This process's pool of band helpers (spawned once, reused by every export)."""
+    global _pool, _pool_size
+    if _pool is None or _pool_size != count:
+        if _pool is not None:
+            stop_processes(_pool)
+        # spawn, not fork: a server has threads (fork would copy their locks mid-use).
+        _pool = concurrent.futures.ProcessPoolExecutor(
+            count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=lower_priority,
+            initargs=(niceness,),
+        )
+        _pool_size = count
+    return _pool
+
+
+def shutdown_helpers() -> None:
+    global _pool
+    if _pool is not None:
+        stop_processes(_pool)
+        _pool = None
+
+
+def draw_band(
+    pixels: np.ndarray,
+    ops: Sequence[Stroke],
+    geometry: Geometry,
+    frame: Frame,
+    rows: tuple[int, int],
+    background: str,
+    progress: Progress | None = None,
+) -> None:
+    """Draw the strokes reaching pixel rows ``rows`` (top, bottom) into ``pixels`` (the whole
+    picture, height x width x 4 bytes, RGBA premultiplied), touching no other row.
+
+    Every band draws on the whole picture's surface, clipped to its rows, with the one frame
+    matrix: a band drawn on its own surface with a shifted matrix rounds coordinates differently
+    and its anti-aliasing differs by up to 58 levels (measured)."""
+    height, width = pixels.shape[:2]
+    top, bottom = rows
+    info = skia.ImageInfo.Make(width, height, skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType)
+    surface = skia.Surface.MakeRasterDirect(info, pixels)
+    canvas = surface.getCanvas()
+    canvas.clipRect(skia.Rect.MakeLTRB(0, top, width, bottom))
+    canvas.clear(background_colour(background))
+    canvas.setMatrix(frame_matrix(frame))
+    margin = BAND_MARGIN_PX / frame.scale
+    box = (
+        frame.x - margin,
+        frame.y + top / frame.scale - margin,
+        frame.x + width / frame.scale + margin,
+        frame.y + bottom / frame.scale + margin,
+    )
+    draw_ops(canvas, ops, geometry, geometry.inside(box).tolist(), progress, frame.scale)
+    del canvas, surface
+
+
+def _draw_shared_band(
+    name: str,
+    rows: tuple[int, int],
+    ops: list[Stroke],
+    frame: Frame,
+    background: str,
+    deadline: float | None,
+) -> None:
+    """Helper-process entry: draw one band into the caller's shared-memory buffer."""
+    memory = shared_memory.SharedMemory(name=name)
+    pixels = np.ndarray((frame.height, frame.width, 4), np.uint8, memory.buf)
+    try:
+        draw_band(
+            pixels, ops, decode(ops), frame, rows, background, deadline_progress(deadline, None)
+        )
+    finally:
+        del pixels  # a view of the buffer would keep it from closing
+        memory.close()
+
+
+def band_rows(geometry: Geometry, frame: Frame, bands: int) -> list[int]:
+    """Row boundaries [0, ..., height] cutting the ink's points into ``bands`` even shares."""
+    counts = (geometry.end - geometry.start).astype(np.float64)
+    centre = ((geometry.boxes[:, 1] + geometry.boxes[:, 3]) / 2 - frame.y) * frame.scale
+    order = np.argsort(centre)
+    share = np.cumsum(counts[order])
+    rows = [0]
+    for k in range(1, bands):
+        at = int(np.searchsorted(share, share[-1] * k / bands))
+        row = int(
+            np.clip(
+                round(float(centre[order[min(at, len(order) - 1)]])),
+                rows[-1] + 1,
+                frame.height - (bands - k),
+            )
+        )
+        rows.append(row)
+    rows.append(frame.height)
+    return rows
+
+
+def render_pixels(
+    ops: Sequence[Stroke],
+    frame: Frame,
+    background: str = "white",
+    progress: Progress | None = None,
+    processes: int = 1,
+    niceness: int = 0,
+    deadline: float | None = None,
+) -> Image.Image:
+    """Draw ``ops`` in order: an RGB image, or RGBA when ``background`` is transparent.
+
+    With ``processes`` > 1 and enough points, bands go to helper processes."""
+    geometry = decode(ops)
+    progress = deadline_progress(deadline, progress)
+    total_points = int(geometry.end[-1]) if len(geometry.end) else 0
+    bands = max(1, min(processes, total_points // MIN_POINTS_PER_BAND, frame.height))
+    shape = (frame.height, frame.width)
+    if bands == 1:
+        pixels = np.empty((*shape, 4), np.uint8)
+        draw_band(pixels, ops, geometry, frame, (0, frame.height), background, progress)
+        return _to_image(pixels.data, frame, background)
+    memory = shared_memory.SharedMemory(create=True, size=shape[0] * shape[1] * 4)
+    try:
+        _draw_bands(memory, ops, geometry, frame, background, bands, progress, niceness, deadline)
+        return _to_image(memory.buf, frame, background)
+    finally:
+        memory.close()
+        memory.unlink()
+
+
+def _draw_bands(
+    memory: shared_memory.SharedMemory,
+    ops: Sequence[Stroke],
+    geometry: Geometry,
+    frame: Frame,
+    background: str,
+    bands: int,
+    progress: Progress | None,
+    niceness: int,
+    deadline: float | None,
+) -> None:
+    rows = band_rows(geometry, frame, bands)
+    pool = _helpers(bands - 1, niceness)
+    futures = []
+    margin = BAND_MARGIN_PX / frame.scale
+    for top, bottom in itertools.pairwise(rows[1:]):
+        box = (
+            frame.x - margin,
+            frame.y + top / frame.scale - margin,
+            frame.x + frame.width / frame.scale + margin,
+            frame.y + bottom / frame.scale + margin,
+        )
+        band_ops = [ops[i] for i in geometry.inside(box).tolist()]
+        futures.append(
+            pool.submit(
+                _draw_shared_band, memory.name, (top, bottom), band_ops, frame, background, deadline
+            )
+        )
+    pixels = np.ndarray((frame.height, frame.width, 4), np.uint8, memory.buf)
+    try:
+        draw_band(pixels, ops, geometry, frame, (0, rows[1]), background, progress)
+    finally:
+        del pixels
+        concurrent.futures.wait(futures)  # never free the buffer under a helper still drawing
+    for future in futures:
+        try:
+            future.result()  # a helper's error (or its deadline) is the export's
+        except BrokenProcessPool:
+            shutdown_helpers()  # a helper died (out of memory?): fresh ones next time
+            raise
+
+
+def _to_image(buffer: memoryview, frame: Frame, background: str) -> Image.Image:
+    """Pillow's own copy of the RGBA buffer: RGB, or RGBA unpremultiplied when transparent."""
+    size = (frame.width, frame.height)
+    if background == "transparent":
+        return Image.frombytes("RGBA", size, bytes(buffer), "raw", "RGBa")
+    return Image.frombuffer("RGBA", size, buffer, "raw", "RGBA", 0, 1).convert("RGB")
+
+
+def render_image(
+    ops: Sequence[Stroke], frame: Frame, background: str = "white", progress: Progress | None = None
+) -> Image.Image:
+    """``render_pixels`` in this process alone (tests, the timelapse, small pictures)."""
+    return render_pixels(ops, frame, background, progress)
+
+
+def draw_onto(image: Image.Image, ops: Sequence[Stroke], frame: Frame) -> None:
+    """Draw ``ops`` over an opaque RGB ``image`` of the frame's size, in place."""
+    pixels = np.array(image.convert("RGBA"))
+    info = skia.ImageInfo.Make(
+        frame.width, frame.height, skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType
+    )
+    surface = skia.Surface.MakeRasterDirect(info, pixels)
+    canvas = surface.getCanvas()
+    canvas.setMatrix(frame_matrix(frame))
+    draw_ops(canvas, ops, decode(ops), px_per_unit=frame.scale)
+    del canvas, surface
+    image.paste(Image.fromarray(pixels, "RGBA").convert("RGB"))
+
+
+def flatten(image: Image.Image) -> Image.Image:
+    """An RGB copy for formats without alpha (GIF): transparency becomes white."""
+    if image.mode == "RGB":
+        return image
+    base = Image.new("RGB", image.size, "white")
+    base.paste(image, mask=image.getchannel("A"))
+    return base
