@@ -183,7 +183,8 @@ async def test_a_receiver_too_far_behind_is_closed_with_4004_and_others_still_ge
     room.add(fast)
     slow_sink.buffered = 1
     for tick in range(50):
-        room.publish(batch(tick, tick), float(tick) / 100)
+        tick_batch = batch(tick, tick)
+        room.publish(lambda want, b=tick_batch: b, float(tick) / 100)
     assert slow.close_code == CloseCode.SLOW_CONSUMER
     assert slow.outbox.queued_bytes == 0
     assert len(fast_sink.written) == 50

@@ -21,14 +21,26 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
-MIN_PROTOCOL_VERSION = 2
+MIN_PROTOCOL_VERSION = 3
 """The oldest client version still served. A change old pages cannot follow raises it to the new
 version; an older page is closed with UNSUPPORTED_VERSION and told to reload (a tab left open
 across an upgrade runs the old JavaScript)."""
+
+class Want(enum.IntFlag):
+    """Kinds of ephemeral events a client subscribes to (``hello.want``); committed ops, its own
+    welcome, acks, errors and answers always come. Frames are encoded once per combination."""
+
+    LIVE = 1  # begin, points, abort: others' strokes as they are drawn
+    CURSORS = 2  # cursors
+    PRESENCE = 4  # join, leave, presence: who is here
+    ALL = 7
+
+
+WANT_NAMES = {"live": Want.LIVE, "cursors": Want.CURSORS, "presence": Want.PRESENCE}
 
 COORD_SCALE = 4
 """Quanta per board unit: a quarter of a CSS pixel at 100% zoom, finer than any pointer reports."""
@@ -119,13 +131,15 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class Hello:
     """First frame of every connection. ``since`` is the last seq the client saw (None: all);
-    ``version`` is the client's protocol version (1 when it sent none)."""
+    ``version`` is the client's protocol version (1 when it sent none); ``want`` the ephemeral
+    events it subscribes to."""
 
     client_id: str
     name: str
     color: str
     since: int | None
     version: int = 1
+    want: Want = Want.ALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +227,27 @@ class Rename:
     color: str
 
 
+@dataclass(frozen=True, slots=True)
+class PeersRequest:
+    """Asks for the next page of the participant list: peers whose ``peer`` is above ``after``."""
+
+    after: int
+
+
 Message = (
-    Hello | Stroke | Begin | Points | End | Abort | Erase | Clear | Undo | Redo | Cursor | Rename
+    Hello
+    | Stroke
+    | Begin
+    | Points
+    | End
+    | Abort
+    | Erase
+    | Clear
+    | Undo
+    | Redo
+    | Cursor
+    | Rename
+    | PeersRequest
 )
 CommittingMessage = Stroke | End | Erase | Clear | Undo | Redo
 """Messages that append to the log and get a seq (``End`` commits the live stroke it ends)."""
@@ -392,8 +425,18 @@ def _decode_hello(obj: dict, limits: Limits) -> Hello:
     version = obj.get("v", 1)
     if type(version) is not int or version < 1:
         raise InvalidMessage("v must be a positive integer")
+    want = obj.get("want")
+    if want is None:
+        wanted = Want.ALL
+    elif isinstance(want, tuple) and len(want) <= len(WANT_NAMES) * 2:
+        # Names this server does not know are ignored: a newer client may ask for more kinds.
+        wanted = Want(0)
+        for kind in want:
+            wanted |= WANT_NAMES.get(kind, Want(0)) if isinstance(kind, str) else Want(0)
+    else:
+        raise InvalidMessage("want must be an array of event kinds")
     name, color = clean_name(obj.get("name"), limits), _color(obj)
-    return Hello(_op_id(obj, "client"), name, color, since, version)
+    return Hello(_op_id(obj, "client"), name, color, since, version, wanted)
 
 
 def speaks(version: int) -> bool:
@@ -442,6 +485,15 @@ def _decode_rename(obj: dict, limits: Limits) -> Rename:
     return Rename(clean_name(obj.get("name"), limits), _color(obj))
 
 
+def _decode_peers(obj: dict, limits: Limits) -> PeersRequest:
+    after = obj.get("after")
+    if after is None:
+        return PeersRequest(0)
+    if type(after) is not int or after < 0:
+        raise InvalidMessage("after must be a peer number or nil")
+    return PeersRequest(after)
+
+
 _DECODERS = {
     "hello": _decode_hello,
     "stroke": _decode_stroke,
@@ -455,6 +507,7 @@ _DECODERS = {
     "redo": lambda obj, limits: Redo(_op_id(obj)),
     "cursor": _decode_cursor,
     "rename": _decode_rename,
+    "peers": _decode_peers,
 }
 
 
@@ -525,10 +578,27 @@ def encode_batch(encoded_ops: Sequence[bytes]) -> bytes:
     return batch_header(len(encoded_ops)) + b"".join(encoded_ops)
 
 
-def encode_hello(client_id: str, name: str, color: str, since: int | None = None) -> bytes:
+def encode_hello(
+    client_id: str,
+    name: str,
+    color: str,
+    since: int | None = None,
+    want: Sequence[str] | None = None,
+) -> bytes:
     """A client's first frame at this protocol version (tests, benchmarks, other clients)."""
     hello = {"type": "hello", "v": PROTOCOL_VERSION, "client": client_id, "name": name}
+    if want is not None:
+        hello["want"] = list(want)
     return pack({**hello, "color": color, "since": since})
+
+
+def encode_cursors(positions: Sequence[int], hidden: Sequence[int] = ()) -> bytes:
+    """Peers' cursors in one message: ``c`` is ``[peer, x, y, peer, x, y, ...]`` with x, y in
+    whole board units (a cursor needs no more), ``hide`` the peers whose cursor is gone."""
+    fields: dict[str, Any] = {"c": positions}
+    if hidden:
+        fields["hide"] = hidden
+    return encode_event("cursors", **fields)
 
 
 def encode_error(code: ErrorCode, reason: str, op_id: str | None = None) -> bytes:

@@ -82,6 +82,34 @@ SETTINGS: tuple[Setting, ...] = (
         "with a second device or tab, plus reconnects overlapping their old sockets.",
     ),
     Setting(
+        "presence_detail_max_peers",
+        50,
+        "Up to this many connections on a board, every join, leave and rename is its own event "
+        "and every cursor move goes out each tick; above it the room is large (summaries, "
+        "cursors at cursor_hz within presence_bytes_per_second).",
+    ),
+    Setting(
+        "cursor_hz",
+        10.0,
+        "In a large room, how often peers' cursor positions go out.",
+    ),
+    Setting(
+        "presence_bytes_per_second",
+        8192,
+        "In a large room, bytes of cursors and presence one client receives per second at most "
+        "(about 9 bytes a cursor): what a phone pays to see a crowd, whatever its size.",
+    ),
+    Setting(
+        "presence_summary_hz",
+        2.0,
+        "In a large room, how often a summary of joins, leaves and renames goes out.",
+    ),
+    Setting(
+        "peers_page_size",
+        200,
+        "Peers listed in a welcome, and in each page of the participant list a client asks for.",
+    ),
+    Setting(
         "frames_per_second",
         200.0,
         "Sustained frames per second per connection (a page sends "
@@ -218,6 +246,11 @@ class Settings:
     max_erase_ids: int = _DEFAULTS["max_erase_ids"]
     max_live_strokes: int = _DEFAULTS["max_live_strokes"]
     max_connections_per_board: int = _DEFAULTS["max_connections_per_board"]
+    presence_detail_max_peers: int = _DEFAULTS["presence_detail_max_peers"]
+    cursor_hz: float = _DEFAULTS["cursor_hz"]
+    presence_bytes_per_second: int = _DEFAULTS["presence_bytes_per_second"]
+    presence_summary_hz: float = _DEFAULTS["presence_summary_hz"]
+    peers_page_size: int = _DEFAULTS["peers_page_size"]
     frames_per_second: float = _DEFAULTS["frames_per_second"]
     bytes_per_second: int = _DEFAULTS["bytes_per_second"]
     max_errors_per_connection: int = _DEFAULTS["max_errors_per_connection"]

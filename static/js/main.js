@@ -74,6 +74,8 @@ function tick() {
   memory.viewShown(surface.view);
   if (sending || drawing) requestFrame();
 }
+// A large room sends only some cursors: the others fade out when they are no longer sent.
+setInterval(() => { if (session.presence.expireCursors(performance.now())) requestFrame(); }, 1000);
 document.addEventListener("visibilitychange", () => {
   frameScheduled = false;
   requestFrame();
@@ -98,9 +100,10 @@ const ui = new UI({
     ui.setMe(identity);
     const me = session.me && session.peers.get(session.me.peer);
     if (me) Object.assign(me, { name, color });
-    ui.setPeers(session.peers, session.me?.peer ?? null);
+    ui.setPeers(session.presence, session.me?.peer ?? null);
     requestFrame();
   },
+  morePeers: () => { session.morePeers(); requestFrame(); },
   viewLink: () => {
     const { x, y, zoom } = surface.view;
     const base = session.shareUrl || `${location.origin}${location.pathname}`;
@@ -128,7 +131,7 @@ ui.setTool(tool.name);
 ui.setColor(style.color);
 ui.setWidth(style.width);
 ui.setMe(identity);
-ui.setPeers(new Map([[0, { peer: 0, name: identity.name, color: identity.color }]]), 0);
+ui.setPeers(session.presence, null);
 ui.setShareUrl(`${location.origin}${location.pathname}`);
 
 // --- session events ------------------------------------------------------------------------
@@ -149,7 +152,7 @@ session.on.hidden = (ids) => {
 session.on.overlay = requestFrame;
 session.on.cursors = requestFrame;
 session.on.reset = () => { surface.invalidateAll(); requestFrame(); };
-session.on.peers = () => ui.setPeers(session.peers, session.me?.peer ?? null);
+session.on.peers = () => ui.setPeers(session.presence, session.me?.peer ?? null);
 session.on.welcome = (welcome) => {
   if (session.shareUrl) ui.setShareUrl(session.shareUrl);
   arrival.welcomed(welcome.seq);

@@ -13,6 +13,8 @@ const COMMITTED_TYPES = new Set(["stroke", "erase", "clear", "undo", "redo"]);
 
 /** Protocol state of this page: live strokes, the outbox, presence, local hiding. */
 export class Session {
+  #pageWanted = false;
+
   /**
    * @param {import("./board.js").Board} board
    * @param {{client: string, name: string, color: string}} identity
@@ -113,10 +115,19 @@ export class Session {
       case "abort":
         if (this.presence.live.delete(msg.id)) this.on.overlay();
         return;
-      case "cursor":
-        if (msg.peer === this.me?.peer) return;
-        this.presence.moveCursor(msg);
+      case "cursors":
+        this.presence.moveCursors(msg, this.me?.peer ?? null, performance.now());
         this.on.cursors();
+        return;
+      case "presence":
+        this.presence.summary(msg, this.me?.peer ?? null);
+        this.on.peers();
+        this.on.cursors();
+        this.on.overlay();
+        return;
+      case "peers":
+        this.presence.page(msg);
+        this.on.peers();
         return;
       case "join":
         this.presence.join(msg);
@@ -203,6 +214,11 @@ export class Session {
     for (const live of this.ownLive.values()) this.#emitLive(live);
     const cursor = this.presence.takeOwnCursor();
     if (cursor) this.outbox.queue.push(cursor);
+    if (this.#pageWanted) {
+      this.#pageWanted = false;
+      const request = this.presence.takePageRequest();
+      if (request) this.outbox.queue.push(request);
+    }
     return this.outbox.send(this.conn, now);
   }
 
@@ -382,6 +398,14 @@ export class Session {
   /** Redo this client's most recently undone action (if there is one). */
   redo() {
     if (this.history().redo > 0) this.#commit({ type: "redo", id: newId() });
+  }
+
+  /**
+   * Ask for the next page of the participant list (a large room lists only some people in the
+   * welcome); it is sent with the next frame, once, and answered to us alone.
+   */
+  morePeers() {
+    this.#pageWanted = true;
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import { cleanName } from "./identity.js";
 import { Panels } from "./panels.js";
+import { groupByAuthor } from "./peers.js";
 import { SharePanel } from "./share.js";
 
 /** Pen colours of the palette (the last swatch is a custom colour picker). */
@@ -34,7 +35,10 @@ export class UI {
     this.boardId = options.boardId;
     this.cursorEls = new Map();
     this.toastTimer = 0;
-    this.panels = new Panels((id) => { if (id === "share-panel") this.share.open(); });
+    this.panels = new Panels((id) => {
+      if (id === "share-panel") this.share.open();
+      if (id === "people-panel" && this.peersDirty) this.#drawPeers();
+    });
     this.#buildPalette();
     this.#buildWidths();
     this.#wire();
@@ -123,6 +127,12 @@ export class UI {
     }
 
     this.share = new SharePanel(this.boardId, this.actions.viewLink);
+
+    const list = $("people-list");
+    list.addEventListener("scroll", () => {
+      // Near the end of what we know of a large room: ask for the next page.
+      if (list.scrollTop + list.clientHeight >= list.scrollHeight - 200) this.actions.morePeers?.();
+    });
 
     const nameInput = $("name-input");
     const colorInput = $("me-color");
@@ -255,30 +265,67 @@ export class UI {
   }
 
   /**
-   * @param {Map<number, {peer: number, name: string, color: string}>} peers (ourselves included)
+   * The participant count and list: connections of one browser (one author) are one person
+   * with a tab count. The list is drawn only while its panel is open (a talk has 1,000 people);
+   * scrolling to its end asks for more when the server listed only some (`actions.morePeers`).
+   * @param {{peers: Map<number, {peer: number, name: string, color: string, author?: string}>,
+   *   people: number, count: number, nextPage: number|null}} presence (ourselves included)
    * @param {number|null} myPeer
    */
-  setPeers(peers, myPeer) {
-    $("people-count").textContent = String(Math.max(1, peers.size));
+  setPeers(presence, myPeer) {
+    this.presence = presence;
+    this.myPeer = myPeer;
+    const people = Math.max(1, presence.people);
+    $("people-count").textContent = String(people);
+    $("people-btn").title = presence.count > people
+      ? `${people} people (${presence.count} tabs or devices)` : `${people} ${people === 1 ? "person" : "people"}`;
+    if ($("people-panel").hidden) {
+      this.peersDirty = true;
+      return;
+    }
+    this.#drawPeers();
+  }
+
+  #drawPeers() {
+    this.peersDirty = false;
+    const presence = this.presence;
+    if (!presence) return;
     const list = $("people-list");
-    list.replaceChildren();
-    const sorted = [...peers.values()].sort((a, b) => (a.peer === myPeer ? -1 : b.peer === myPeer ? 1 : a.peer - b.peer));
-    for (const peer of sorted) {
+    const rows = [];
+    for (const person of groupByAuthor(presence.peers, this.myPeer)) {
       const li = document.createElement("li");
       const dot = document.createElement("span");
       dot.className = "dot";
-      dot.style.background = safeColor(peer.color);
+      dot.style.background = safeColor(person.color);
       const name = document.createElement("span");
-      name.textContent = peer.name;
+      name.className = "name";
+      name.textContent = person.name;
       li.append(dot, name);
-      if (peer.peer === myPeer) {
+      if (person.me) {
         const you = document.createElement("span");
         you.className = "you";
         you.textContent = "(you)";
         li.append(you);
       }
-      list.append(li);
+      if (person.tabs > 1) {
+        const tabs = document.createElement("span");
+        tabs.className = "tabs";
+        tabs.textContent = `${person.tabs} tabs`;
+        li.append(tabs);
+      }
+      rows.push(li);
     }
+    const shown = rows.length;
+    const total = Math.max(presence.people, shown);
+    if (presence.nextPage !== null || total > shown) {
+      const more = document.createElement("li");
+      more.className = "more";
+      more.textContent = `and ${total - shown} more…`;
+      rows.push(more);
+    }
+    list.replaceChildren(...rows);
+    $("people-summary").textContent = presence.count > presence.people
+      ? `${presence.people} people · ${presence.count} connections` : `${presence.people} ${presence.people === 1 ? "person" : "people"}`;
   }
 
   /**

@@ -22,6 +22,7 @@ class BoardClient:
         self.welcome = welcome
         self.received: list[dict[str, Any]] = []  # every message, batches unpacked
         self.last_seq = 0
+        self.author: str = welcome["author"]
 
     @classmethod
     async def connect(

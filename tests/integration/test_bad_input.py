@@ -13,7 +13,7 @@ import websockets
 
 from tests.integration.client import BoardClient, is_op, pen_stroke
 from tests.serving import ServerThread
-from whiteboard.protocol import CloseCode
+from whiteboard.protocol import CloseCode, encode_hello
 from whiteboard.settings import Settings
 
 
@@ -127,11 +127,7 @@ async def test_a_full_board_refuses_more_connections_with_4001(boards_dir: Path)
     with ServerThread(Settings(boards_dir=boards_dir, max_connections_per_board=1)) as server:
         ann = await BoardClient.connect(server.ws_url, "full", "ann")
         async with websockets.connect(f"{server.ws_url}/b/full/ws") as ws:
-            await ws.send(
-                msgpack.packb(
-                    {"type": "hello", "v": 2, "client": "bob", "name": "B", "color": "#000000"}
-                )
-            )
+            await ws.send(encode_hello("bob", "B", "#000000"))
             assert await closed_with(ws) == CloseCode.BOARD_FULL
         await ann.close()
 

@@ -107,12 +107,17 @@ async def test_presence_join_cursor_rename_and_leave(server: ServerThread) -> No
     ann = await BoardClient.connect(server.ws_url, "presence", "ann", name="Ann", color="#aa0000")
     bob = await BoardClient.connect(server.ws_url, "presence", "bob", name="Bob")
     assert bob.welcome["peers"] == [
-        {"peer": ann.welcome["peer"], "name": "Ann", "color": "#aa0000"}
+        {"peer": ann.welcome["peer"], "name": "Ann", "color": "#aa0000", "author": ann.author}
     ]
+    assert (bob.welcome["count"], bob.welcome["people"], bob.welcome["large"]) == (2, 2, False)
     joined = await ann.wait_for(lambda m: m["type"] == "join" and m["name"] == "Bob")
-    await bob.send({"type": "cursor", "x": 10.5, "y": -4})
-    cursor = await ann.wait_for(lambda m: m["type"] == "cursor")
-    assert (cursor["peer"], cursor["x"], cursor["y"]) == (joined["peer"], 10.5, -4.0)
+    assert joined["author"] == bob.author
+    await bob.send({"type": "cursor", "x": 10.6, "y": -4})
+    cursors = await ann.wait_for(lambda m: m["type"] == "cursors")
+    assert cursors["c"] == [joined["peer"], 11, -4]  # whole board units
+    await bob.send({"type": "cursor", "x": None, "y": None})
+    hidden = await ann.wait_for(lambda m: m["type"] == "cursors" and "hide" in m)
+    assert hidden["hide"] == [joined["peer"]]
     await bob.send({"type": "rename", "name": "Robert", "color": "#00aa00"})
     await ann.wait_for(lambda m: m["type"] == "join" and m["name"] == "Robert")
     await bob.close()

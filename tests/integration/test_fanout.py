@@ -9,14 +9,13 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
 
-from bench.wsclient import RawWebSocket
 from tests.integration.client import BoardClient, is_op, pen_stroke
+from tests.integration.rawclient import RawReader
 from tests.integration.test_bad_input import closed_with
 from tests.serving import ServerThread
-from whiteboard.protocol import CloseCode, encode_hello
+from whiteboard.protocol import CloseCode
 from whiteboard.server import sink as sink_module
 from whiteboard.server.sink import TransportSink
 from whiteboard.settings import Settings
@@ -24,44 +23,6 @@ from whiteboard.store.file import FileLog
 
 LIVE = ("begin", "points", "stroke")
 SMALL_BUFFER_BYTES = 4096  # server SO_SNDBUF and client SO_RCVBUF: a backlog shows up quickly
-
-
-class RawReader:
-    """A raw client that can stop reading; keeps every message it received, in order."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.largest_batch = 0
-        self.messages: list[dict[str, Any]] = []
-        self.ws: RawWebSocket | None = None
-
-    def on_message(self, payload: bytes, arrival_s: float) -> None:
-        self.frames += 1
-        decoded = msgpack.unpackb(payload)
-        messages = decoded["ops"] if decoded.get("type") == "batch" else [decoded]
-        self.largest_batch = max(self.largest_batch, len(messages))
-        self.messages += messages
-
-    @classmethod
-    async def connect(cls, server: ServerThread, board: str, name: str) -> RawReader:
-        reader = cls()
-        reader.ws = await RawWebSocket.connect(
-            server.port,
-            f"/b/{board}/ws",
-            reader.on_message,
-            receive_buffer_bytes=SMALL_BUFFER_BYTES,
-        )
-        reader.ws.send(encode_hello(f"{name}-client", name, "#000000"))
-        await reader.wait(lambda: bool(reader.messages))
-        return reader
-
-    async def wait(self, condition: Any, timeout_s: float = 10.0) -> None:
-        async with asyncio.timeout(timeout_s):
-            while not condition():
-                await asyncio.sleep(0.01)
-
-    def live_ops(self) -> list[tuple[str, str, Any]]:
-        return [(m["type"], m["id"], m.get("pts")) for m in self.messages if m["type"] in LIVE]
 
 
 def small_buffers(boards_dir: Path, **settings: Any) -> Settings:
@@ -100,7 +61,9 @@ async def test_the_server_writes_frames_to_the_socket_without_a_task(server: Ser
 async def test_a_slow_reader_gets_merged_frames_and_loses_nothing(boards_dir: Path) -> None:
     with ServerThread(small_buffers(boards_dir)) as server:
         fast = await BoardClient.connect(server.ws_url, "merge", "fast")
-        slow = await RawReader.connect(server, "merge", "slow")
+        slow = await RawReader.connect(
+            server, "merge", "slow", receive_buffer_bytes=SMALL_BUFFER_BYTES
+        )
         # It never reads its echo: without a queue limit its client keeps taking it off the socket.
         writer = await BoardClient.connect(server.ws_url, "merge", "writer", max_queue=None)
         slow.ws.pause_reading()
@@ -112,7 +75,7 @@ async def test_a_slow_reader_gets_merged_frames_and_loses_nothing(boards_dir: Pa
         slow.ws.resume_reading()
         await slow.wait(lambda: any(m["type"] == "stroke" for m in slow.messages))
         expected = [(m["type"], m["id"], m.get("pts")) for m in fast.received if m["type"] in LIVE]
-        assert slow.live_ops() == expected
+        assert [(m["type"], m["id"], m.get("pts")) for m in slow.of_type(*LIVE)] == expected
         # What waited in the server went out merged: ticks that were each a frame to the fast
         # reader arrive many to a frame (the kernel's buffers still hold some single ones).
         assert slow.largest_batch >= 20, slow.largest_batch
@@ -128,7 +91,9 @@ async def test_a_stalled_reader_is_closed_by_the_byte_bound_and_released(
     settings = small_buffers(boards_dir, send_queue_bytes=3_000, close_timeout_s=0.3)
     with ServerThread(settings) as server:
         watcher = await BoardClient.connect(server.ws_url, "stall", "w", name="watcher")
-        stalled = await RawReader.connect(server, "stall", "stalled")
+        stalled = await RawReader.connect(
+            server, "stall", "stalled", receive_buffer_bytes=SMALL_BUFFER_BYTES
+        )
         stalled.ws.pause_reading()
         refs = [weakref.ref(c) for c in server.connections("stall") if c.name == "stalled"]
         await draw_ticks(watcher, watcher, "s1", 120)
@@ -143,7 +108,9 @@ async def test_a_reader_too_far_behind_in_time_gets_4004(boards_dir: Path) -> No
     settings = small_buffers(boards_dir, send_queue_age_s=0.3, close_timeout_s=5)
     with ServerThread(settings) as server:
         watcher = await BoardClient.connect(server.ws_url, "late", "watcher")
-        slow = await RawReader.connect(server, "late", "slow")
+        slow = await RawReader.connect(
+            server, "late", "slow", receive_buffer_bytes=SMALL_BUFFER_BYTES
+        )
         slow.ws.pause_reading()
         await draw_ticks(watcher, watcher, "s1", 120)
         codes = lambda: [c.close_code for c in server.connections("late") if c.name == "slow"]  # noqa: E731

@@ -36,7 +36,7 @@ from typing import Any
 from quart import Quart, Response, request
 
 from ..protocol import ID_PATTERN
-from ..server.hub import Hubs
+from ..server.hubs import Hubs
 from ..settings import Settings
 from ..store.file import LOG_SUFFIX
 from .frame import ExportOptionError, ExportOptions, parse_options

@@ -25,7 +25,7 @@ from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from ..store.file import FileStore
 from .connection import start_close
-from .hub import Hubs
+from .hubs import Hubs
 from .pages import register_pages
 from .sharing import ShareLinks
 from .sink import Sink, attach

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..board import LiveStroke
-from ..protocol import CloseCode
+from ..protocol import CloseCode, Want
 from .outbox import Batch, Outbox, SlowConsumer
 from .sink import Sink
 
@@ -67,6 +67,7 @@ class Connection:
         "name",
         "outbox",
         "peer",
+        "want",
     )
 
     def __init__(
@@ -80,8 +81,10 @@ class Connection:
         frames_per_second: float,
         bytes_per_second: float,
         close_timeout_s: float,
+        want: Want = Want.ALL,
     ) -> None:
         self.peer = peer
+        self.want = want
         self.author = author
         self.name = name
         self.color = color
@@ -160,7 +163,7 @@ class Broadcaster(Protocol):
 
     def remove(self, conn: Connection) -> bool: ...
 
-    def publish(self, batch: Batch, now: float) -> None: ...
+    def publish(self, batch_for: Callable[[Want], Batch | None], now: float) -> None: ...
 
     def lagging(self, conn: Connection) -> None: ...
 
@@ -172,27 +175,39 @@ class Broadcaster(Protocol):
 
 
 class LocalBroadcaster:
-    """The connections of one board in this process, by peer id, and those that are behind."""
+    """The connections of one board in this process, grouped by what they subscribe to, and
+    those that are behind."""
 
     def __init__(self) -> None:
         self._by_peer: dict[int, Connection] = {}
+        self._by_want: dict[Want, dict[int, Connection]] = {}
         self._behind: set[Connection] = set()
 
     def add(self, conn: Connection) -> None:
         self._by_peer[conn.peer] = conn
+        self._by_want.setdefault(conn.want, {})[conn.peer] = conn
 
     def remove(self, conn: Connection) -> bool:
         self._behind.discard(conn)
+        group = self._by_want.get(conn.want)
+        if group is not None and group.pop(conn.peer, None) is not None and not group:
+            del self._by_want[conn.want]
         return self._by_peer.pop(conn.peer, None) is not None
 
-    def publish(self, batch: Batch, now: float) -> None:
+    def publish(self, batch_for: Callable[[Want], Batch | None], now: float) -> None:
+        """Deliver ``batch_for(want)`` to each group of subscribers: one batch, one encoding,
+        per kind of subscription, not per connection."""
         behind = self._behind
-        for conn in self._by_peer.values():  # deliver and close never change this dict
-            try:
-                if conn.outbox.deliver(batch, now):
-                    behind.add(conn)
-            except SlowConsumer as exc:
-                conn.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
+        for want, group in self._by_want.items():
+            batch = batch_for(want)
+            if batch is None:
+                continue
+            for conn in group.values():  # deliver and close never change these dicts
+                try:
+                    if conn.outbox.deliver(batch, now):
+                        behind.add(conn)
+                except SlowConsumer as exc:
+                    conn.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
 
     def lagging(self, conn: Connection) -> None:
         """``conn`` has data waiting (a replay, a unicast message): pump it from now on."""
@@ -216,3 +231,26 @@ class LocalBroadcaster:
 
     def __iter__(self) -> Iterator[Connection]:
         return iter(list(self._by_peer.values()))
+
+
+def batches_by_want(events: list[tuple[Want, bytes]]) -> Callable[[Want], Batch | None]:
+    """The tick's batch for each kind of subscription, built on first use: one encoding per
+    kind of subscriber, not per connection."""
+    built: dict[Want, Batch | None] = {}
+
+    def batch_for(want: Want) -> Batch | None:
+        batch = built.get(want, _UNBUILT)
+        if batch is _UNBUILT:
+            chosen = [encoded for kinds, encoded in events if kinds & want]
+            batch = built[want] = Batch.of(chosen) if chosen else None
+        return batch  # type: ignore[return-value]
+
+    return batch_for
+
+
+_UNBUILT: Any = object()
+
+
+def for_everyone(batch: Batch) -> Callable[[Want], Batch]:
+    """Committed ops go to every subscriber alike."""
+    return lambda want: batch

@@ -35,13 +35,16 @@ from ..protocol import (
     Hello,
     InvalidMessage,
     Message,
+    PeersRequest,
     Points,
     Rename,
+    Want,
 )
 from ..settings import Settings
-from ..store.base import BoardLog, BoardStore, StorageFull
-from .connection import Broadcaster, Connection, LocalBroadcaster
+from ..store.base import BoardLog, StorageFull
+from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
 from .outbox import Batch, Outbox
+from .presence import Presence
 from .sink import Frame, Sink
 
 log = logging.getLogger(__name__)
@@ -77,8 +80,10 @@ class BoardHub:
         self.connections: Broadcaster = LocalBroadcaster()
         self._on_idle = on_idle
         self._next_peer = 1
-        self._events: list[bytes] = []  # ephemeral events of this tick, in arrival order
-        self._cursor_slot: dict[int, int] = {}  # peer -> index of its cursor event in _events
+        self._events: list[tuple[Want, bytes]] = []  # this tick's ephemeral events, by kind
+        self.presence = Presence(settings, self._queue)
+        self._drawing: set[int] = set()  # peers with a live stroke (their cursors go first)
+        self._presence_timer: asyncio.TimerHandle | None = None
         self._ops: list[bytes] = []  # committed ops not yet handed to an append, in seq order
         self._acks: list[tuple[Connection, int, bytes]] = []  # (to, seq, ack) waiting for seq
         self._appender: asyncio.Task[None] | None = None
@@ -136,6 +141,7 @@ class BoardHub:
             frames_per_second=settings.frames_per_second,
             bytes_per_second=settings.bytes_per_second,
             close_timeout_s=settings.close_timeout_s,
+            want=hello.want,
         )
         self._next_peer += 1
         since = hello.since or 0
@@ -153,7 +159,7 @@ class BoardHub:
             author=conn.author,
             name=conn.name,
             color=conn.color,
-            peers=[self._peer_info(c) for c in self.connections],
+            **self.presence.welcome_fields(conn),
             **(extra or {}),
         )
         now = time.monotonic()
@@ -163,7 +169,8 @@ class BoardHub:
             conn.outbox.start_replay(self._replay_frames(since, self.durable_seq))
             self._behind(conn)
         self._cancel_idle_timer()
-        self._queue(protocol.encode_event("join", **self._peer_info(conn)))
+        self.presence.join(conn)
+        self._wakeup.set()  # a large room's summary may be due
         return conn
 
     def _replay_frames(self, since: int, until: int) -> Iterator[Batch]:
@@ -186,8 +193,10 @@ class BoardHub:
         for stroke_id in conn.live:
             self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
         conn.live.clear()
+        self._drawing.discard(conn.peer)
         self._acks = [ack for ack in self._acks if ack[0] is not conn]
-        self._queue(protocol.encode_event("leave", peer=conn.peer))
+        self.presence.leave(conn)
+        self._wakeup.set()
         if not self.connections:
             loop = asyncio.get_running_loop()
             self._idle_timer = loop.call_later(self.settings.idle_unload_s, self._on_idle, self)
@@ -196,10 +205,6 @@ class BoardHub:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-
-    @staticmethod
-    def _peer_info(conn: Connection) -> dict[str, Any]:
-        return {"peer": conn.peer, "name": conn.name, "color": conn.color}
 
     def _send(self, conn: Connection, encoded: bytes) -> None:
         """One message to one connection (an error, an ack), after what it already has queued."""
@@ -218,15 +223,20 @@ class BoardHub:
             if isinstance(message, InvalidMessage):
                 raise message
             if isinstance(message, Cursor):
-                self._queue_cursor(conn, message)
+                self.presence.cursor(conn, message.x, message.y)
+                self._wakeup.set()
             elif isinstance(message, Begin | Points):
                 self._live(conn, message)
             elif isinstance(message, Abort):
                 if conn.live.pop(message.id, None) is not None:
+                    self._stopped_drawing(conn)
                     self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
             elif isinstance(message, Rename):
                 conn.name, conn.color = message.name, message.color
-                self._queue(protocol.encode_event("join", **self._peer_info(conn)))
+                self.presence.rename(conn)
+                self._wakeup.set()
+            elif isinstance(message, PeersRequest):
+                self._send(conn, self.presence.page(message.after))
             elif isinstance(message, Hello):
                 raise InvalidMessage("hello is only the first message")
             else:
@@ -259,6 +269,8 @@ class BoardHub:
                 settings.max_points_per_stroke,
                 settings.max_coord,
             )
+            self._drawing.add(conn.peer)
+            self.presence.introduce(conn)
             fields = protocol.stroke_fields(message.style, message.pts, message.pressure)
             self._queue(protocol.encode_event("begin", peer=conn.peer, id=message.id, **fields))
             return
@@ -266,13 +278,20 @@ class BoardHub:
         if live is None:
             raise InvalidMessage("points for a stroke that was never begun")
         live.append(message)
+        self.presence.introduce(conn)
         extra = {} if message.pressure is None else {"p": message.pressure}
         self._queue(
             protocol.encode_event("points", peer=conn.peer, id=message.id, pts=message.pts, **extra)
         )
 
+    def _stopped_drawing(self, conn: Connection) -> None:
+        if not conn.live:
+            self._drawing.discard(conn.peer)
+
     def _commit(self, conn: Connection, message: Any) -> None:
         live = conn.live.pop(message.id, None) if isinstance(message, End) else None
+        if live is not None:
+            self._stopped_drawing(conn)
         try:
             result = self.board.commit(message, conn.author, live, reserve=self.log.reserve)
         except (InvalidMessage, StorageFull):
@@ -290,19 +309,10 @@ class BoardHub:
         self._ops.append(result)
         self._wakeup.set()
 
-    def _queue(self, encoded: bytes) -> None:
-        self._events.append(encoded)
+    def _queue(self, encoded: bytes, kinds: Want = Want.LIVE) -> None:
+        """An ephemeral event for this tick, for the subscribers of any of ``kinds``."""
+        self._events.append((kinds, encoded))
         self._wakeup.set()
-
-    def _queue_cursor(self, conn: Connection, cursor: Cursor) -> None:
-        """Only a peer's latest cursor position in a tick is worth sending."""
-        event = protocol.encode_event("cursor", peer=conn.peer, x=cursor.x, y=cursor.y)
-        slot = self._cursor_slot.get(conn.peer)
-        if slot is not None:
-            self._events[slot] = event
-            return
-        self._cursor_slot[conn.peer] = len(self._events)
-        self._queue(event)
 
     # --- flushing --------------------------------------------------------------------------------
 
@@ -318,11 +328,14 @@ class BoardHub:
         """Send this tick's events to all now; hand its committed ops to the group commit; give
         connections that are behind what their sockets take."""
         self._wakeup.clear()
-        events = self._events
         now = time.monotonic()
+        due = self.presence.flush(now, self._drawing)
+        if due is not None:
+            self._wake_at(due - now)
+        events = self._events
         if events:
-            self._events, self._cursor_slot = [], {}
-            self.connections.publish(Batch.of(events), now)
+            self._events = []
+            self.connections.publish(batches_by_want(events), now)
         if self._ops and (self._appender is None or self._appender.done()) and not self.failed:
             self._appender = asyncio.create_task(self._append_groups())
         if self.connections.pump(now):
@@ -339,9 +352,16 @@ class BoardHub:
                 self.fail()
                 return
             self.durable_seq += len(group)
-            self.connections.publish(Batch.of(group), time.monotonic())
+            self.connections.publish(for_everyone(Batch.of(group)), time.monotonic())
             if self._acks:
                 self._send_acks()
+
+    def _wake_at(self, delay_s: float) -> None:
+        """Flush again in ``delay_s`` (presence that is due later), unless a tick comes first."""
+        if self._presence_timer is not None:
+            self._presence_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._presence_timer = loop.call_later(max(0.0, delay_s), self._wakeup.set)
 
     def _send_acks(self) -> None:
         durable, waiting = self.durable_seq, []
@@ -376,52 +396,6 @@ class BoardHub:
         for conn in self.connections:
             conn.close(code, reason)
         self._cancel_idle_timer()
+        if self._presence_timer is not None:
+            self._presence_timer.cancel()
         await self.log.close()
-
-
-class Hubs:
-    """Loaded boards by id: loaded lazily on first use, released when idle for idle_unload_s."""
-
-    def __init__(self, store: BoardStore, settings: Settings) -> None:
-        self.store = store
-        self.settings = settings
-        self._hubs: dict[str, BoardHub] = {}
-        self._loading: dict[str, asyncio.Future[BoardHub]] = {}
-        self._unloading: set[asyncio.Task[None]] = set()
-
-    def loaded(self, board_id: str) -> BoardHub | None:
-        return self._hubs.get(board_id)
-
-    async def get(self, board_id: str) -> BoardHub:
-        hub = self._hubs.get(board_id)
-        if hub is not None:
-            return hub
-        future = self._loading.get(board_id)
-        if future is not None:
-            return await asyncio.shield(future)
-        future = asyncio.get_running_loop().create_future()
-        self._loading[board_id] = future
-        try:
-            hub = BoardHub(board_id, self.store.log(board_id), self.settings, self._release)
-            await hub.load()
-            self._hubs[board_id] = hub
-            future.set_result(hub)
-            return hub
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters get it from the shield
-            raise
-        finally:
-            del self._loading[board_id]
-
-    def _release(self, hub: BoardHub) -> None:
-        if self._hubs.get(hub.board_id) is hub and (hub.failed or not hub.connections):
-            del self._hubs[hub.board_id]
-            task = asyncio.get_running_loop().create_task(hub.close())
-            self._unloading.add(task)
-            task.add_done_callback(self._unloading.discard)
-
-    async def close(self) -> None:
-        """Shutdown: flush every board, close every connection with GOING_AWAY, close the logs."""
-        hubs, self._hubs = list(self._hubs.values()), {}
-        await asyncio.gather(*(hub.close() for hub in hubs), *self._unloading)

@@ -1,0 +1,57 @@
+"""The registry of loaded boards: each loaded lazily on first use, released when idle."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..settings import Settings
+from ..store.base import BoardStore
+from .hub import BoardHub
+
+
+class Hubs:
+    """Loaded boards by id: loaded lazily on first use, released when idle for idle_unload_s."""
+
+    def __init__(self, store: BoardStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._hubs: dict[str, BoardHub] = {}
+        self._loading: dict[str, asyncio.Future[BoardHub]] = {}
+        self._unloading: set[asyncio.Task[None]] = set()
+
+    def loaded(self, board_id: str) -> BoardHub | None:
+        return self._hubs.get(board_id)
+
+    async def get(self, board_id: str) -> BoardHub:
+        hub = self._hubs.get(board_id)
+        if hub is not None:
+            return hub
+        future = self._loading.get(board_id)
+        if future is not None:
+            return await asyncio.shield(future)
+        future = asyncio.get_running_loop().create_future()
+        self._loading[board_id] = future
+        try:
+            hub = BoardHub(board_id, self.store.log(board_id), self.settings, self._release)
+            await hub.load()
+            self._hubs[board_id] = hub
+            future.set_result(hub)
+            return hub
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters get it from the shield
+            raise
+        finally:
+            del self._loading[board_id]
+
+    def _release(self, hub: BoardHub) -> None:
+        if self._hubs.get(hub.board_id) is hub and (hub.failed or not hub.connections):
+            del self._hubs[hub.board_id]
+            task = asyncio.get_running_loop().create_task(hub.close())
+            self._unloading.add(task)
+            task.add_done_callback(self._unloading.discard)
+
+    async def close(self) -> None:
+        """Shutdown: flush every board, close every connection with GOING_AWAY, close the logs."""
+        hubs, self._hubs = list(self._hubs.values()), {}
+        await asyncio.gather(*(hub.close() for hub in hubs), *self._unloading)
