@@ -206,7 +206,7 @@ async def main() -> None:
     from freehand import stroke_message
 
     from whiteboard.board import Board
-    from whiteboard.store.file import frame_record, parse_log
+    from whiteboard.store.records import frame_record, parse_log
 
     rng = random.Random(3)
     records = []

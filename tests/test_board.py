@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whiteboard.board import Board, BoardFull, Duplicate, LiveStroke, NothingToDo
 from whiteboard.protocol import (
@@ -27,7 +29,7 @@ def stroke(op_id: str) -> Stroke:
 
 
 def visible(board: Board) -> set[str]:
-    return {sid for sid, state in board.strokes.items() if state.visible}
+    return set(board.visible_ids())
 
 
 def decoded(encoded: bytes) -> dict:
@@ -202,3 +204,106 @@ def test_a_live_stroke_refuses_points_beyond_its_limits() -> None:
     with pytest.raises(InvalidMessage, match="with every batch"):
         live.append(Points("s", (1, 1), (50,)))
     assert live.pts == [0, 0]
+
+
+class NaiveBoard:
+    """The visibility rules of docs/protocol.md, one stroke id at a time (the reference)."""
+
+    def __init__(self) -> None:
+        self.visible: dict[str, bool] = {}
+        self.hidden_by: dict[str, tuple[str, ...]] = {}
+        self.stacks: dict[str, tuple[list[str], list[str]]] = {}
+
+    def set_visible(self, ids: tuple[str, ...], visible: bool) -> tuple[str, ...]:
+        changed = tuple(i for i in ids if i in self.visible and self.visible[i] != visible)
+        for i in changed:
+            self.visible[i] = visible
+        return changed
+
+    def apply(self, op: dict) -> None:
+        undo, redo = self.stacks.setdefault(op["by"], ([], []))
+        if op["type"] in ("stroke", "erase", "clear"):
+            if op["type"] == "stroke":
+                self.visible[op["id"]] = True
+            else:
+                ids = op.get("ids") or tuple(i for i, v in self.visible.items() if v)
+                self.hidden_by[op["id"]] = self.set_visible(tuple(ids), False)
+            undo.append(op["id"])
+            redo.clear()
+            return
+        source, dest = (undo, redo) if op["type"] == "undo" else (redo, undo)
+        dest.append(source.pop())
+        target, undoing = op["target"], op["type"] == "undo"
+        if target in self.visible:
+            self.set_visible((target,), not undoing)
+        else:
+            self.set_visible(self.hidden_by[target], undoing)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["stroke", "erase", "clear", "undo", "redo"]),
+            st.sampled_from(["ann", "bob"]),
+            st.lists(st.integers(0, 30), max_size=4),
+        ),
+        max_size=80,
+    )
+)
+def test_visibility_bitmap_follows_the_protocol_rules(steps: list) -> None:
+    board, naive = Board(max_strokes=1000), NaiveBoard()
+    for n, (kind, author, picks) in enumerate(steps):
+        if kind == "stroke":
+            message = stroke(f"s{n}")
+        elif kind == "erase":
+            message = Erase(f"e{n}", tuple(f"s{p}" for p in picks) or ("s0",))
+        else:
+            message = {"clear": Clear, "undo": Undo, "redo": Redo}[kind](f"o{n}")
+        try:
+            encoded = board.commit(message, author)
+        except NothingToDo:
+            continue
+        naive.apply(decoded(encoded))
+        assert set(board.visible_ids()) == {i for i, v in naive.visible.items() if v}
+        assert board.visibility.count == len(board.visible_ids())
+    replayed = Board(max_strokes=1000)
+    replayed.load(board.ops)
+    assert replayed.visible_ids() == board.visible_ids()
+
+
+def test_clearing_the_same_strokes_again_shares_one_snapshot() -> None:
+    board = Board(max_strokes=1000)
+    for i in range(1000):
+        board.commit(stroke(f"s{i}"), "ann")
+    for n in range(5):
+        board.commit(Clear(f"c{n}"), "ann")
+        board.commit(Undo(f"u{n}"), "ann")
+    snapshots = {id(board.hidden_by[f"c{n}"]) for n in range(5)}
+    assert len(snapshots) == 1 and len(board.hidden_by["c0"]) == 125  # 1000 bits, not 1000 ids
+    assert board.visibility.count == 1000
+
+
+def test_a_big_erase_keeps_a_bitmap_and_its_undo_shows_exactly_those() -> None:
+    board = Board(max_strokes=1000)
+    for i in range(1000):
+        board.commit(stroke(f"s{i}"), "ann")
+    board.commit(Erase("e1", ("s3", "s5")), "bob")
+    board.commit(Erase("e2", tuple(f"s{i}" for i in range(500))), "bob")
+    assert isinstance(board.hidden_by["e2"], bytes) and board.hidden_by["e1"] == ("s3", "s5")
+    assert decoded(board.ops[-1])["ids"] == [f"s{i}" for i in range(500) if i not in (3, 5)]
+    board.commit(Undo("u1"), "bob")
+    assert board.visibility.count == 998 and not board.is_visible("s3")
+    board.commit(Undo("u2"), "bob")
+    assert board.visibility.count == 1000
+
+
+def test_the_work_an_op_costs_does_not_grow_with_the_board() -> None:
+    small, big = Board(max_strokes=200_000), Board(max_strokes=200_000)
+    for board, count in ((small, 10), (big, 100_000)):
+        for i in range(count):
+            board.commit(stroke(f"s{i}"), "ann")
+        board.commit(Erase("e", tuple(f"s{i}" for i in range(10))), "ann")
+    for message in (Clear("c"), Undo("u"), Erase("x", ("s1",)), stroke("n")):
+        assert big.work_units(message, "ann") <= small.work_units(message, "ann") + 50
+    assert big.work_units(Erase("x", ("a",) * 10_000), "ann") >= 5_000  # what it really costs

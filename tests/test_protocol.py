@@ -296,3 +296,33 @@ def test_range_check_agrees_for_short_and_long_point_lists(pts: list[int], bound
         assert protocol.check_absolute_range(tuple(pts), 0, 0, bound) == expected
     except InvalidMessage:
         assert expected is None
+
+
+@pytest.mark.parametrize(
+    ("ids", "ok"),
+    [
+        (["s1", "a-b_C9"], True),
+        (["x" * 64], True),
+        (["x" * 65], False),
+        ([""], False),
+        (["s1", "s 2"], False),
+        (["s1", "s.2"], False),
+        (["s1", 5], False),
+        (["s1", b"s2"], False),
+        (["ok", "é"], False),
+        ([["s1"]], False),
+    ],
+)
+def test_erase_ids_are_checked_one_by_one_even_in_bulk(ids: list, ok: bool) -> None:
+    (message,) = protocol.decode_frame(
+        msgpack.packb({"type": "erase", "id": "e", "ids": ids}), LIMITS
+    )
+    assert isinstance(message, Erase) is ok
+    assert ok or "ids must" in str(message)
+
+
+@pytest.mark.parametrize("pts", [[1, 2, 3, 4], [1, True], [1, 2.0], [1, "2"], [1, None]])
+def test_points_must_be_integers(pts: list) -> None:
+    op = {"type": "stroke", "id": "s", "tool": "pen", "color": "#000000", "width": 2, "pts": pts}
+    (message,) = protocol.decode_frame(msgpack.packb(op), LIMITS)
+    assert isinstance(message, protocol.Stroke) is (pts == [1, 2, 3, 4])

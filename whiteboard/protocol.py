@@ -53,6 +53,8 @@ SHAPE_TOOLS = ("line", "rect", "ellipse")
 """Shapes carry exactly two points: the start and end corners of the drag."""
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ID_CHARS = re.compile(r"[A-Za-z0-9_-]*")
+ID_MAX_CHARS = 64
 """Board ids and op ids: URL- and file-name-safe, so an id never needs escaping anywhere."""
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
 NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -271,17 +273,24 @@ def decode_frame(data: bytes, limits: Limits) -> list[Message | InvalidMessage]:
     that fails validation is returned in place as its :class:`InvalidMessage`, so one bad op in a
     batch costs only that op.
     """
+    return [decode_or_error(obj, limits) for obj in frame_maps(data, limits)]
+
+
+def frame_maps(data: bytes, limits: Limits) -> tuple[Any, ...]:
+    """The messages of a frame, msgpack-decoded but not validated (``decode_or_error`` does one):
+    a server validates them one at a time, so that a frame of big messages is work it can slice.
+    Raises :class:`MalformedFrame` like ``decode_frame``."""
     obj = unpack(data)
     if not isinstance(obj, dict):
         raise MalformedFrame(f"frame must be a msgpack map, got {_kind(obj)}")
     if obj.get("type") != "batch":
-        return [_decode_or_error(obj, limits)]
+        return (obj,)
     ops = obj.get("ops")
     if not isinstance(ops, tuple):
         raise MalformedFrame("batch.ops must be an array")
     if len(ops) > limits.max_ops_per_frame:
         raise MalformedFrame(f"batch has {len(ops)} ops; limit is {limits.max_ops_per_frame}")
-    return [_decode_or_error(op, limits) for op in ops]
+    return ops
 
 
 def decode_message(obj: Any, limits: Limits) -> Message:
@@ -300,7 +309,7 @@ def decode_message(obj: Any, limits: Limits) -> Message:
         raise
 
 
-def _decode_or_error(obj: Any, limits: Limits) -> Message | InvalidMessage:
+def decode_or_error(obj: Any, limits: Limits) -> Message | InvalidMessage:
     try:
         return decode_message(obj, limits)
     except InvalidMessage as exc:
@@ -361,7 +370,8 @@ def _style(obj: dict, limits: Limits) -> Style:
 
 def _int_array(obj: dict, key: str, low: int, high: int) -> tuple[int, ...]:
     value = obj.get(key)
-    if not isinstance(value, tuple) or not all(type(v) is int for v in value):
+    # set(map(type, ...)) runs in C: a 20,000-point stroke is checked in well under a millisecond
+    if not isinstance(value, tuple) or (value and set(map(type, value)) != {int}):
         raise InvalidMessage(f"{key} must be an array of integers")
     if value and (min(value) < low or max(value) > high):
         raise InvalidMessage(f"{key} values must be between {low} and {high}")
@@ -469,9 +479,19 @@ def _decode_erase(obj: dict, limits: Limits) -> Erase:
     ids = obj.get("ids")
     if not isinstance(ids, tuple) or not 1 <= len(ids) <= limits.max_erase_ids:
         raise InvalidMessage(f"ids must be an array of 1-{limits.max_erase_ids} stroke ids")
-    if not all(isinstance(i, str) and ID_PATTERN.fullmatch(i) for i in ids):
+    if not _all_ids(ids):
         raise InvalidMessage("ids must hold stroke ids")
     return Erase(_op_id(obj), ids)
+
+
+def _all_ids(values: tuple[Any, ...]) -> bool:
+    """``ID_PATTERN.fullmatch`` on each of ``values``, as a few C-level passes (10,000 ids)."""
+    return (
+        set(map(type, values)) == {str}
+        and 1 <= min(map(len, values))
+        and max(map(len, values)) <= ID_MAX_CHARS
+        and ID_CHARS.fullmatch("".join(values)) is not None
+    )
 
 
 def _decode_cursor(obj: dict, limits: Limits) -> Cursor:

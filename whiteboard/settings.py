@@ -42,6 +42,13 @@ SETTINGS: tuple[Setting, ...] = (
         "WebSocket; the server's own host and public_url are always allowed.",
     ),
     Setting(
+        "trusted_proxy_hops",
+        0,
+        "Reverse proxies in front of the server whose X-Forwarded-For / -Proto / -Host to "
+        "believe: 1 behind one proxy, so per-client limits see each client's address rather "
+        "than the proxy's. 0 trusts none (a client could forge them).",
+    ),
+    Setting(
         "fsync",
         True,
         "fsync each group commit before acknowledging it (survives power loss); "
@@ -125,6 +132,20 @@ SETTINGS: tuple[Setting, ...] = (
         100,
         "Rejected messages before the connection closes "
         "with 4005: a client that keeps sending bad ops is broken.",
+    ),
+    Setting(
+        "nothing_to_do_per_error",
+        10,
+        "'Nothing to do' answers (undo with an empty stack, erase of strokes already gone) that "
+        "count as one rejected message: races between people are normal, a client that keeps "
+        "asking for nothing is broken or hostile.",
+    ),
+    Setting(
+        "max_work_ms_per_second",
+        250.0,
+        "Estimated server CPU time (decoding, validating, applying messages, opening connections) "
+        "the connections of one client address may use per second, bursts of twice that; a "
+        "client over it is slowed down, not closed, so no mix of valid messages starves others.",
     ),
     Setting(
         "send_queue_bytes",
@@ -230,6 +251,7 @@ class Settings:
     boards_dir: Path = Path(_DEFAULTS["boards_dir"])
     public_url: str = _DEFAULTS["public_url"]
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxy_hops: int = _DEFAULTS["trusted_proxy_hops"]
     fsync: bool = _DEFAULTS["fsync"]
     tick_ms: float = _DEFAULTS["tick_ms"]
     max_frame_bytes: int = _DEFAULTS["max_frame_bytes"]
@@ -254,6 +276,8 @@ class Settings:
     frames_per_second: float = _DEFAULTS["frames_per_second"]
     bytes_per_second: int = _DEFAULTS["bytes_per_second"]
     max_errors_per_connection: int = _DEFAULTS["max_errors_per_connection"]
+    nothing_to_do_per_error: int = _DEFAULTS["nothing_to_do_per_error"]
+    max_work_ms_per_second: float = _DEFAULTS["max_work_ms_per_second"]
     send_queue_bytes: int = _DEFAULTS["send_queue_bytes"]
     send_queue_age_s: float = _DEFAULTS["send_queue_age_s"]
     socket_send_buffer_bytes: int = _DEFAULTS["socket_send_buffer_bytes"]

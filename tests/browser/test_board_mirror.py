@@ -49,7 +49,7 @@ def reference_ops(count: int, seed: int) -> tuple[list[dict[str, Any]], list[str
         except InvalidMessage:
             continue  # nothing to do: the server refuses it and logs nothing
         ops.append(msgpack.unpackb(encoded, raw=False))
-    visible = [stroke_id for stroke_id, state in board.strokes.items() if state.visible]
+    visible = board.visible_ids()
     return ops, visible
 
 

@@ -113,14 +113,19 @@ async def test_too_many_bad_messages_close_4005(boards_dir: Path) -> None:
         assert await closed_with(ann.ws) == CloseCode.TOO_MANY_ERRORS
 
 
-async def test_nothing_to_do_is_reported_but_not_held_against_the_client(boards_dir: Path) -> None:
-    with ServerThread(Settings(boards_dir=boards_dir, max_errors_per_connection=3)) as server:
+async def test_nothing_to_do_counts_for_little_but_endless_no_ops_close_4005(
+    boards_dir: Path,
+) -> None:
+    settings = Settings(boards_dir=boards_dir, max_errors_per_connection=3)  # 10 no-ops each
+    with ServerThread(settings) as server:
         ann = await BoardClient.connect(server.ws_url, "races", "ann")
-        await ann.send(*[{"type": "undo", "id": f"u{i}"} for i in range(5)])
-        await ann.wait_for(lambda m: m["type"] == "error" and m.get("id") == "u4")
+        await ann.send(*[{"type": "undo", "id": f"u{i}"} for i in range(29)])
+        await ann.wait_for(lambda m: m["type"] == "error" and m.get("id") == "u28")
         await ann.send(pen_stroke("still-welcome"))
         await ann.wait_for(is_op("stroke", "still-welcome"))
-        await ann.close()
+        await ann.send({"type": "undo", "id": "u29"})  # the stroke: something to do
+        await ann.send(*[{"type": "undo", "id": f"v{i}"} for i in range(3)])
+        assert await closed_with(ann.ws) == CloseCode.TOO_MANY_ERRORS
 
 
 async def test_a_full_board_refuses_more_connections_with_4001(boards_dir: Path) -> None:

@@ -48,7 +48,7 @@ def _replay(ops: Sequence[dict[str, Any]], records: Sequence[bytes]) -> tuple[Bo
 
 def _visible(board: Board, strokes: dict[str, dict[str, Any]]) -> list[str]:
     """Ids of the strokes visible now, in drawing order (later strokes are not drawn yet)."""
-    return [i for i in strokes if (state := board.strokes.get(i)) is not None and state.visible]
+    return [i for i in strokes if board.is_visible(i)]
 
 
 def render_timelapse(

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import hypercorn.protocol.ws_stream as hypercorn_ws_stream
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, current_app, request, websocket
 from wsproto.extensions import PerMessageDeflate
 
@@ -24,6 +25,8 @@ from .. import protocol
 from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from ..store.file import FileStore
+from .admission import Admission
+from .budget import WORK_PER_CONNECTION, WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import start_close
 from .hubs import Hubs
 from .pages import register_pages
@@ -73,6 +76,12 @@ def create_app(settings: Settings | None = None) -> Quart:
         max_boards=settings.max_boards,
     )
     hubs = Hubs(store, settings)
+    admission = Admission(settings, store)
+    app.extensions["whiteboard_admission"] = admission
+    if settings.trusted_proxy_hops:
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
+        )
     app.config["WHITEBOARD_SETTINGS"] = settings
     app.extensions["whiteboard_hubs"] = hubs
     app.extensions["whiteboard_store"] = store
@@ -111,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         assert task is not None
         active_sockets.add(task)
         try:
-            await serve_socket(hubs, settings, board_id)
+            await serve_socket(hubs, settings, board_id, admission)
         finally:
             active_sockets.discard(task)
 
@@ -142,7 +151,7 @@ def share_url(settings: Settings, board_id: str) -> str:
     return f"{share.info(websocket.host, scheme).base}/b/{board_id}"
 
 
-async def serve_socket(hubs: Hubs, settings: Settings, board_id: str) -> None:
+async def serve_socket(hubs: Hubs, settings: Settings, board_id: str, admission: Admission) -> None:
     """Handshake, then read the client's frames until it disconnects.
 
     Sending needs no task: the hub writes to the socket directly (``sink.py``). After the server
@@ -150,6 +159,9 @@ async def serve_socket(hubs: Hubs, settings: Settings, board_id: str) -> None:
     frame arrives or ``close_timeout_s`` cuts the socket: otherwise Hypercorn would stop reading
     and the close code would never reach the client.
     """
+    address = websocket.remote_addr or ""
+    work = admission.work[address]
+    await work.pay(WORK_PER_CONNECTION)
     await websocket.accept()
     ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
     sink = attach(ws, settings.socket_send_buffer_bytes)
@@ -165,7 +177,7 @@ async def serve_socket(hubs: Hubs, settings: Settings, board_id: str) -> None:
         await close_and_drain(sink, receive, CloseCode.BOARD_FULL, reason, settings.close_timeout_s)
         return
     try:
-        await receive_loop(receive, hub, conn, settings)
+        await receive_loop(receive, hub, conn, settings, work)
         await drain(receive, settings.close_timeout_s)
     finally:
         hub.leave(conn)
@@ -202,7 +214,7 @@ async def receive_hello(
 
 
 async def receive_loop(
-    receive: Callable[[], Awaitable[Any]], hub: Any, conn: Any, settings: Settings
+    receive: Callable[[], Awaitable[Any]], hub: Any, conn: Any, settings: Settings, work: WorkBudget
 ) -> None:
     """Apply the client's frames until the connection is closed (by either side)."""
     limits = settings.limits
@@ -214,13 +226,21 @@ async def receive_loop(
         if not conn.allow(len(data)):
             conn.close(CloseCode.RATE_LIMITED, "too many messages: slow down")
             return
+        await work.pay_frame(len(data))
         try:
-            messages = protocol.decode_frame(data, limits)
+            maps = protocol.frame_maps(data, limits)
         except MalformedFrame as exc:
             conn.close(CloseCode.MALFORMED_FRAME, str(exc))
             return
-        for message in messages:
+        for obj in maps:
+            message = protocol.decode_or_error(obj, limits)
+            await work.pay(hub.board.work_units(message, conn.author))
+            if conn.close_code is not None:
+                return
+            errors = conn.errors
             hub.handle(conn, message)
+            if conn.errors != errors:  # answered on its own frame
+                await work.pay(WORK_PER_ERROR_ANSWER)
 
 
 async def close_and_drain(

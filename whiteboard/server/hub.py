@@ -87,6 +87,7 @@ class BoardHub:
         self._ops: list[bytes] = []  # committed ops not yet handed to an append, in seq order
         self._acks: list[tuple[Connection, int, bytes]] = []  # (to, seq, ack) waiting for seq
         self._appender: asyncio.Task[None] | None = None
+        self._nothing_to_do: dict[int, int] = {}  # peer -> "nothing to do" answers it got
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -190,6 +191,7 @@ class BoardHub:
         conn.finish()
         if not self.connections.remove(conn):
             return
+        self._nothing_to_do.pop(conn.peer, None)
         for stroke_id in conn.live:
             self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
         conn.live.clear()
@@ -242,8 +244,10 @@ class BoardHub:
             else:
                 self._commit(conn, message)
         except NothingToDo as exc:
-            # Races between people (two erasing one stroke) are normal: report, don't count.
-            self._send(conn, protocol.encode_error(exc.code, exc.reason, exc.op_id))
+            # Races between people (two erasing one stroke) are normal: they count for little.
+            noops = self._nothing_to_do[conn.peer] = self._nothing_to_do.get(conn.peer, 0) + 1
+            counted = noops % self.settings.nothing_to_do_per_error == 0
+            self._reject(conn, exc.code, exc.reason, exc.op_id, counted=counted)
         except InvalidMessage as exc:
             if exc.op_id is None:
                 exc.op_id = getattr(message, "id", None)
@@ -251,8 +255,15 @@ class BoardHub:
         except StorageFull as exc:
             self._reject(conn, ErrorCode.STORAGE_FULL, str(exc), getattr(message, "id", None))
 
-    def _reject(self, conn: Connection, code: ErrorCode, reason: str, op_id: str | None) -> None:
-        conn.errors += 1
+    def _reject(
+        self,
+        conn: Connection,
+        code: ErrorCode,
+        reason: str,
+        op_id: str | None,
+        counted: bool = True,
+    ) -> None:
+        conn.errors += counted
         self._send(conn, protocol.encode_error(code, reason, op_id))
         if conn.errors >= self.settings.max_errors_per_connection:
             conn.close(CloseCode.TOO_MANY_ERRORS, "too many invalid messages")
