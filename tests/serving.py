@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -140,10 +141,20 @@ class ServerProcess:
     """``python -m whiteboard serve`` in a child process (for SIGTERM and SIGKILL tests)."""
 
     def __init__(
-        self, boards_dir: Path, *extra_args: str, env: dict[str, str] | None = None
+        self,
+        boards_dir: Path,
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        max_open_files: int | None = None,
+        output: Path | None = None,
     ) -> None:
+        """``max_open_files`` sets the child's RLIMIT_NOFILE (soft and hard, so the server cannot
+        raise it); ``output`` sends its output to that file instead of a pipe (a pipe read only at
+        the end would block a server that logs more than 64 KB)."""
         self.port = free_port()
         self.boards_dir = boards_dir
+        self.max_open_files = max_open_files
+        self.output = output
         self.args = [
             sys.executable,
             "-m",
@@ -167,18 +178,25 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        limit = self.max_open_files
+        sink = subprocess.PIPE if self.output is None else self.output.open("wb")
         self.proc = subprocess.Popen(
             self.args,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parent.parent,
+            preexec_fn=None
+            if limit is None
+            else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)),
         )
+        if self.output is not None:
+            sink.close()  # type: ignore[union-attr]
         try:
             wait_for_port(self.port)
         except TimeoutError:
             self.proc.kill()
-            out = self.proc.communicate()[0].decode(errors="replace")
+            _, out = self.wait()
             raise TimeoutError(f"server did not start; its output:\n{out}") from None
         return self
 
@@ -189,7 +207,9 @@ class ServerProcess:
     def wait(self, timeout_s: float = 15) -> tuple[int, str]:
         assert self.proc is not None
         out, _ = self.proc.communicate(timeout=timeout_s)
-        return self.proc.returncode, out.decode(errors="replace")
+        if self.output is not None:
+            out = self.output.read_bytes()
+        return self.proc.returncode, (out or b"").decode(errors="replace")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import resource
 from pathlib import Path
 
 import msgpack
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
+from whiteboard.store.descriptors import SPARE_DESCRIPTORS
 from whiteboard.store.file import FileStore
 from whiteboard.store.records import frame_record, parse_log
 
@@ -165,3 +168,46 @@ async def test_board_count_quota_counts_existing_boards(tmp_path: Path) -> None:
 def test_board_ids_that_could_escape_the_directory_are_refused(bad: str) -> None:
     with pytest.raises(InvalidBoardId):
         check_board_id(bad)
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_loaded_boards_hold_no_descriptors_beyond_the_pool(tmp_path: Path) -> None:
+    store = FileStore(tmp_path, fsync=False, max_open_logs=4)
+    before = open_descriptors()
+    logs = [store.log(f"b{i}") for i in range(100)]
+    for log in logs:
+        await log.read()
+        log.reserve(len(OPS[0]))
+        await log.append([OPS[0]])
+    assert open_descriptors() - before <= 4 + SPARE_DESCRIPTORS
+    for log in logs:
+        await log.close()
+    assert all(parse_log(log.path.read_bytes()).records == [OPS[0]] for log in logs)
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+async def test_log_writes_find_a_descriptor_when_the_process_has_none_left(
+    tmp_path: Path, fsync: bool
+) -> None:
+    store = FileStore(tmp_path, fsync=fsync, max_open_logs=2)
+    logs = [store.log(f"b{i}") for i in range(5)]
+    await logs[0].append([OPS[0]])  # opens the spares
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hogs = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_descriptors() + 16, hard))
+        with pytest.raises(OSError, match="Too many open files"):  # take every descriptor left
+            while True:
+                hogs.append(os.open(os.devnull, os.O_RDONLY))
+        for log in logs:
+            await log.append([OPS[1]])
+            await log.append([OPS[2]])
+    finally:
+        for fd in hogs:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    records = [parse_log(log.path.read_bytes()).records for log in logs]
+    assert records == [[OPS[0], OPS[1], OPS[2]]] + [[OPS[1], OPS[2]]] * 4

@@ -19,9 +19,11 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from . import settings as settings_module
+from .loglimit import limit_repeats
 from .server.app import create_app, shutdown
 from .server.sharing import ShareLinks
 from .settings import SETTINGS, Settings
+from .store.descriptors import raise_open_file_limit
 
 log = logging.getLogger("whiteboard")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -81,7 +83,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.websocket_ping_interval = settings.ping_interval_s or None
     config.graceful_timeout = 3
     config.accesslog = None
-    config.errorlog = "-"
+    config.errorlog = logging.getLogger("hypercorn.error")  # the root's handlers, filter included
     return config
 
 
@@ -97,7 +99,12 @@ def startup_message(settings: Settings, bind: str) -> str:
 
 
 async def run_server(settings: Settings, config: Config | None = None) -> None:
+    before, after = raise_open_file_limit()
+    if after > before:
+        log.info("open-file limit raised from %d to %d", before, after)
     app = create_app(settings)
+    max_connections = app.extensions["whiteboard_admission"].max_connections
+    log.info("open-file limit %d: at most %d WebSockets at once", after, max_connections)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -124,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     if args.command == "serve":
+        limit_repeats()
         asyncio.run(run_server(settings))
         return 0
     run = getattr(args, "run", None) or args.run_export

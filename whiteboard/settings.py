@@ -75,6 +75,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_board_bytes", 64 * 1024 * 1024, "Log size of one board on disk."),
     Setting("max_total_bytes", 4 * 1024 * 1024 * 1024, "Disk used by all boards together."),
     Setting("max_boards", 100_000, "Number of boards on disk; creating one more is refused."),
+    Setting(
+        "max_loaded_boards",
+        2_000,
+        "Boards held in memory at once; opening one more unloads the board idle longest, and "
+        "when every one is being watched the connection closes with 4001 (try again later).",
+    ),
+    Setting(
+        "new_boards_per_client_per_hour",
+        200,
+        "Boards that do not exist yet one client address may open per hour (bursts of as many; "
+        "more close with 4001): one client must not fill max_boards or max_loaded_boards.",
+    ),
+    Setting(
+        "max_connections",
+        0,
+        "WebSockets open at once (more get 503); 0: the open-file limit less reserved_fds and "
+        "max_open_log_files, so that accepting and log writes always find a descriptor.",
+    ),
+    Setting(
+        "reserved_fds",
+        64,
+        "File descriptors kept for everything but WebSockets and logs: listening sockets, "
+        "HTTP requests, the event loop, export workers.",
+    ),
+    Setting(
+        "max_open_log_files",
+        64,
+        "Board logs kept open between writes (the most recently written); the others are "
+        "opened for each write, so loaded boards hold no descriptors.",
+    ),
     Setting("max_coord", 10_000_000.0, "Largest absolute board coordinate (board units)."),
     Setting("min_width", 0.5, "Thinnest stroke width (board units)."),
     Setting("max_width", 500.0, "Widest stroke width (board units)."),
@@ -260,6 +290,11 @@ class Settings:
     max_board_bytes: int = _DEFAULTS["max_board_bytes"]
     max_total_bytes: int = _DEFAULTS["max_total_bytes"]
     max_boards: int = _DEFAULTS["max_boards"]
+    max_loaded_boards: int = _DEFAULTS["max_loaded_boards"]
+    new_boards_per_client_per_hour: int = _DEFAULTS["new_boards_per_client_per_hour"]
+    max_connections: int = _DEFAULTS["max_connections"]
+    reserved_fds: int = _DEFAULTS["reserved_fds"]
+    max_open_log_files: int = _DEFAULTS["max_open_log_files"]
     max_coord: float = _DEFAULTS["max_coord"]
     min_width: float = _DEFAULTS["min_width"]
     max_width: float = _DEFAULTS["max_width"]

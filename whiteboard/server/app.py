@@ -28,7 +28,7 @@ from ..store.file import FileStore
 from .admission import Admission
 from .budget import WORK_PER_CONNECTION, WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import start_close
-from .hubs import Hubs
+from .hubs import Hubs, TooManyBoards
 from .pages import register_pages
 from .sharing import ShareLinks
 from .sink import Sink, attach
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         max_board_bytes=settings.max_board_bytes,
         max_total_bytes=settings.max_total_bytes,
         max_boards=settings.max_boards,
+        max_open_logs=settings.max_open_log_files,
     )
     hubs = Hubs(store, settings)
     admission = Admission(settings, store)
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         origin = websocket.headers.get("Origin")
         if origin is not None and not origin_allowed(origin, websocket.host, settings):
             return f"origin {origin} may not open this board", 403
+        refusal = admission.connection_refusal(len(active_sockets))
+        if refusal is not None:
+            return refusal, 503
         task = asyncio.current_task()
         assert task is not None
         active_sockets.add(task)
@@ -170,7 +174,16 @@ async def serve_socket(hubs: Hubs, settings: Settings, board_id: str, admission:
     if not isinstance(hello, Hello):
         await close_and_drain(sink, receive, *hello, settings.close_timeout_s)
         return
-    hub = await hubs.get(board_id)
+    refusal = admission.new_board_refusal(board_id, address, hubs.loaded(board_id) is not None)
+    if refusal is None:
+        try:
+            hub = await hubs.get(board_id)
+        except TooManyBoards as exc:
+            refusal = str(exc)
+    if refusal is not None:
+        timeout_s = settings.close_timeout_s
+        await close_and_drain(sink, receive, CloseCode.BOARD_FULL, refusal, timeout_s)
+        return
     conn = hub.join(hello, sink, {"share_url": share_url(settings, board_id)})
     if conn is None:
         reason = "this board has as many connections as it allows"

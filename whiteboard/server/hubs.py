@@ -9,6 +9,10 @@ from ..store.base import BoardStore
 from .hub import BoardHub
 
 
+class TooManyBoards(Exception):
+    """``max_loaded_boards`` boards are loaded and every one is being watched."""
+
+
 class Hubs:
     """Loaded boards by id: loaded lazily on first use, released when idle for idle_unload_s."""
 
@@ -29,6 +33,8 @@ class Hubs:
         future = self._loading.get(board_id)
         if future is not None:
             return await asyncio.shield(future)
+        if len(self._hubs) + len(self._loading) >= self.settings.max_loaded_boards:
+            self._unload_an_idle_board()
         future = asyncio.get_running_loop().create_future()
         self._loading[board_id] = future
         try:
@@ -43,6 +49,18 @@ class Hubs:
             raise
         finally:
             del self._loading[board_id]
+
+    def _unload_an_idle_board(self) -> None:
+        """Make room by unloading the board idle longest (watched by nobody, waiting for its
+        idle_unload_s); raise TooManyBoards when every loaded board is being watched."""
+        for hub in self._hubs.values():
+            if not hub.connections and hub._idle_timer is not None:
+                self._release(hub)
+                return
+        raise TooManyBoards(
+            f"the server has {self.settings.max_loaded_boards} boards open, its limit; "
+            "try again later"
+        )
 
     def _release(self, hub: BoardHub) -> None:
         if self._hubs.get(hub.board_id) is hub and (hub.failed or not hub.connections):

@@ -16,15 +16,19 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .base import StorageFull, check_board_id
+from .descriptors import Descriptors
 from .records import ParsedLog, Span, frame_record, framed_size, parse_log
 
 log = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
+T = TypeVar("T")
 RECOVERY_HINT = "see 'Damaged logs' in docs/security.md; `whiteboard check` reports it"
 
 
@@ -36,20 +40,20 @@ class FileLog:
         self._store = store
         self.board_id = check_board_id(board_id)
         self.path = store.root / f"{board_id}{LOG_SUFFIX}"
-        self._fd: int | None = None
         self._offsets: list[int] = []
         self._size = 0
         self._reserved = 0  # bytes of committed ops not yet written
 
     async def read(self) -> list[bytes]:
-        return await asyncio.to_thread(self._read_and_repair)
-
-    def _read_and_repair(self) -> list[bytes]:
         try:
-            data = self.path.read_bytes()
+            fd = self._store.descriptors.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             self._offsets, self._size = [], 0
             return []
+        data = await self._in_thread(fd, _read_all, keep=False)
+        return await asyncio.to_thread(self._repair, data)
+
+    def _repair(self, data: bytes) -> list[bytes]:
         parsed = parse_log(data)
         if parsed.torn_tail is not None:
             self._cut_torn_tail(data, parsed.torn_tail)
@@ -142,10 +146,8 @@ class FileLog:
         raise FileExistsError(f"no free name for a {kind} copy of {self.path.name}")
 
     def _rewrite(self, data: bytes) -> None:
-        """Replace the log's contents atomically: a crash leaves the old file or the new one."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Replace the log's contents atomically: a crash leaves the old file or the new one.
+        Only while loading, before any append (so no descriptor of the old file is pooled)."""
         temporary = self.path.with_name(f"{self.path.name}.rewrite")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -164,25 +166,46 @@ class FileLog:
 
     async def append(self, records: Sequence[bytes]) -> None:
         data = b"".join(frame_record(r) for r in records)
-        if self._store.fsync:
-            await asyncio.to_thread(self._write, data, records)
-        else:
-            self._write(data, records)
-
-    def _write(self, data: bytes, records: Sequence[bytes]) -> None:
-        created = False
-        if self._fd is None:
+        descriptors = self._store.descriptors
+        fd, created = descriptors.take(self), False
+        if fd is None:
             created = not self.path.exists()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        _write_all(self._fd, data)
+            fd = descriptors.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         if self._store.fsync:
-            os.fsync(self._fd)
-            if created:
-                self._store.fsync_dir()
+            await self._in_thread(fd, self._write_durably, data, created, keep=True)
+        else:
+            try:
+                _write_all(fd, data)
+            except BaseException:
+                descriptors.close(fd)
+                raise
+            descriptors.give_back(self, fd)
         for record in records:
             self._offsets.append(self._size)
             self._size += framed_size(len(record))
         self._reserved = max(0, self._reserved - len(data))
+
+    def _write_durably(self, fd: int, data: bytes, created: bool) -> None:
+        _write_all(fd, data)
+        os.fsync(fd)
+        if created:
+            self._store.fsync_dir()
+
+    async def _in_thread(self, fd: int, function: Callable[..., T], *args: Any, keep: bool) -> T:
+        """``function(fd, *args)`` in a worker thread. Afterwards, even if the caller was cancelled
+        meanwhile, ``fd`` goes back to the pool (``keep``, when the call succeeded) or is closed:
+        never while the thread may still use it, so its number cannot be reused under a write."""
+        descriptors = self._store.descriptors
+
+        def settle(done: asyncio.Future[T]) -> None:
+            if keep and not done.cancelled() and done.exception() is None:
+                descriptors.give_back(self, fd)
+            else:
+                descriptors.close(fd)
+
+        future = asyncio.ensure_future(asyncio.to_thread(function, fd, *args))
+        future.add_done_callback(settle)
+        return await asyncio.shield(future)
 
     @property
     def size_bytes(self) -> int:
@@ -193,9 +216,7 @@ class FileLog:
         return self._reserved
 
     async def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._store.descriptors.forget(self)
 
 
 def _offsets_of(records: Sequence[bytes]) -> list[int]:
@@ -204,6 +225,13 @@ def _offsets_of(records: Sequence[bytes]) -> list[int]:
         offsets.append(position)
         position += framed_size(len(record))
     return offsets
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -223,13 +251,17 @@ class FileStore:
         max_board_bytes: int = 2**62,
         max_total_bytes: int = 2**62,
         max_boards: int = 2**62,
+        max_open_logs: int = 64,
     ) -> None:
         self.root = Path(root)
         self.fsync = fsync
+        self.descriptors = Descriptors(max_open_logs)
         self.max_board_bytes = max_board_bytes
         self.max_total_bytes = max_total_bytes
         self.max_boards = max_boards
         self.root.mkdir(parents=True, exist_ok=True)
+        self._dir_fd = os.open(self.root, os.O_RDONLY)  # for fsync_dir, from any thread
+        weakref.finalize(self, os.close, self._dir_fd)
         self.board_count = 0
         self.total_bytes = 0
         for path in self.root.glob(f"*{LOG_SUFFIX}"):
@@ -259,11 +291,8 @@ class FileStore:
         self.board_count += created
 
     def fsync_dir(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """Make a new or renamed file's directory entry durable."""
+        os.fsync(self._dir_fd)
 
 
 def read_board_log(path: Path) -> list[bytes]:
