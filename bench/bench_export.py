@@ -36,6 +36,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,66 +212,55 @@ def bench_render(sizes: list[int], formats: list[str], baseline: str) -> None:
 # --- live latency ---------------------------------------------------------------------------
 
 
-async def measure_round_trips(
-    port: int, duration_s: float, export: bool
-) -> tuple[list[float], int]:
+async def draw_round_trips(
+    port: int, stopped: Callable[[], bool], marks: list[tuple[float, float]]
+) -> None:
+    """A drawer on board "live": one stroke every 20 ms, each timed until its echo, appended to
+    ``marks`` as (time sent, milliseconds), until ``stopped()``. ``time.perf_counter`` is
+    CLOCK_MONOTONIC, the same clock in every process."""
     import msgpack
     import websockets
 
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/b/live/ws", max_size=None, origin=f"http://127.0.0.1:{port}"
-    ) as ws:
-        await ws.send(
-            msgpack.packb(
-                {
-                    "type": "hello",
-                    "v": 2,
-                    "client": "bench-drawer-0001",
-                    "name": "bench",
-                    "color": "#000000",
-                    "since": None,
-                }
-            )
-        )
+    hello = {"type": "hello", "v": 2, "client": f"bench-drawer-{os.getpid()}", "name": "bench",
+             "color": "#000000", "since": None}  # fmt: skip
+    async with websockets.connect(f"ws://127.0.0.1:{port}/b/live/ws", max_size=None) as ws:
+        await ws.send(msgpack.packb(hello))
         await asyncio.wait_for(ws.recv(), 10)
-        exports = 0
-        stop = time.monotonic() + duration_s
-
-        async def export_loop() -> None:
-            nonlocal exports
-            while time.monotonic() < stop:  # a fresh scale each time: the cache never answers
-                url = f"http://127.0.0.1:{port}/b/big/export.png?scale={1 - exports * 0.001}"
-                await asyncio.to_thread(fetch, url)
-                exports += 1
-
-        exporter = asyncio.create_task(export_loop()) if export else None
-        latencies: list[float] = []
         index = 0
-        while time.monotonic() < stop:
+        while not stopped():
             op_id = f"live{index}-{os.getpid()}-{int(time.time() * 1000)}"
+            stroke = {"type": "stroke", "id": op_id, "tool": "pen", "color": "#000000",
+                      "width": 3, "pts": [0, 0, 4, 4, 4, 0]}  # fmt: skip
             sent = time.perf_counter()
-            await ws.send(
-                msgpack.packb(
-                    {
-                        "type": "stroke",
-                        "id": op_id,
-                        "tool": "pen",
-                        "color": "#000000",
-                        "width": 3,
-                        "pts": [0, 0, 4, 4, 4, 0],
-                    }
-                )
-            )
+            await ws.send(msgpack.packb(stroke))
             while True:
                 frame = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 30))
                 if any(op.get("id") == op_id for op in frame.get("ops", [frame])):
                     break
-            latencies.append((time.perf_counter() - sent) * 1000)
+            marks.append((sent, (time.perf_counter() - sent) * 1000))
             index += 1
             await asyncio.sleep(0.02)
-        if exporter is not None:
-            await exporter
-        return latencies, exports
+
+
+async def measure_round_trips(
+    port: int, duration_s: float, export: bool
+) -> tuple[list[float], int]:
+    exports = 0
+    stop = time.monotonic() + duration_s
+
+    async def export_loop() -> None:
+        nonlocal exports
+        while time.monotonic() < stop:  # a fresh scale each time: the cache never answers
+            url = f"http://127.0.0.1:{port}/b/big/export.png?scale={1 - exports * 0.001}"
+            await asyncio.to_thread(fetch, url)
+            exports += 1
+
+    exporter = asyncio.create_task(export_loop()) if export else None
+    marks: list[tuple[float, float]] = []
+    await draw_round_trips(port, lambda: time.monotonic() >= stop, marks)
+    if exporter is not None:
+        await exporter
+    return [ms for _, ms in marks], exports
 
 
 def fetch(url: str) -> bytes:

@@ -439,3 +439,17 @@ def running(pid: str) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+async def test_answered_requests_give_their_turn_back(server: ServerThread) -> None:
+    """At most two responses start at once; 304s and finished bodies must free their turn, or
+    the third request would wait for the turn's safety timeout."""
+    client = await draw(server, "retro", blue_line("a"))
+    url = f"{server.http_url}/b/retro/export.svg"
+    _, headers, _ = await get(url)
+    started = time.monotonic()
+    for _ in range(5):
+        assert (await get(url, {"If-None-Match": headers["ETag"]}))[0] == 304
+        assert (await get(url))[0] == 200
+    await client.close()
+    assert time.monotonic() - started < 5

@@ -27,7 +27,7 @@ import logging
 import multiprocessing
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +59,16 @@ EXPORT_WORKER_NICENESS = 10
 """How much lower the workers' CPU priority is than the server's."""
 TIMEOUT_GRACE_S = 10.0
 """A worker that has not answered this long after the export's deadline is presumed stuck."""
-RESPONSE_CHUNK_BYTES = 256 * 1024
-"""Size of the pieces an export's body is sent in (a few hundred µs of event-loop time each)."""
+RESPONSE_CHUNK_BYTES = 64 * 1024
+"""Size of the pieces an export's body is sent in (tens of µs of event-loop time each)."""
+BODIES_IN_FLIGHT = 4
+"""Export bodies written at once; the others wait their turn piece by piece. 200 clients of one
+shared link fetching an 8 MB picture otherwise kept 200 writes ready in every turn of the event
+loop, and live drawing waited ~1 s (bench/bench_export_storm.py)."""
+RESPONSES_STARTING = 2
+"""Export responses being started at once (see ``Exporter._respond``)."""
+TURN_TIMEOUT_S = 10.0
+"""A response whose body was never read gives its turn back after this long."""
 SEQ_BY_STAT_ENTRIES = 4096
 """Boards not in memory whose log (size, mtime) -> seq is kept, for ETags without a read."""
 
@@ -119,6 +127,8 @@ class Exporter:
         self._renders_by_client: Counter[str] = Counter()
         self._pool: concurrent.futures.Executor | None = None
         self._pending = 0
+        self._writing = asyncio.Semaphore(BODIES_IN_FLIGHT)
+        self._starting = asyncio.Semaphore(RESPONSES_STARTING)
 
     def _executor(self) -> concurrent.futures.Executor:
         if self._pool is None:
@@ -174,7 +184,7 @@ class Exporter:
         if seq is not None:
             entry = self.cache.get((board_id, str(seq), kind, options.key()))
             if entry is not None:
-                return self._respond(board_id, kind, entry)
+                return await self._respond(board_id, kind, entry)
             etag = make_etag(board_id, seq, kind, options)
             if etag in _if_none_match():
                 return Response("", 304, headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -185,7 +195,9 @@ class Exporter:
                 result = await asyncio.shield(running)
             except Exception as exc:
                 return self._failure(board_id, kind, exc)
-            return self._respond(board_id, kind, self._remember(board_id, kind, options, result))
+            return await self._respond(
+                board_id, kind, self._remember(board_id, kind, options, result)
+            )
         too_big = self._too_big(path, upto)
         if too_big is not None:
             return too_big
@@ -225,7 +237,7 @@ class Exporter:
             self._seq_by_stat.move_to_end(board_id)
             while len(self._seq_by_stat) > SEQ_BY_STAT_ENTRIES:
                 self._seq_by_stat.popitem(last=False)
-        return self._respond(board_id, kind, self._remember(board_id, kind, options, result))
+        return await self._respond(board_id, kind, self._remember(board_id, kind, options, result))
 
     def _too_big(self, path: Path, upto: int | None) -> Response | None:
         """Refuse without reading a log larger than any board may be (``max_board_bytes``)."""
@@ -283,7 +295,14 @@ class Exporter:
         )
         return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)
 
-    def _respond(self, board_id: str, kind: str, entry: Cached) -> Response:
+    async def _respond(self, board_id: str, kind: str, entry: Cached) -> Response:
+        """The picture, once it is this request's turn: at most ``RESPONSES_STARTING`` responses
+        start at once, each turn ending when its first piece is out. Starting a response costs
+        the framework a few milliseconds, and 200 waiters of one render all woke in the same turn
+        of the event loop: live drawing stalled 1.8 s (bench/bench_export_storm.py)."""
+        await self._starting.acquire()
+        done = _Once(self._starting.release)
+        asyncio.get_running_loop().call_later(TURN_TIMEOUT_S, done)  # a body never read
         headers = {
             "ETag": entry.etag,
             "Cache-Control": "no-cache",
@@ -293,18 +312,41 @@ class Exporter:
         if frame is not None and frame.scaled_down:
             headers["X-Whiteboard-Scaled"] = f"{frame.scale:.6g}"
         if entry.etag in _if_none_match():
+            done()
             return Response("", 304, headers=headers)
         data = entry.result.data
         headers["Content-Length"] = str(len(data))
-        return Response(_chunks(data), 200, mimetype=entry.result.media_type, headers=headers)
+        return Response(
+            self._chunks(data, done), 200, mimetype=entry.result.media_type, headers=headers
+        )
+
+    async def _chunks(self, data: bytes, started: Callable[[], None]) -> AsyncIterator[bytes]:
+        """The body in pieces, at most ``BODIES_IN_FLIGHT`` bodies at a time, the event loop
+        turning between pieces: an 8 MB PNG otherwise went out in one step of the loop, and 200
+        of them kept live drawing waiting (bench/bench_export_storm.py)."""
+        view = memoryview(data)
+        try:
+            for start in range(0, len(data), RESPONSE_CHUNK_BYTES):
+                async with self._writing:
+                    yield bytes(view[start : start + RESPONSE_CHUNK_BYTES])
+                started()
+                # A write into a socket buffer with room never suspends, so without this one
+                # task wrote a whole body in one turn of the loop.
+                await asyncio.sleep(0)
+        finally:
+            started()
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    """The body in pieces, each written before the next is taken: an 11 MB PNG otherwise went
-    through the event loop in one step and delayed live drawing by several milliseconds."""
-    view = memoryview(data)
-    for start in range(0, len(data), RESPONSE_CHUNK_BYTES):
-        yield bytes(view[start : start + RESPONSE_CHUNK_BYTES])
+class _Once:
+    """Call ``action`` the first time this is called, never again."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 def _if_none_match() -> set[str]:
