@@ -114,11 +114,13 @@ def test_bad_display_names_are_rejected(name: str) -> None:
     assert isinstance(message, InvalidMessage)
 
 
-def test_shapes_cannot_be_streamed_live() -> None:
-    message = decode_one(
-        {"type": "begin", "id": "r", "tool": "rect", "color": "#000000", "width": 2, "pts": [0, 0]}
-    )
-    assert isinstance(message, InvalidMessage)
+def test_a_shape_streams_live_as_a_begin_with_its_two_points() -> None:
+    shape = {"type": "begin", "id": "r", "tool": "rect", "color": "#000000", "width": 2}
+    begin = decode_one({**shape, "pts": [0, 0, 40, 20]})
+    assert isinstance(begin, Begin) and begin.pts == (0, 0, 40, 20)
+    for pts in ([0, 0], [0, 0, 4, 4, 4, 4]):
+        message = decode_one({**shape, "pts": pts})
+        assert isinstance(message, InvalidMessage) and "exactly two points" in message.reason
 
 
 def test_live_points_are_deltas_that_may_be_empty() -> None:

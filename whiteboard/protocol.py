@@ -21,7 +21,7 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
@@ -464,9 +464,9 @@ def _decode_stroke(obj: dict, limits: Limits) -> Stroke:
 
 def _decode_begin(obj: dict, limits: Limits) -> Begin:
     op_id, style = _op_id(obj), _style(obj, limits)
-    if style.tool in SHAPE_TOOLS:
-        raise InvalidMessage("shapes are sent whole, as a stroke message")
     pts, pressure = _points(obj, limits, absolute=True)
+    if style.tool in SHAPE_TOOLS and len(pts) != 4:
+        raise InvalidMessage(f"a {style.tool} has exactly two points")
     return Begin(op_id, style, pts, pressure)
 
 

@@ -19,6 +19,8 @@ import { newId, quantise } from "./protocol.js";
  * @property {boolean} begun  `begin` was sent on the current connection
  * @property {number} sentPoints  points already sent on the current connection
  * @property {boolean} [liveRefused]  the server refused its `begin`: it is sent whole at the end
+ * @property {boolean} [shape]  a two-point shape: re-sent whole as `begin` whenever it moves
+ * @property {boolean} [moved]  a shape changed since its last `begin`
  */
 
 /**
@@ -75,6 +77,13 @@ export function appendPoint(live, x, y, pressure) {
  */
 export function liveUpdate(live) {
   if (live.liveRefused) return null;
+  if (live.shape) {
+    // A shape is its two points: each change is sent as a new `begin` that replaces the preview.
+    if (live.begun && !live.moved) return null;
+    live.begun = true;
+    live.moved = false;
+    return { type: "begin", id: live.id, tool: live.tool, color: live.color, width: live.width, pts: live.pts.slice() };
+  }
   const points = live.pts.length >> 1;
   if (!live.begun) {
     const begin = { type: "begin", id: live.id, tool: live.tool, color: live.color, width: live.width, pts: live.pts.slice() };
@@ -91,18 +100,53 @@ export function liveUpdate(live) {
 }
 
 /**
- * A two-point shape (line, rect, ellipse) as one `stroke` message.
+ * A two-point shape (line, rect, ellipse) being dragged: a live stroke others see change.
  * @param {{tool: string, color: string, width: number}} style
  * @param {number[]} from board point [x, y]
  * @param {number[]} to board point [x, y]
+ * @returns {LiveStroke}
+ */
+export function newLiveShape(style, from, to) {
+  const pts = shapePoints(from, to);
+  return {
+    id: newId(), tool: style.tool, color: style.color, width: style.width, pts, p: null, version: 0,
+    lastX: pts[0] + pts[2], lastY: pts[1] + pts[3], begun: false, sentPoints: 0, shape: true, moved: false,
+  };
+}
+
+/**
+ * Move the dragged corner of a live shape.
+ * @param {LiveStroke} live
+ * @param {number[]} to board point [x, y]
+ * @returns {boolean} the shape changed
+ */
+export function moveLiveShape(live, to) {
+  const pts = shapePoints([live.pts[0] / LIMITS.coordScale, live.pts[1] / LIMITS.coordScale], to);
+  if (pts[2] === live.pts[2] && pts[3] === live.pts[3]) return false;
+  live.pts = pts;
+  live.version += 1;
+  live.moved = true;
+  return true;
+}
+
+/**
+ * The committing `stroke` message of a live stroke (a shape on release, or a freehand stroke).
+ * @param {LiveStroke} live
  * @returns {object}
  */
-export function shapeStroke(style, from, to) {
+export function wholeStroke(live) {
+  const whole = { type: "stroke", id: live.id, tool: live.tool, color: live.color, width: live.width, pts: live.pts };
+  if (live.p) whole.p = live.p;
+  return whole;
+}
+
+/** Quantised two-point `pts` of a shape: the start absolute, the end as a delta. */
+function shapePoints(from, to) {
   const x0 = clampQuanta(quantise(from[0]));
   const y0 = clampQuanta(quantise(from[1]));
   const x1 = clampQuanta(quantise(to[0]));
   const y1 = clampQuanta(quantise(to[1]));
-  return { type: "stroke", id: newId(), tool: style.tool, color: style.color, width: style.width, pts: [x0, y0, x1 - x0, y1 - y0] };
+  return [x0, y0, x1 - x0, y1 - y0];
 }
 
 function clampQuanta(value) {

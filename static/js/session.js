@@ -4,7 +4,9 @@
  * peers, cursors and peers' live strokes in `peers.js`; the data of own live strokes in `live.js`.
  */
 import { LIMITS } from "./limits.js";
-import { appendPoint, isLastPoint, liveUpdate, newLiveStroke, shapeStroke } from "./live.js";
+import {
+  appendPoint, isLastPoint, liveUpdate, moveLiveShape, newLiveShape, newLiveStroke, wholeStroke,
+} from "./live.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./peers.js";
 import { encodeFrame, newId, PROTOCOL_VERSION, SHAPE_TOOLS } from "./protocol.js";
@@ -280,8 +282,7 @@ export class Session {
   endStroke(id) {
     const live = this.ownLive.get(id);
     if (!live) return;
-    const whole = { type: "stroke", id, tool: live.tool, color: live.color, width: live.width, pts: live.pts };
-    if (live.p) whole.p = live.p;
+    const whole = wholeStroke(live);
     const sentLive = this.ready && live.begun && !live.liveRefused;
     if (sentLive) this.#emitLive(live);
     this.ownLive.delete(id);
@@ -307,18 +308,42 @@ export class Session {
   }
 
   /**
-   * Commit a two-point shape (line, rect, ellipse) in one `stroke` message.
+   * Start dragging a two-point shape (line, rect, ellipse): others see it change while dragged.
    * @param {{tool: string, color: string, width: number}} style
    * @param {number[]} from board point [x, y]
    * @param {number[]} to board point [x, y]
-   * @returns {string}
+   * @returns {string} the shape's id
    */
-  commitShape(style, from, to) {
+  beginShape(style, from, to) {
     if (!SHAPE_TOOLS.includes(style.tool)) throw new Error(`${style.tool} is not a shape`);
-    const message = shapeStroke(style, from, to);
-    this.#commit(message);
+    const live = newLiveShape(style, from, to);
+    this.ownLive.set(live.id, live);
     this.on.overlay();
-    return message.id;
+    return live.id;
+  }
+
+  /**
+   * Move the dragged corner of a shape; only its latest form in a frame is sent.
+   * @param {string} id
+   * @param {number[]} to board point [x, y]
+   */
+  moveShape(id, to) {
+    const live = this.ownLive.get(id);
+    if (live?.shape && moveLiveShape(live, to)) this.on.overlay();
+  }
+
+  /**
+   * Release a shape: it commits as one whole `stroke` (which also ends its preview for others).
+   * @param {string} id
+   * @param {number[]} to board point [x, y]
+   */
+  endShape(id, to) {
+    const live = this.ownLive.get(id);
+    if (!live?.shape) return;
+    moveLiveShape(live, to);
+    this.ownLive.delete(id);
+    this.#commit(wholeStroke(live));
+    this.on.overlay();
   }
 
   /**

@@ -26,6 +26,7 @@ from typing import Any
 from .. import protocol
 from ..board import Board, Duplicate, LiveStroke, NothingToDo
 from ..protocol import (
+    SHAPE_TOOLS,
     Abort,
     Begin,
     CloseCode,
@@ -38,6 +39,7 @@ from ..protocol import (
     PeersRequest,
     Points,
     Rename,
+    Stroke,
     Want,
 )
 from ..settings import Settings
@@ -288,6 +290,8 @@ class BoardHub:
         live = conn.live.get(message.id)
         if live is None:
             raise InvalidMessage("points for a stroke that was never begun")
+        if live.style.tool in SHAPE_TOOLS:
+            raise InvalidMessage("a shape being dragged is updated by begin, not extended")
         live.append(message)
         self.presence.introduce(conn)
         extra = {} if message.pressure is None else {"p": message.pressure}
@@ -300,7 +304,8 @@ class BoardHub:
             self._drawing.discard(conn.peer)
 
     def _commit(self, conn: Connection, message: Any) -> None:
-        live = conn.live.pop(message.id, None) if isinstance(message, End) else None
+        # A whole stroke may commit a live one too (a shape is sent whole on release).
+        live = conn.live.pop(message.id, None) if isinstance(message, End | Stroke) else None
         if live is not None:
             self._stopped_drawing(conn)
         try:

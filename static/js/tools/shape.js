@@ -1,51 +1,43 @@
 /**
- * Shared behaviour of the two-point shapes (line, rect, ellipse): a local preview while dragging,
- * one whole `stroke` message on release.
+ * Shared behaviour of the two-point shapes (line, rect, ellipse): a live shape others see change
+ * while it is dragged (each change a `begin` that replaces the preview), one whole `stroke` on
+ * release, an `abort` when the drag is cancelled (a touch that became a pinch).
  */
 
 /**
  * @param {string} tool line | rect | ellipse
  */
 export function shapeTool(tool) {
-  /** @type {Map<number, {from: number[], preview: object}>} */
+  /** @type {Map<number, string>} pointerId -> live shape id */
   const drags = new Map();
-  const pts = (from, to) => {
-    const q = (v) => Math.round(v * 4);
-    return [q(from[0]), q(from[1]), q(to[0]) - q(from[0]), q(to[1]) - q(from[1])];
-  };
   return {
     /** @param {import("./freehand.js").ToolApp} app @param {import("./freehand.js").ToolPointer} pointer */
     press(app, pointer) {
       const from = [pointer.x, pointer.y];
-      const preview = { ...app.style(), tool, pts: pts(from, from), version: 0 };
-      drags.set(pointer.id, { from, preview });
-      app.previews.add(preview);
+      drags.set(pointer.id, app.session.beginShape({ ...app.style(), tool }, from, from));
       app.requestFrame();
     },
     /** @param {import("./freehand.js").ToolApp} app @param {import("./freehand.js").ToolPointer} pointer */
     move(app, pointer) {
-      const drag = drags.get(pointer.id);
-      if (!drag) return;
-      drag.preview.pts = pts(drag.from, [pointer.x, pointer.y]);
-      drag.preview.version += 1;
+      const id = drags.get(pointer.id);
+      if (!id) return;
+      app.session.moveShape(id, [pointer.x, pointer.y]);
       app.requestFrame();
     },
     /** @param {import("./freehand.js").ToolApp} app @param {import("./freehand.js").ToolPointer} pointer */
     release(app, pointer) {
-      const drag = drags.get(pointer.id);
-      if (!drag) return;
+      const id = drags.get(pointer.id);
+      if (!id) return;
       drags.delete(pointer.id);
-      app.previews.delete(drag.preview);
-      const { color, width } = drag.preview;
-      app.session.commitShape({ tool, color, width }, drag.from, [pointer.x, pointer.y]);
+      app.session.endShape(id, [pointer.x, pointer.y]);
       app.requestFrame();
     },
     /** @param {import("./freehand.js").ToolApp} app @param {import("./freehand.js").ToolPointer} pointer */
     cancel(app, pointer) {
-      const drag = drags.get(pointer.id);
-      if (!drag) return;
+      const id = drags.get(pointer.id);
+      if (!id) return;
       drags.delete(pointer.id);
-      app.previews.delete(drag.preview);
+      app.session.abortStroke(id);
       app.requestFrame();
     },
   };
