@@ -25,7 +25,7 @@ from hypercorn.config import Config
 from quart import Quart, websocket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from whiteboard.server.app import decline_permessage_deflate
+from whiteboard.server.stack import decline_permessage_deflate
 
 QUEUE_FRAMES = 1024  # the whiteboard's former send_queue_frames
 

@@ -80,7 +80,7 @@ def hypercorn_config(settings: Settings) -> Config:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
     config.websocket_max_message_size = settings.max_frame_bytes
-    config.websocket_ping_interval = settings.ping_interval_s or None
+    config.websocket_ping_interval = None  # the hub pings (sink.PING_FRAME says why)
     config.graceful_timeout = 3
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # the root's handlers, filter included

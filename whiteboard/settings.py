@@ -203,6 +203,12 @@ SETTINGS: tuple[Setting, ...] = (
         "socket is cut; meanwhile what it sends is read and dropped, so the close code arrives.",
     ),
     Setting(
+        "shutdown_close_s",
+        1.0,
+        "On shutdown, seconds connected clients get to answer the server's 1001 close before "
+        "their sockets are cut (under Hypercorn's graceful timeout of 3 s).",
+    ),
+    Setting(
         "load_slice_ms",
         4.0,
         "Loading a board applies its log in slices of this many milliseconds, letting other "
@@ -317,6 +323,7 @@ class Settings:
     send_queue_age_s: float = _DEFAULTS["send_queue_age_s"]
     socket_send_buffer_bytes: int = _DEFAULTS["socket_send_buffer_bytes"]
     close_timeout_s: float = _DEFAULTS["close_timeout_s"]
+    shutdown_close_s: float = _DEFAULTS["shutdown_close_s"]
     load_slice_ms: float = _DEFAULTS["load_slice_ms"]
     hello_timeout_s: float = _DEFAULTS["hello_timeout_s"]
     idle_unload_s: float = _DEFAULTS["idle_unload_s"]

@@ -14,13 +14,17 @@ const ATTEMPTS_BEFORE_OFFLINE = 3;
 const SLOW_CODES = new Set([4001, 4002]);
 /** The server does not speak this page's protocol version: only a reload (new JS) can help. */
 const UNSUPPORTED_VERSION = 4006;
+/** A socket that lived this long was a healthy connection: the next attempt starts fresh. A
+ * socket refused at once (4001 board full, 4002 too fast) keeps the backoff growing. */
+const HEALTHY_AFTER_MS = 10_000;
 
 /** A self-healing WebSocket for one board. */
 export class Connection {
   /**
    * @param {string} url  ws:// or wss:// URL of the board's socket
    * @param {{onOpen: function(): void, onMessages: function(object[]): void,
-   *          onClose: function(): void, onStatus: function(string): void}} handlers
+   *          onClose: function(number, string): void, onStatus: function(string): void}} handlers
+   *   onClose gets the close code and reason (docs/protocol.md, "Close codes")
    */
   constructor(url, handlers) {
     this.url = url;
@@ -92,8 +96,9 @@ export class Connection {
     }
     socket.binaryType = "arraybuffer";
     this.socket = socket;
+    let openedAt = 0;
     socket.addEventListener("open", () => {
-      this.failures = 0;
+      openedAt = performance.now();
       this.wasConnected = true;
       this.#setStatus("connected");
       this.handlers.onOpen();
@@ -105,7 +110,8 @@ export class Connection {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.handlers.onClose();
+      this.handlers.onClose(event.code, event.reason);
+      if (openedAt && performance.now() - openedAt > HEALTHY_AFTER_MS) this.failures = 0;
       if (event.code === UNSUPPORTED_VERSION) {
         // Reconnecting would be refused the same way forever: stop, and let the page say why.
         this.stopped = true;
@@ -118,7 +124,10 @@ export class Connection {
 
   #scheduleRetry(code) {
     this.failures += 1;
-    const offline = this.failures > ATTEMPTS_BEFORE_OFFLINE || globalThis.navigator?.onLine === false;
+    // Offline only when the server cannot be reached at all (1006): a server that answers and
+    // refuses (4001 board full) is there.
+    const unreachable = code === 1006 && this.failures > ATTEMPTS_BEFORE_OFFLINE;
+    const offline = unreachable || globalThis.navigator?.onLine === false;
     this.#setStatus(offline ? "offline" : this.wasConnected ? "reconnecting" : "connecting");
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.failures - 1));
     const delay = (SLOW_CODES.has(code) ? 3 : 1) * base * (0.75 + Math.random() * 0.5);

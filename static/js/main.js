@@ -29,6 +29,14 @@ const ERROR_TEXT = {
   stroke_too_long: "That stroke was too long to save.",
 };
 
+/** What the page says when the server closed the connection for a reason the user can act on
+ * or should know (docs/protocol.md, "Close codes"); it reconnects in every case but 4006. */
+const CLOSE_TEXT = {
+  4001: "This board is full. Trying again in a moment…",
+  4002: "Too much was sent too fast: reconnecting more slowly.",
+  4004: "The connection fell behind: catching up…",
+};
+
 const boardId = decodeURIComponent(location.pathname.split("/")[2] || "");
 if (!ID_PATTERN.test(boardId)) throw new Error(`not a board page: ${location.pathname}`);
 
@@ -168,7 +176,12 @@ const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 const connection = new Connection(`${scheme}//${location.host}/b/${encodeURIComponent(boardId)}/ws`, {
   onOpen: () => session.onOpen(),
   onMessages: (messages) => session.onMessages(messages),
-  onClose: () => { session.onClose(); requestFrame(); },
+  onClose: (code) => {
+    session.onClose();
+    const text = CLOSE_TEXT[code];
+    if (text) ui.toast(text);
+    requestFrame();
+  },
   onStatus: (status) => ui.setStatus(status),
 });
 session.conn = connection;

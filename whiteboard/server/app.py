@@ -7,31 +7,24 @@ anything else happens, so a bad id is a 404 that never touches the file system.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import hypercorn.protocol.ws_stream as hypercorn_ws_stream
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, current_app, request, websocket
-from wsproto.extensions import PerMessageDeflate
 
 from .. import protocol
-from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from ..store.file import FileStore
+from . import stack
 from .admission import Admission
-from .budget import WORK_PER_CONNECTION, WORK_PER_ERROR_ANSWER, WorkBudget
-from .connection import start_close
-from .hubs import Hubs, TooManyBoards
+from .hubs import Hubs
 from .pages import register_pages
 from .sharing import ShareLinks
-from .sink import Sink, attach
+from .sockets import BoardSockets
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +40,9 @@ STATIC_DIR = next(p for p in (PACKAGE_DIR / "static", PACKAGE_DIR.parent / "stat
 INVALID_BOARD = "board ids are 1-64 characters of A-Z a-z 0-9 _ -"
 
 
-class _DeclinedDeflate(PerMessageDeflate):
-    """permessage-deflate that never accepts an offer.
-
-    Browsers always offer it and Hypercorn 0.18 always accepts it, then compresses every frame once
-    per receiver, which makes batched fan-out 4-6x slower. Hypercorn has no setting for it and
-    negotiates before the app sees the request, so this replaces the class it looks up at accept
-    time (``ws_stream.Handshake.accept``). Pinned Hypercorn; ``tests/integration`` checks it.
-    """
-
-    def accept(self, offer: str) -> None:  # type: ignore[override]
-        return None
-
-
-def decline_permessage_deflate() -> None:
-    hypercorn_ws_stream.PerMessageDeflate = _DeclinedDeflate  # type: ignore[misc]
-
-
 def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or Settings()
-    decline_permessage_deflate()
+    stack.install()
     app = Quart(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     store = FileStore(
         settings.boards_dir,
@@ -86,8 +62,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config["WHITEBOARD_SETTINGS"] = settings
     app.extensions["whiteboard_hubs"] = hubs
     app.extensions["whiteboard_store"] = store
-    active_sockets: set[asyncio.Task[Any]] = set()
-    app.extensions["whiteboard_sockets"] = active_sockets
+    sockets = BoardSockets(hubs, settings, admission)
+    app.extensions["whiteboard_sockets"] = sockets
 
     @app.after_serving
     async def close_boards() -> None:
@@ -117,16 +93,12 @@ def create_app(settings: Settings | None = None) -> Quart:
         origin = websocket.headers.get("Origin")
         if origin is not None and not origin_allowed(origin, websocket.host, settings):
             return f"origin {origin} may not open this board", 403
-        refusal = admission.connection_refusal(len(active_sockets))
+        refusal = admission.connection_refusal(len(sockets))
         if refusal is not None:
             return refusal, 503
-        task = asyncio.current_task()
-        assert task is not None
-        active_sockets.add(task)
-        try:
-            await serve_socket(hubs, settings, board_id, admission)
-        finally:
-            active_sockets.discard(task)
+        ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
+        extra = {"share_url": share_url(settings, board_id)}
+        await sockets.serve(ws, board_id, extra)
 
     share = ShareLinks(settings)
     app.extensions["whiteboard_share"] = share
@@ -155,133 +127,8 @@ def share_url(settings: Settings, board_id: str) -> str:
     return f"{share.info(websocket.host, scheme).base}/b/{board_id}"
 
 
-async def serve_socket(hubs: Hubs, settings: Settings, board_id: str, admission: Admission) -> None:
-    """Handshake, then read the client's frames until it disconnects.
-
-    Sending needs no task: the hub writes to the socket directly (``sink.py``). After the server
-    decides to close, this keeps reading (and dropping) what the client sends until its close
-    frame arrives or ``close_timeout_s`` cuts the socket: otherwise Hypercorn would stop reading
-    and the close code would never reach the client.
-    """
-    address = websocket.remote_addr or ""
-    work = admission.work[address]
-    await work.pay(WORK_PER_CONNECTION)
-    await websocket.accept()
-    ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
-    sink = attach(ws, settings.socket_send_buffer_bytes)
-    receive: Callable[[], Awaitable[Any]] = getattr(ws, "_receive", None) or ws.receive
-    hello = await receive_hello(receive, settings)
-    if not isinstance(hello, Hello):
-        await close_and_drain(sink, receive, *hello, settings.close_timeout_s)
-        return
-    refusal = admission.new_board_refusal(board_id, address, hubs.loaded(board_id) is not None)
-    if refusal is None:
-        try:
-            hub = await hubs.get(board_id)
-        except TooManyBoards as exc:
-            refusal = str(exc)
-    if refusal is not None:
-        timeout_s = settings.close_timeout_s
-        await close_and_drain(sink, receive, CloseCode.BOARD_FULL, refusal, timeout_s)
-        return
-    conn = hub.join(hello, sink, {"share_url": share_url(settings, board_id)})
-    if conn is None:
-        reason = "this board has as many connections as it allows"
-        await close_and_drain(sink, receive, CloseCode.BOARD_FULL, reason, settings.close_timeout_s)
-        return
-    try:
-        await receive_loop(receive, hub, conn, settings, work)
-        await drain(receive, settings.close_timeout_s)
-    finally:
-        hub.leave(conn)
-
-
-async def receive_hello(
-    receive: Callable[[], Awaitable[Any]], settings: Settings
-) -> Hello | tuple[int, str]:
-    """The client's hello, or the close code and reason to refuse it with."""
-    try:
-        async with asyncio.timeout(settings.hello_timeout_s):
-            data = await receive()
-    except TimeoutError:
-        return CloseCode.BAD_HANDSHAKE, "no hello in time"
-    if not isinstance(data, bytes):
-        return CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack"
-    try:
-        messages = protocol.decode_frame(data, settings.limits)
-    except MalformedFrame as exc:
-        return CloseCode.BAD_HANDSHAKE, str(exc)
-    first = messages[0] if len(messages) == 1 else None
-    if isinstance(first, protocol.InvalidMessage):
-        return CloseCode.BAD_HANDSHAKE, f"bad hello: {first.reason}"
-    if not isinstance(first, Hello):
-        return CloseCode.BAD_HANDSHAKE, "the first message must be a hello"
-    if not protocol.speaks(first.version):
-        log.info("client of protocol version %d refused: reload the page", first.version)
-        return (
-            CloseCode.UNSUPPORTED_VERSION,
-            f"protocol {first.version} is not served (this server speaks "
-            f"{protocol.MIN_PROTOCOL_VERSION}-{protocol.PROTOCOL_VERSION}): reload the page",
-        )
-    return first
-
-
-async def receive_loop(
-    receive: Callable[[], Awaitable[Any]], hub: Any, conn: Any, settings: Settings, work: WorkBudget
-) -> None:
-    """Apply the client's frames until the connection is closed (by either side)."""
-    limits = settings.limits
-    while conn.close_code is None:
-        data = await receive()
-        if not isinstance(data, bytes):
-            conn.close(CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack")
-            return
-        if not conn.allow(len(data)):
-            conn.close(CloseCode.RATE_LIMITED, "too many messages: slow down")
-            return
-        await work.pay_frame(len(data))
-        try:
-            maps = protocol.frame_maps(data, limits)
-        except MalformedFrame as exc:
-            conn.close(CloseCode.MALFORMED_FRAME, str(exc))
-            return
-        for obj in maps:
-            message = protocol.decode_or_error(obj, limits)
-            await work.pay(hub.board.work_units(message, conn.author))
-            if conn.close_code is not None:
-                return
-            errors = conn.errors
-            hub.handle(conn, message)
-            if conn.errors != errors:  # answered on its own frame
-                await work.pay(WORK_PER_ERROR_ANSWER)
-
-
-async def close_and_drain(
-    sink: Sink, receive: Callable[[], Awaitable[Any]], code: int, reason: str, timeout_s: float
-) -> None:
-    task, timer = start_close(sink, code, reason, timeout_s)
-    try:
-        await drain(receive, timeout_s)
-    finally:
-        timer.cancel()
-        task.cancel()
-
-
-async def drain(receive: Callable[[], Awaitable[Any]], timeout_s: float) -> None:
-    """Read and drop frames until the client's close arrives (the handler is then cancelled).
-
-    The socket is aborted after ``timeout_s`` (``start_close``), which ends this too; the extra
-    second only guards against a server that does not report the disconnect.
-    """
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout_s + 1):
-            while True:
-                await receive()
-
-
 async def shutdown(app: Quart) -> None:
-    """Close every connection with GOING_AWAY (pages reconnect), flush and close every log."""
+    """Flush every board's log and close its connections with GOING_AWAY (pages reconnect and
+    resume), close the sockets still in their handshake, and wait until every one is gone."""
     await app.extensions["whiteboard_hubs"].close()
-    sockets = app.extensions["whiteboard_sockets"]
-    if sockets:
-        await asyncio.wait(list(sockets), timeout=2)
+    await app.extensions["whiteboard_sockets"].close_all()

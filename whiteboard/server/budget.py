@@ -66,4 +66,3 @@ class WorkBudget:
     @property
     def credit_units(self) -> float:
         return self._tokens
-

@@ -107,15 +107,18 @@ class Connection:
             self.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
             return False
 
-    def close(self, code: int, reason: str = "") -> None:
+    def close(self, code: int, reason: str = "", timeout_s: float | None = None) -> None:
         """Send a close frame after what is already written (so a final error still arrives) and
-        abort the socket if the client has not completed the closing handshake in time."""
+        abort the socket if the client has not completed the closing handshake within
+        ``timeout_s`` (default ``close_timeout_s``). Logs one line."""
         if self.close_code is not None:
             return
         self.close_code, self.close_reason = code, reason
+        level = logging.DEBUG if code == CloseCode.GOING_AWAY else logging.INFO
+        log.log(level, "peer %d closed with %d: %s", self.peer, code, reason)
         self.outbox.drop()
         self._closing, self._abort_timer = start_close(
-            self.outbox.sink, code, reason, self.close_timeout_s
+            self.outbox.sink, code, reason, self.close_timeout_s if timeout_s is None else timeout_s
         )
 
     def finish(self) -> None:

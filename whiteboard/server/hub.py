@@ -86,6 +86,7 @@ class BoardHub:
         self.presence = Presence(settings, self._queue)
         self._drawing: set[int] = set()  # peers with a live stroke (their cursors go first)
         self._presence_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
         self._ops: list[bytes] = []  # committed ops not yet handed to an append, in seq order
         self._acks: list[tuple[Connection, int, bytes]] = []  # (to, seq, ack) waiting for seq
         self._appender: asyncio.Task[None] | None = None
@@ -116,6 +117,16 @@ class BoardHub:
             await self.log.set_aside([i for i, _ in rejected], f"first: #{index}, {reason}")
         self.durable_seq = self.board.head_seq
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.board_id}")
+        self._ping()
+
+    def _ping(self) -> None:
+        """Ping every connection every ``ping_interval_s``: one timer per board, not per socket."""
+        interval_s = self.settings.ping_interval_s
+        if interval_s <= 0 or self._closing:
+            return
+        for conn in self.connections:
+            conn.outbox.sink.ping()
+        self._ping_timer = asyncio.get_running_loop().call_later(interval_s, self._ping)
 
     # --- joining and leaving ------------------------------------------------------------------
 
@@ -397,7 +408,10 @@ class BoardHub:
         self._on_idle(self)
 
     async def close(
-        self, code: int = CloseCode.GOING_AWAY, reason: str = "server restarting"
+        self,
+        code: int = CloseCode.GOING_AWAY,
+        reason: str = "server restarting",
+        close_timeout_s: float | None = None,
     ) -> None:
         """Finish the flush and the append in progress (never cut a log write short), flush and
         append the rest, then close every connection."""
@@ -410,8 +424,9 @@ class BoardHub:
             if self._appender is not None:
                 await self._appender
         for conn in self.connections:
-            conn.close(code, reason)
+            conn.close(code, reason, close_timeout_s)
         self._cancel_idle_timer()
-        if self._presence_timer is not None:
-            self._presence_timer.cancel()
+        for timer in (self._presence_timer, self._ping_timer):
+            if timer is not None:
+                timer.cancel()
         await self.log.close()

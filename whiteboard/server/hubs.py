@@ -72,4 +72,6 @@ class Hubs:
     async def close(self) -> None:
         """Shutdown: flush every board, close every connection with GOING_AWAY, close the logs."""
         hubs, self._hubs = list(self._hubs.values()), {}
-        await asyncio.gather(*(hub.close() for hub in hubs), *self._unloading)
+        timeout_s = self.settings.shutdown_close_s
+        closing = (hub.close(close_timeout_s=timeout_s) for hub in hubs)
+        await asyncio.gather(*closing, *self._unloading)

@@ -38,6 +38,11 @@ from .. import protocol
 log = logging.getLogger(__name__)
 
 _OPCODE_BINARY_FIN = 0x82
+PING_FRAME = b"\x89\x00"
+"""An unmasked, final ping with no payload. Pings are written here rather than by Hypercorn:
+its ping task sleeps ``websocket_ping_interval`` between pings and only then notices a closed
+connection, which keeps every closed connection's task alive that long (a shutdown would
+cancel them, logging a traceback each)."""
 
 
 def frame_header(payload_bytes: int) -> bytes:
@@ -85,6 +90,10 @@ class Sink(Protocol):
 
     def write(self, frame: Frame) -> None: ...
 
+    def ping(self) -> None:
+        """Send a ping (the client's pong needs no answer): a socket whose peer vanished fails."""
+        ...
+
     async def close(self, code: int, reason: str) -> None:
         """Send a close frame (after everything written before it)."""
         ...
@@ -118,6 +127,10 @@ class TransportSink:
     def write(self, frame: Frame) -> None:
         self._transport.write(frame.wire)
 
+    def ping(self) -> None:
+        if self.backlog() is not None:
+            self._transport.write(PING_FRAME)
+
     async def close(self, code: int, reason: str) -> None:
         await self._close(code, reason)
 
@@ -144,6 +157,9 @@ class AsgiSink:
 
     def backlog(self) -> int | None:
         return self._queued_bytes if self._open else None
+
+    def ping(self) -> None:
+        """The ASGI send callable has no way to send a ping: the server's own pings apply."""
 
     def write(self, frame: Frame) -> None:
         if self._open:

@@ -1,0 +1,212 @@
+"""The board WebSocket: handshake, the receive loop, and closing so that closed means closed.
+
+Sending needs no task: the hub writes to the socket directly (``sink.py``). After the server
+decides to close (a refused hello, a full board, a client over its limits, a shutdown), the
+handler keeps reading and dropping what the client sends until its close frame arrives, and the
+socket is cut after ``close_timeout_s`` if it never does. Without that, Hypercorn would stop
+reading the socket once its queue of 10 messages fills: the client's close frame would never be
+read, the socket would stay open outside every limit, and the close code would reach the client
+as 1006.
+
+:class:`BoardSockets` knows every open socket, joined to a board or not, so a shutdown can close
+each with 1001 and wait for it to be gone before Hypercorn would cancel it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import protocol
+from ..protocol import CloseCode, Hello, MalformedFrame
+from ..settings import Settings
+from .admission import Admission
+from .budget import WORK_PER_CONNECTION, WORK_PER_ERROR_ANSWER, WorkBudget
+from .connection import Connection, start_close
+from .hub import BoardHub
+from .hubs import Hubs, TooManyBoards
+from .sink import Sink, attach
+
+log = logging.getLogger(__name__)
+
+Receive = Callable[[], Awaitable[Any]]
+
+
+class OpenSocket:
+    """One accepted WebSocket: its sink, and its connection once it joined a board."""
+
+    __slots__ = ("conn", "sink")
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.conn: Connection | None = None
+
+
+class BoardSockets:
+    """Every open board WebSocket of the app."""
+
+    def __init__(self, hubs: Hubs, settings: Settings, admission: Admission) -> None:
+        self.hubs = hubs
+        self.settings = settings
+        self.admission = admission
+        self._open: dict[asyncio.Task[Any], OpenSocket] = {}
+        self._closing_all = False
+        self._closers: list[tuple[asyncio.Task[None], asyncio.TimerHandle]] = []
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    async def serve(self, websocket: Any, board_id: str, welcome_extra: dict[str, Any]) -> None:
+        """Accept ``websocket`` (Quart's) and run it until the client is gone."""
+        settings = self.settings
+        address = websocket.remote_addr or ""
+        work = self.admission.work[address]
+        await work.pay(WORK_PER_CONNECTION)
+        await websocket.accept()
+        sink = attach(websocket, settings.socket_send_buffer_bytes)
+        receive: Receive = getattr(websocket, "_receive", None) or websocket.receive
+        task = asyncio.current_task()
+        assert task is not None
+        socket = self._open[task] = OpenSocket(sink)
+        try:
+            if self._closing_all:
+                await close_and_drain(sink, receive, *_SHUTTING_DOWN, settings.shutdown_close_s)
+                return
+            hello = await receive_hello(receive, settings)
+            if not isinstance(hello, Hello):
+                await close_and_drain(sink, receive, *hello, settings.close_timeout_s)
+                return
+            hub, refusal = await self._hub(board_id, address)
+            if hub is None:
+                timeout_s = settings.close_timeout_s
+                await close_and_drain(sink, receive, CloseCode.BOARD_FULL, refusal, timeout_s)
+                return
+            conn = hub.join(hello, sink, welcome_extra)
+            if conn is None:
+                full = "this board has as many connections as it allows"
+                await close_and_drain(
+                    sink, receive, CloseCode.BOARD_FULL, full, settings.close_timeout_s
+                )
+                return
+            socket.conn = conn
+            try:
+                await receive_loop(receive, hub, conn, settings, work)
+                await drain(receive, settings.close_timeout_s)
+            finally:
+                hub.leave(conn)
+        finally:
+            del self._open[task]
+
+    async def _hub(self, board_id: str, address: str) -> tuple[BoardHub | None, str]:
+        """The board's hub, or why this client may not open it (admission: too many boards)."""
+        loaded = self.hubs.loaded(board_id) is not None
+        refusal = self.admission.new_board_refusal(board_id, address, loaded)
+        if refusal is not None:
+            return None, refusal
+        try:
+            return await self.hubs.get(board_id), ""
+        except TooManyBoards as exc:
+            return None, str(exc)
+
+    async def close_all(self) -> None:
+        """Shutdown: close every socket not yet closed with 1001 (pages reconnect and resume) and
+        wait until all are gone, cutting those that do not answer within ``shutdown_close_s``."""
+        self._closing_all = True
+        deadline_s = self.settings.shutdown_close_s
+        for socket in list(self._open.values()):
+            if socket.conn is not None:
+                socket.conn.close(*_SHUTTING_DOWN, deadline_s)
+            else:  # still in its handshake: its handler ends when the socket does
+                self._closers.append(start_close(socket.sink, *_SHUTTING_DOWN, deadline_s))
+        if self._open:
+            await asyncio.wait(list(self._open), timeout=deadline_s + 0.5)
+        self._closers.clear()
+
+
+_SHUTTING_DOWN = (CloseCode.GOING_AWAY, "server restarting")
+
+
+async def receive_hello(receive: Receive, settings: Settings) -> Hello | tuple[int, str]:
+    """The client's hello, or the close code and reason to refuse it with."""
+    try:
+        async with asyncio.timeout(settings.hello_timeout_s):
+            data = await receive()
+    except TimeoutError:
+        return CloseCode.BAD_HANDSHAKE, "no hello in time"
+    if not isinstance(data, bytes):
+        return CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack"
+    try:
+        messages = protocol.decode_frame(data, settings.limits)
+    except MalformedFrame as exc:
+        return CloseCode.BAD_HANDSHAKE, str(exc)
+    first = messages[0] if len(messages) == 1 else None
+    if isinstance(first, protocol.InvalidMessage):
+        return CloseCode.BAD_HANDSHAKE, f"bad hello: {first.reason}"
+    if not isinstance(first, Hello):
+        return CloseCode.BAD_HANDSHAKE, "the first message must be a hello"
+    if not protocol.speaks(first.version):
+        return (
+            CloseCode.UNSUPPORTED_VERSION,
+            f"protocol {first.version} is not served (this server speaks "
+            f"{protocol.MIN_PROTOCOL_VERSION}-{protocol.PROTOCOL_VERSION}): reload the page",
+        )
+    return first
+
+
+async def receive_loop(
+    receive: Receive, hub: BoardHub, conn: Connection, settings: Settings, work: WorkBudget
+) -> None:
+    """Apply the client's frames until the connection is closed (by either side), charging each
+    frame and message to the client address's work budget (``budget.py``)."""
+    limits = settings.limits
+    while conn.close_code is None:
+        data = await receive()
+        if not isinstance(data, bytes):
+            conn.close(CloseCode.UNSUPPORTED_DATA, "frames are binary msgpack")
+            return
+        if not conn.allow(len(data)):
+            conn.close(CloseCode.RATE_LIMITED, "too many messages: slow down")
+            return
+        await work.pay_frame(len(data))
+        try:
+            maps = protocol.frame_maps(data, limits)
+        except MalformedFrame as exc:
+            conn.close(CloseCode.MALFORMED_FRAME, str(exc))
+            return
+        for obj in maps:
+            message = protocol.decode_or_error(obj, limits)
+            await work.pay(hub.board.work_units(message, conn.author))
+            if conn.close_code is not None:
+                return
+            errors = conn.errors
+            hub.handle(conn, message)
+            if conn.errors != errors:  # answered on its own frame
+                await work.pay(WORK_PER_ERROR_ANSWER)
+
+
+async def close_and_drain(
+    sink: Sink, receive: Receive, code: int, reason: str, timeout_s: float
+) -> None:
+    """Refuse a socket that did not join: one log line, the close frame, then drain."""
+    log.info("connection refused with %d: %s", code, reason)
+    task, timer = start_close(sink, code, reason, timeout_s)
+    try:
+        await drain(receive, timeout_s)
+    finally:
+        timer.cancel()
+        task.cancel()
+
+
+async def drain(receive: Receive, timeout_s: float) -> None:
+    """Read and drop frames until the client's close arrives (the handler is then cancelled).
+
+    The socket is aborted after ``timeout_s`` (``start_close``), which ends this too; the extra
+    second only guards against a server that does not report the disconnect.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s + 1):
+            while True:
+                await receive()
