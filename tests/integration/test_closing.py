@@ -74,11 +74,14 @@ async def test_a_client_that_ignores_the_close_is_cut_off_within_the_deadline(
             ws.send(encode_hello("stubborn", "S", "#000000"))
         started = time.monotonic()
         sending = asyncio.create_task(keep_sending(ws, frame, 10))
-        await asyncio.wait_for(asyncio.shield(ws.closed), CLOSE_TIMEOUT_S + 5)
-        assert time.monotonic() - started < CLOSE_TIMEOUT_S + 3
+        # Without the cut the socket stays open for as long as the client sends (10 s here).
+        await asyncio.wait_for(asyncio.shield(ws.closed), CLOSE_TIMEOUT_S + 8)
+        assert time.monotonic() - started < CLOSE_TIMEOUT_S + 6
         assert ws.close_code == code  # the close frame came before the cut
         await sending
-        assert server.call(lambda: len(server.app.extensions["whiteboard_sockets"])) == 0
+        async with asyncio.timeout(5):  # and the server let go of it
+            while server.call(lambda: len(server.app.extensions["whiteboard_sockets"])):
+                await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("violation", list(VIOLATIONS))
@@ -129,6 +132,8 @@ async def test_shutdown_closes_every_socket_quickly_and_logs_no_traceback(tmp_pa
         await asyncio.wait_for(in_handshake.closed, 10)
         code, out = await asyncio.to_thread(server.wait, 15)
         assert code == 0
-        assert time.monotonic() - started < 2.5, out  # shutdown_close_s (1 s) and a little
+        # Under shutdown_close_s (1 s) plus Hypercorn's graceful timeout (3 s), after which it
+        # would cancel the connections that remain (a traceback each).
+        assert time.monotonic() - started < 4, out
         assert "Traceback" not in out and " ERROR " not in out, out
         assert [r.ws.close_code for r in readers[1:]] == [CloseCode.GOING_AWAY] * 3

@@ -36,12 +36,12 @@ Receive = Callable[[], Awaitable[Any]]
 
 
 class OpenSocket:
-    """One accepted WebSocket: its sink, and its connection once it joined a board."""
+    """One WebSocket: its sink once accepted, its connection once it joined a board."""
 
     __slots__ = ("conn", "sink")
 
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
+    def __init__(self) -> None:
+        self.sink: Sink | None = None
         self.conn: Connection | None = None
 
 
@@ -60,18 +60,19 @@ class BoardSockets:
         return len(self._open)
 
     async def serve(self, websocket: Any, board_id: str, welcome_extra: dict[str, Any]) -> None:
-        """Accept ``websocket`` (Quart's) and run it until the client is gone."""
+        """Accept ``websocket`` (Quart's) and run it until the client is gone. It counts as open
+        from the first moment (the admission check before this counts open sockets)."""
         settings = self.settings
-        address = websocket.remote_addr or ""
-        work = self.admission.work[address]
-        await work.pay(WORK_PER_CONNECTION)
-        await websocket.accept()
-        sink = attach(websocket, settings.socket_send_buffer_bytes)
-        receive: Receive = getattr(websocket, "_receive", None) or websocket.receive
         task = asyncio.current_task()
         assert task is not None
-        socket = self._open[task] = OpenSocket(sink)
+        socket = self._open[task] = OpenSocket()
         try:
+            address = websocket.remote_addr or ""
+            work = self.admission.work[address]
+            await work.pay(WORK_PER_CONNECTION)
+            await websocket.accept()
+            sink = socket.sink = attach(websocket, settings.socket_send_buffer_bytes)
+            receive: Receive = getattr(websocket, "_receive", None) or websocket.receive
             if self._closing_all:
                 await close_and_drain(sink, receive, *_SHUTTING_DOWN, settings.shutdown_close_s)
                 return
@@ -119,8 +120,9 @@ class BoardSockets:
         for socket in list(self._open.values()):
             if socket.conn is not None:
                 socket.conn.close(*_SHUTTING_DOWN, deadline_s)
-            else:  # still in its handshake: its handler ends when the socket does
+            elif socket.sink is not None:  # in its handshake: the handler ends with the socket
                 self._closers.append(start_close(socket.sink, *_SHUTTING_DOWN, deadline_s))
+            # not accepted yet: it sees _closing_all once it is, and closes itself
         if self._open:
             await asyncio.wait(list(self._open), timeout=deadline_s + 0.5)
         self._closers.clear()
