@@ -40,8 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = "c0e1bf2"
-"""The last commit drawing exports with aggdraw (Python outlines, JPEG-in-PDF)."""
+BASELINE = "38d2bd7"
+"""The Skia renderer before the exports were made parallel (c0e1bf2 is the last with aggdraw)."""
 COLOURS = ["#1e88e5", "#e53935", "#43a047", "#000000", "#fdd835", "#8e24aa"]
 FORMATS = ("png", "svg", "pdf", "gif")
 
@@ -135,25 +135,36 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
 
             limits = ExportLimits()
             frame = plan_frame(board_bounds(strokes), ExportOptions(), limits.max_pixels)
-            image = raster.render_pixels(
-                strokes, frame, processes=limits.processes, niceness=EXPORT_NICENESS
+        if new and hasattr(raster, "render_png"):  # bands drawn and deflated in parallel
+            data = raster.render_png(
+                strokes,
+                frame,
+                processes=limits.processes,
+                niceness=EXPORT_NICENESS,
+                level=limits.png_compress_level,
             )
-            save = {"compress_level": limits.png_compress_level, "compress_type": 3}
+            phases = {"load_s": loaded - started, "draw_s": time.perf_counter() - loaded}
         else:
-            from whiteboard.export.render import board_bounds, plan_frame, render_image
+            if new:
+                image = raster.render_pixels(
+                    strokes, frame, processes=limits.processes, niceness=EXPORT_NICENESS
+                )
+                save = {"compress_level": limits.png_compress_level, "compress_type": 3}
+            else:
+                from whiteboard.export.render import board_bounds, plan_frame, render_image
 
-            frame = plan_frame(board_bounds(strokes), ExportOptions())
-            image = render_image(strokes, frame)
-            save = {"compress_level": 6}
-        drawn = time.perf_counter()
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", **save)
-        data = buffer.getvalue()
-        phases = {
-            "load_s": loaded - started,
-            "draw_s": drawn - loaded,
-            "encode_s": time.perf_counter() - drawn,
-        }
+                frame = plan_frame(board_bounds(strokes), ExportOptions())
+                image = render_image(strokes, frame)
+                save = {"compress_level": 6}
+            drawn = time.perf_counter()
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", **save)
+            data = buffer.getvalue()
+            phases = {
+                "load_s": loaded - started,
+                "draw_s": drawn - loaded,
+                "encode_s": time.perf_counter() - drawn,
+            }
         size = f"{frame.width}x{frame.height}"
     else:
         records = read_board_log(Path(log_path))
@@ -175,12 +186,13 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
     }
 
 
-def bench_render(sizes: list[int], formats: list[str], baseline: str) -> None:
+def bench_render(sizes: list[int], formats: list[str], baselines: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"new": ROOT, "old": unpack_tree(baseline, Path(tmp) / "old")}
-        print(f"baseline {baseline}; pressure = share of the run some task waited for a CPU")
+        trees = {rev: unpack_tree(rev, Path(tmp) / rev) for rev in baselines}
+        trees["new"] = ROOT
+        print(f"baselines {baselines}; pressure = share of the run some task waited for a CPU")
         print(
-            f"{'points':>9} {'fmt':>4} {'code':>4} {'picture':>10} {'load':>6} {'draw':>6} "
+            f"{'points':>9} {'fmt':>4} {'code':>7} {'picture':>10} {'load':>6} {'draw':>6} "
             f"{'encode':>6} {'total':>6} {'file MB':>8} {'RSS MB':>7} {'helper':>6} "
             f"{'pressure':>8}"
         )
@@ -188,7 +200,7 @@ def bench_render(sizes: list[int], formats: list[str], baseline: str) -> None:
             log = Path(tmp) / f"b{points}.log"
             write_log(log, points)
             for kind in formats:
-                for code in ("old", "new"):
+                for code in trees:
                     out = subprocess.run(
                         [sys.executable, __file__, "_one", str(trees[code]), str(log), kind],
                         capture_output=True,
@@ -202,7 +214,7 @@ def bench_render(sizes: list[int], formats: list[str], baseline: str) -> None:
                         for k in ("load_s", "draw_s", "encode_s")
                     )
                     print(
-                        f"{points:>9} {kind:>4} {code:>4} {r['size']:>10} {phase}"
+                        f"{points:>9} {kind:>4} {code:>7} {r['size']:>10} {phase}"
                         f"{r['total_s']:>6.2f} {r['bytes'] / 1e6:>8.2f} {r['rss_mb']:>7.0f} "
                         f"{r['helper_rss_mb']:>6.0f} {r['pressure']:>8.2f}",
                         flush=True,
@@ -335,7 +347,9 @@ def main() -> None:
     render = sub.add_parser("render")
     render.add_argument("--points", type=int, nargs="+", default=[100_000, 1_000_000])
     render.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
-    render.add_argument("--baseline", default=BASELINE)
+    render.add_argument(
+        "--baseline", nargs="+", default=[BASELINE], help="git revisions to compare, each in turn"
+    )
     live = sub.add_parser("live")
     live.add_argument("--points", type=int, default=1_000_000)
     live.add_argument("--seconds", type=float, default=15.0)

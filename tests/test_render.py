@@ -38,7 +38,7 @@ from whiteboard.export.frame import plan_frame as plan_frame_capped
 from whiteboard.export.freehand import OPTIONS as FREEHAND_OPTIONS
 from whiteboard.export.freehand import outline
 from whiteboard.export.job import run_export
-from whiteboard.export.raster import render_image, render_pixels
+from whiteboard.export.raster import render_image, render_pixels, render_png
 from whiteboard.export.render import polygon_path, smoothed_path
 from whiteboard.export.spec import BoardTooLarge, ExportDeadline, ExportLimits
 from whiteboard.export.svg import render_svg
@@ -535,6 +535,9 @@ def test_bands_drawn_by_helper_processes_give_the_same_picture(background: str) 
     assert mean_abs_diff(tiled, whole) < 0.05
     off = ImageChops.difference(tiled, whole).convert("L").point(lambda v: 255 * (v > 16))
     assert off.histogram()[255] < 0.001 * frame.width * frame.height
+    png = Image.open(io.BytesIO(render_png(ops, frame, background, processes=2)))
+    assert png.mode == tiled.mode and png.size == tiled.size
+    assert ImageChops.difference(png, tiled).getbbox() is None  # each band deflated apart
 
 
 def test_an_export_past_its_deadline_stops_with_a_reason() -> None:

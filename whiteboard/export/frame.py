@@ -177,6 +177,16 @@ class Geometry:
         hit = (b[:, 2] >= box[0]) & (b[:, 0] <= box[2]) & (b[:, 3] >= box[1]) & (b[:, 1] <= box[3])
         return np.flatnonzero(hit)
 
+    def take(self, indices: np.ndarray) -> Geometry:
+        """The geometry of the strokes at ``indices`` alone, in that order (numpy arrays: cheap
+        to send to another process, unlike the ops' point lists)."""
+        count = (self.end - self.start)[indices]
+        end = np.cumsum(count)
+        start = end - count
+        total = int(end[-1]) if len(end) else 0
+        rows = np.repeat(self.start[indices] - start, count) + np.arange(total)
+        return Geometry(self.xy[rows], self.deltas[rows], start, end, self.boxes[indices])
+
 
 def decode(strokes: Sequence[Stroke]) -> Geometry:
     """Absolute points and ink boxes of ``strokes`` (delta-coded quanta -> board units)."""

@@ -7,23 +7,18 @@ arguments and result, so the HTTP side can run it in a worker process, away from
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from ..board import Board
 from ..store.file import read_board_log
 from .frame import ExportOptionError, ExportOptions, board_bounds, plan_frame
 from .pdf import render_pdf
-from .raster import deadline_progress, render_pixels
+from .raster import deadline_progress, render_png
 from .render import Progress
 from .spec import MEDIA_TYPES, BoardTooLarge, ExportDeadline, ExportLimits, ExportResult
 from .svg import render_svg
 from .timelapse import render_timelapse
 
-PNG_STRATEGY_RLE = 3
-"""zlib's Z_RLE strategy for PNG: on whiteboard pictures (long runs of background, filtered
-rows of few values) it was both the fastest and the smallest of Pillow's options at every level
-(docs/performance.md)."""
 EXPORT_NICENESS = 10
 """CPU priority of every process drawing an export, below the server's (0)."""
 
@@ -82,7 +77,7 @@ def run_export(
             strokes, frame, options.background, deadline_progress(limits.deadline, progress)
         )
     else:
-        image = render_pixels(
+        data = render_png(
             strokes,
             frame,
             options.background,
@@ -90,15 +85,8 @@ def run_export(
             limits.processes,
             EXPORT_NICENESS,
             limits.deadline,
+            limits.png_compress_level,
         )
-        buffer = io.BytesIO()
-        image.save(
-            buffer,
-            format="PNG",
-            compress_level=limits.png_compress_level,
-            compress_type=PNG_STRATEGY_RLE,
-        )
-        data = buffer.getvalue()
     return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, frame)
 
 

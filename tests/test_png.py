@@ -1,0 +1,66 @@
+"""PNG files stitched from bands deflated separately (whiteboard/export/png.py)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from whiteboard.export.png import adler32_combine, encode_band, png_file
+
+
+def test_adler32_of_two_pieces_combines_into_that_of_both() -> None:
+    rng = random.Random(5)
+    for _ in range(100):
+        first = rng.randbytes(rng.randint(0, 100_000))
+        second = rng.randbytes(rng.choice([0, 1, 65521, 65522, rng.randint(0, 300_000)]))
+        combined = adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+        assert combined == zlib.adler32(first + second)
+
+
+def idat_stream(png: bytes) -> bytes:
+    """The concatenated IDAT data of a PNG file."""
+    data, at = b"", 8
+    while at < len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        if png[at + 4 : at + 8] == b"IDAT":
+            data += png[at + 8 : at + 8 + length]
+        assert zlib.crc32(png[at + 4 : at + 8 + length]) == int.from_bytes(
+            png[at + 8 + length : at + 12 + length], "big"
+        )
+        at += 12 + length
+    return data
+
+
+@pytest.mark.parametrize("cuts", [[0, 37], [0, 10, 37], [0, 1, 2, 36, 37]])
+@pytest.mark.parametrize("transparent", [False, True])
+def test_bands_deflated_apart_make_one_valid_png(cuts: list[int], transparent: bool) -> None:
+    rng = np.random.default_rng(len(cuts))
+    rgba = rng.integers(0, 256, (37, 19, 4), np.uint8)
+    rgba[:20, :, 3] = 255
+    rgba[20:, :, 3] = 0
+    rgba[20:, :, :3] = 0  # premultiplied: no colour where alpha is 0
+    rgba[30:] = (20, 40, 60, 128)  # premultiplied half-transparent
+    bands = [
+        encode_band(rgba[top:bottom], transparent, 1, bottom == 37)
+        for top, bottom in itertools.pairwise(cuts)
+    ]
+    png = png_file(19, 37, transparent, bands)
+    stream = idat_stream(png)
+    zlib.decompress(stream)  # raises unless the stream and its adler32 are right
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    if not transparent:
+        assert image.mode == "RGB"
+        assert (np.asarray(image) == rgba[..., :3]).all()
+    else:
+        assert image.mode == "RGBA"
+        expected = Image.frombuffer("RGBA", (19, 37), rgba.tobytes(), "raw", "RGBa", 0, 1)
+        assert (np.asarray(image) == np.asarray(expected)).all()
+        red, green, blue, alpha = np.asarray(image)[35, 3].tolist()  # straight alpha
+        assert alpha == 128 and abs(red - 40) <= 1 and abs(green - 80) <= 1 and abs(blue - 120) <= 1

@@ -1,0 +1,92 @@
+"""PNG files from bands encoded in parallel: each band is compressed where it was drawn.
+
+A PNG's pixels are one zlib stream, but deflate allows what pigz does: pieces compressed by
+separate compressors, each ended with a sync flush (an empty stored block, byte-aligned, not
+final), concatenate into one valid stream; the last piece ends it, and the stream's adler32 is
+combined from the pieces' own. So every band process filters and deflates its own rows, and the
+caller only stitches (``png_file``). Pillow's encoder takes the whole picture on one core.
+
+Rows are stored with PNG filter type 0 (none) and deflated by zlib-ng at ``level`` with the
+default strategy: on whiteboard pictures (mostly background, anti-aliased ink) that was both
+faster and smaller than Pillow's adaptive filters with zlib's RLE strategy at level 1
+(docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import putchunk
+from zlib_ng import zlib_ng
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ADLER_BASE = 65521
+"""The adler32 modulus (RFC 1950)."""
+FILTER_NONE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BandStream:
+    """One band's rows as a piece of the picture's deflate stream."""
+
+    deflated: bytes  # raw deflate, sync-flushed (or final, for the last band)
+    adler32: int  # of the band's filtered rows alone
+    length: int  # bytes of filtered rows
+
+
+def band_rows_bytes(pixels: np.ndarray, transparent: bool) -> np.ndarray:
+    """PNG scanlines of ``pixels`` (rows x width x 4, Skia's premultiplied RGBA): a filter byte,
+    then RGB (opaque background) or straight RGBA (transparent)."""
+    rows, width = pixels.shape[:2]
+    channels = 4 if transparent else 3
+    lines = np.empty((rows, 1 + width * channels), np.uint8)
+    lines[:, 0] = FILTER_NONE
+    if transparent:
+        straight = Image.frombuffer("RGBA", (width, rows), pixels.tobytes(), "raw", "RGBa", 0, 1)
+        lines[:, 1:] = np.asarray(straight).reshape(rows, width * 4)
+    else:
+        lines[:, 1:].reshape(rows, width, 3)[:] = pixels[:, :, :3]
+    return lines
+
+
+def encode_band(pixels: np.ndarray, transparent: bool, level: int, last: bool) -> BandStream:
+    """Filter and deflate one band's rows; ``last`` ends the stream."""
+    lines = band_rows_bytes(pixels, transparent)
+    compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS)
+    data = compressor.compress(lines) + compressor.flush(
+        zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH
+    )
+    return BandStream(data, zlib_ng.adler32(lines), lines.size)
+
+
+def adler32_combine(first: int, second: int, second_length: int) -> int:
+    """The adler32 of two byte strings joined, from each one's (zlib's ``adler32_combine``,
+    which neither Python's zlib nor zlib-ng's binding exposes)."""
+    remainder = second_length % ADLER_BASE
+    low = (first & 0xFFFF) + (second & 0xFFFF) + ADLER_BASE - 1
+    high = (remainder * (first & 0xFFFF)) % ADLER_BASE
+    high += (first >> 16) + (second >> 16) + ADLER_BASE - remainder
+    return (low % ADLER_BASE) | ((high % ADLER_BASE) << 16)
+
+
+def png_file(width: int, height: int, transparent: bool, bands: list[BandStream]) -> bytes:
+    """The PNG of ``bands`` (top to bottom, the last one final): 8-bit RGB or RGBA."""
+    colour_type = 6 if transparent else 2
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    adler = 1
+    for band in bands:
+        adler = adler32_combine(adler, band.adler32, band.length)
+    out = io.BytesIO()
+    out.write(PNG_SIGNATURE)
+    putchunk(out, b"IHDR", header)
+    zlib_header = b"\x78\x01"  # deflate, 32 KiB window, "fastest" (informative only)
+    pieces = [zlib_header, *(band.deflated for band in bands), struct.pack(">I", adler)]
+    for piece in pieces:
+        if piece:
+            putchunk(out, b"IDAT", piece)
+    putchunk(out, b"IEND", b"")
+    return out.getvalue()
