@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import resource
@@ -12,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from whiteboard.store import file as file_module
+from whiteboard.store import health as health_module
 from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
 from whiteboard.store.descriptors import SPARE_DESCRIPTORS
 from whiteboard.store.file import FileStore
@@ -141,7 +144,7 @@ async def test_records_set_aside_are_kept_as_a_valid_log_and_removed(
     (aside,) = tmp_path.glob("b1.log.rejected-*")
     assert parse_log(aside.read_bytes()).records == [OPS[1], OPS[3]]
     assert parse_log(path.read_bytes()).records == [OPS[0], OPS[2], OPS[4]]
-    assert store.total_bytes == path.stat().st_size
+    assert store.total_bytes == store.on_disk(path.stat().st_size)
     log.reserve(len(OPS[1]))
     await log.append([OPS[1]])
     await log.close()
@@ -211,3 +214,64 @@ async def test_log_writes_find_a_descriptor_when_the_process_has_none_left(
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     records = [parse_log(log.path.read_bytes()).records for log in logs]
     assert records == [[OPS[0], OPS[1], OPS[2]]] + [[OPS[1], OPS[2]]] * 4
+
+
+async def test_a_write_the_disk_refuses_leaves_no_torn_record_and_refuses_writers_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FileStore(tmp_path, fsync=False)
+    log = store.log("b1")
+    await log.read()
+    log.reserve(len(OPS[0]))
+    await log.append([OPS[0]])
+    good = log.path.read_bytes()
+
+    def half_then_full(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(file_module, "_write_all", half_then_full)
+    log.reserve(len(OPS[1]))
+    with caplog.at_level(logging.WARNING), pytest.raises(StorageFull, match="full"):
+        await log.append([OPS[1]])
+    assert log.path.read_bytes() == good  # the half record was cut
+    assert store.total_bytes == store.on_disk(len(good))
+    with pytest.raises(StorageFull, match="full"):  # up front now, until the disk recovers
+        log.reserve(len(OPS[2]))
+    assert store.writable_problem() is not None
+    assert caplog.text.count("cannot take writes") == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(health_module, "RECHECK_S", 0.0)
+    assert store.writable_problem() is None  # a probe write succeeded
+    log.reserve(len(OPS[2]))
+    await log.append([OPS[2]])
+    assert parse_log(log.path.read_bytes()).records == [OPS[0], OPS[2]]
+
+
+async def test_a_log_over_the_board_cap_loads_read_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await write_ops(tmp_path)
+    store = FileStore(tmp_path, max_board_bytes=50)
+    log = store.log("b1")
+    with caplog.at_level(logging.WARNING):
+        assert await log.read() == OPS
+    with pytest.raises(StorageFull, match=r"read-only: its log .* is over max_board_bytes"):
+        log.reserve(1)
+    assert "read-only" in caplog.text
+
+
+async def test_disk_use_counts_whole_blocks(tmp_path: Path) -> None:
+    store = FileStore(tmp_path, fsync=False)
+    for n in range(50):
+        log = store.log(f"b{n}")
+        log.reserve(len(OPS[0]))
+        await log.append([OPS[0]])
+        await log.close()
+    on_disk = sum(path.stat().st_blocks * 512 for path in tmp_path.glob("*.log"))
+    assert store.total_bytes == on_disk == 50 * store.block_bytes  # not 50 x 30 bytes
+    assert FileStore(tmp_path).total_bytes == on_disk
+    small = FileStore(tmp_path, max_total_bytes=on_disk + store.block_bytes)
+    small.log("one-more").reserve(10)
+    with pytest.raises(StorageFull, match="bytes of disk"):
+        small.log("yet-another").reserve(10)

@@ -73,7 +73,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_strokes_per_board", 200_000, "Strokes one board may hold, erased ones included."),
     Setting("max_board_bytes", 64 * 1024 * 1024, "Log size of one board on disk."),
-    Setting("max_total_bytes", 4 * 1024 * 1024 * 1024, "Disk used by all boards together."),
+    Setting(
+        "max_total_bytes",
+        4 * 1024 * 1024 * 1024,
+        "Disk used by all boards together, counted in whole blocks as the disk counts it.",
+    ),
+    Setting(
+        "min_free_disk_bytes",
+        32 * 1024 * 1024,
+        "Free space the disk holding the boards must keep: below it writers get storage_full "
+        "(and /readyz 503) before the disk is full, while reading goes on.",
+    ),
     Setting("max_boards", 100_000, "Number of boards on disk; creating one more is refused."),
     Setting(
         "max_loaded_boards",
@@ -296,6 +306,7 @@ class Settings:
     max_strokes_per_board: int = _DEFAULTS["max_strokes_per_board"]
     max_board_bytes: int = _DEFAULTS["max_board_bytes"]
     max_total_bytes: int = _DEFAULTS["max_total_bytes"]
+    min_free_disk_bytes: int = _DEFAULTS["min_free_disk_bytes"]
     max_boards: int = _DEFAULTS["max_boards"]
     max_loaded_boards: int = _DEFAULTS["max_loaded_boards"]
     new_boards_per_client_per_hour: int = _DEFAULTS["new_boards_per_client_per_hour"]

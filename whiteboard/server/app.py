@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         max_total_bytes=settings.max_total_bytes,
         max_boards=settings.max_boards,
         max_open_logs=settings.max_open_log_files,
+        min_free_disk_bytes=settings.min_free_disk_bytes,
     )
     hubs = Hubs(store, settings)
     admission = Admission(settings, store)
@@ -84,7 +85,17 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """200 while the process lives (a liveness probe: never restart it for a full disk)."""
         return {"ok": True}
+
+    @app.get("/readyz")
+    async def readyz() -> Any:
+        """200 when boards can be written; 503 with the reason when the disk is full or
+        read-only (a readiness probe: send new writers elsewhere, keep the readers)."""
+        problem = store.writable_problem()
+        if problem is not None:
+            return {"ready": False, "reason": problem}, 503
+        return {"ready": True}
 
     @app.websocket("/b/<board_id>/ws")
     async def board_socket(board_id: str) -> Any:

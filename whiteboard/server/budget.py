@@ -24,7 +24,7 @@ import time
 FRAME_BYTES_PER_UNIT = 5
 """Decoding and validating a frame costs up to 0.2 µs per byte (20,000-point strokes, 10,000-id
 erases; measured on this project's 2-core VM): one work unit per 5 bytes."""
-WORK_SLICE_UNITS = 2_000
+WORK_SLICE_UNITS = 1_000
 """Estimated work (µs) one connection does before letting other tasks run."""
 WORK_PER_ERROR_ANSWER = 40
 """An ``error`` answer travels in a frame of its own: encoding and sending it cost about 40 µs,

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import msgpack
+
 from .. import protocol
 from ..board import Board, Duplicate, LiveStroke, NothingToDo
 from ..protocol import (
@@ -94,30 +96,36 @@ class BoardHub:
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._unsaved: str | None = None  # why commits are refused while unsaved ops are undone
         self.failed = False
         self._closing = False
 
     async def load(self) -> None:
         """Read the log and rebuild the board without holding the event loop for long: records
         are applied in slices of ``load_slice_ms``, yielding to other boards in between."""
-        records = await self.log.read()
-        slice_s = self.settings.load_slice_ms / 1000
-        rejected: list[tuple[int, str]] = []
-        position, count = 0, len(records)
-        while position < count:
-            started = time.perf_counter()
-            while position < count and time.perf_counter() - started < slice_s:
-                report = self.board.load(records[position : position + LOAD_STEP_RECORDS])
-                rejected += [(position + index, reason) for index, reason in report.rejected]
-                position += LOAD_STEP_RECORDS
-            if position < count:
-                await asyncio.sleep(0)
+        rejected = await self._apply_in_slices(self.board, await self.log.read())
         if rejected:
             index, reason = rejected[0]
             await self.log.set_aside([i for i, _ in rejected], f"first: #{index}, {reason}")
         self.durable_seq = self.board.head_seq
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.board_id}")
         self._ping()
+
+    async def _apply_in_slices(self, board: Board, records: list[bytes]) -> list[tuple[int, str]]:
+        """``board.load(records)`` in slices of ``load_slice_ms``, yielding in between; returns
+        the records that did not apply (position, why)."""
+        slice_s = self.settings.load_slice_ms / 1000
+        rejected: list[tuple[int, str]] = []
+        position, count = 0, len(records)
+        while position < count:
+            started = time.perf_counter()
+            while position < count and time.perf_counter() - started < slice_s:
+                report = board.load(records[position : position + LOAD_STEP_RECORDS])
+                rejected += [(position + index, reason) for index, reason in report.rejected]
+                position += LOAD_STEP_RECORDS
+            if position < count:
+                await asyncio.sleep(0)
+        return rejected
 
     def _ping(self) -> None:
         """Ping every connection every ``ping_interval_s``: one timer per board, not per socket."""
@@ -265,8 +273,9 @@ class BoardHub:
             if exc.op_id is None:
                 exc.op_id = getattr(message, "id", None)
             self._reject(conn, exc.code, exc.reason, exc.op_id)
-        except StorageFull as exc:
-            self._reject(conn, ErrorCode.STORAGE_FULL, str(exc), getattr(message, "id", None))
+        except StorageFull as exc:  # not the client's fault: not counted against it
+            op_id = getattr(message, "id", None)
+            self._reject(conn, ErrorCode.STORAGE_FULL, str(exc), op_id, counted=False)
 
     def _reject(
         self,
@@ -320,6 +329,8 @@ class BoardHub:
         if live is not None:
             self._stopped_drawing(conn)
         try:
+            if self._unsaved is not None:
+                raise StorageFull(self._unsaved)
             result = self.board.commit(message, conn.author, live, reserve=self.log.reserve)
         except (InvalidMessage, StorageFull):
             if live is not None:
@@ -374,6 +385,9 @@ class BoardHub:
             group, self._ops = self._ops, []
             try:
                 await self.log.append(group)
+            except StorageFull as exc:
+                await self._forget_unsaved(str(exc))
+                return
             except Exception:
                 log.exception("board %s: log write failed; closing its connections", self.board_id)
                 self.fail()
@@ -398,6 +412,26 @@ class BoardHub:
             else:
                 waiting.append((conn, seq, ack))
         self._acks = waiting
+
+    async def _forget_unsaved(self, reason: str) -> None:
+        """The disk refused an append (full, read-only): the ops after ``durable_seq`` were never
+        saved nor sent to anyone. Rebuild the board without them and tell their authors
+        ``storage_full``; every connection stays open. Meanwhile commits are refused."""
+        self._unsaved = reason
+        unsaved = self.board.ops[self.durable_seq :]
+        self._ops = []
+        board = Board(max_strokes=self.settings.max_strokes_per_board)
+        await self._apply_in_slices(board, self.board.ops[: self.durable_seq])
+        self.board = board
+        acks, self._acks = self._acks, []
+        refused = [msgpack.unpackb(op) for op in unsaved]
+        refused += [msgpack.unpackb(ack) | {"by": conn.author} for conn, _, ack in acks]
+        for conn in self.connections:
+            for op in refused:
+                if op["by"] == conn.author:
+                    self._reject(conn, ErrorCode.STORAGE_FULL, reason, op["id"], counted=False)
+        log.info("board %s: %d unsaved ops refused: %s", self.board_id, len(refused), reason)
+        self._unsaved = None
 
     def fail(self) -> None:
         """Storage broke: memory is ahead of disk, so drop the board; clients resend later."""

@@ -37,11 +37,18 @@ class BoardLog(Protocol):
         ...
 
     def reserve(self, op_bytes: int) -> None:
-        """Count an op against the store's quotas before it is committed; raise StorageFull."""
+        """Count an op against the store's quotas before it is committed; raise StorageFull (its
+        message is the reason the client is given) when a quota is reached, the board is
+        read-only, or the store cannot take writes now."""
         ...
 
     async def append(self, records: Sequence[bytes]) -> None:
-        """Store ``records`` durably (per the store's policy) before returning."""
+        """Store ``records`` durably (per the store's policy) before returning.
+
+        Raises StorageFull when the store cannot take writes for now (a full or read-only disk):
+        then none of ``records`` is stored, and the caller must forget every op it reserved and
+        has not seen appended (the board rebuilds from what was). Other errors mean the store is
+        failing."""
         ...
 
     async def set_aside(self, indexes: Sequence[int], reason: str) -> None:
@@ -57,3 +64,8 @@ class BoardStore(Protocol):
     def log(self, board_id: str) -> BoardLog: ...
 
     def exists(self, board_id: str) -> bool: ...
+
+    def writable_problem(self) -> str | None:
+        """Why boards cannot be written now (full or read-only disk, unreachable Redis), or None.
+        Cheap enough to call per request (``GET /readyz``)."""
+        ...

@@ -13,6 +13,7 @@ damage without changing anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 
 from .base import StorageFull, check_board_id
 from .descriptors import Descriptors
+from .health import DiskHealth
 from .records import ParsedLog, Span, frame_record, framed_size, parse_log
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class FileLog:
         self._offsets: list[int] = []
         self._size = 0
         self._reserved = 0  # bytes of committed ops not yet written
+        self.read_only_reason: str | None = None  # set on load when the log is over the cap
 
     async def read(self) -> list[bytes]:
         try:
@@ -61,6 +64,13 @@ class FileLog:
             self._excise_damage(data, parsed)
         self._offsets = _offsets_of(parsed.records)
         self._size = sum(framed_size(len(r)) for r in parsed.records)
+        cap = self._store.max_board_bytes
+        if self._size > cap:
+            self.read_only_reason = (
+                f"this board is read-only: its log ({self._size / 2**20:.1f} MiB) is over "
+                f"max_board_bytes ({cap / 2**20:.1f} MiB); export it or start a new board"
+            )
+            log.warning("board log %s: %s", self.path.name, self.read_only_reason)
         return parsed.records
 
     def _cut_torn_tail(self, data: bytes, torn: Span) -> None:
@@ -75,7 +85,7 @@ class FileLog:
         with open(self.path, "r+b") as f:
             f.truncate(torn.offset)
             os.fsync(f.fileno())
-        self._store.adjust_usage(-torn.length, created=False)
+        self._store.resized(len(data), torn.offset)
 
     def _excise_damage(self, data: bytes, parsed: ParsedLog) -> None:
         asides = [
@@ -96,7 +106,10 @@ class FileLog:
                 after,
                 RECOVERY_HINT,
             )
-        self._store.adjust_usage(-sum(s.length for s in parsed.damaged), created=False)
+        self._store.resized(
+            len(data) - (parsed.torn_tail.length if parsed.torn_tail else 0),
+            sum(framed_size(len(r)) for r in parsed.records),
+        )
 
     async def set_aside(self, indexes: Sequence[int], reason: str) -> None:
         """Move the records at ``indexes`` (0-based, in the order ``read`` returned them) to
@@ -123,7 +136,7 @@ class FileLog:
         )
         self._offsets = _offsets_of(kept)
         new_size = sum(framed_size(len(r)) for r in kept)
-        self._store.adjust_usage(new_size - self._size, created=False)
+        self._store.resized(self._size, new_size)
         self._size = new_size
 
     def _keep_aside(self, kind: str, data: bytes) -> Path:
@@ -165,7 +178,25 @@ class FileLog:
         self._reserved += framed
 
     async def append(self, records: Sequence[bytes]) -> None:
+        """Write ``records`` (durably when the store fsyncs). Raises StorageFull when the disk
+        refuses them (full, read-only, over quota): nothing of them stays in the file, and the
+        caller must forget every op it reserved and did not see written (``docs/security.md``)."""
         data = b"".join(frame_record(r) for r in records)
+        try:
+            await self._write(data)
+        except OSError as exc:
+            reason = self._store.health.write_failed(exc)
+            if reason is None:
+                raise
+            self._store.resized(self._size + self._reserved, self._size)
+            self._reserved = 0
+            raise StorageFull(reason) from exc
+        for record in records:
+            self._offsets.append(self._size)
+            self._size += framed_size(len(record))
+        self._reserved = max(0, self._reserved - len(data))
+
+    async def _write(self, data: bytes) -> None:
         descriptors = self._store.descriptors
         fd, created = descriptors.take(self), False
         if fd is None:
@@ -173,23 +204,29 @@ class FileLog:
             fd = descriptors.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         if self._store.fsync:
             await self._in_thread(fd, self._write_durably, data, created, keep=True)
-        else:
-            try:
-                _write_all(fd, data)
-            except BaseException:
-                descriptors.close(fd)
-                raise
-            descriptors.give_back(self, fd)
-        for record in records:
-            self._offsets.append(self._size)
-            self._size += framed_size(len(record))
-        self._reserved = max(0, self._reserved - len(data))
+            return
+        try:
+            self._write_all_or_nothing(fd, data)
+        except BaseException:
+            descriptors.close(fd)
+            raise
+        descriptors.give_back(self, fd)
 
     def _write_durably(self, fd: int, data: bytes, created: bool) -> None:
-        _write_all(fd, data)
+        self._write_all_or_nothing(fd, data)
         os.fsync(fd)
         if created:
             self._store.fsync_dir()
+
+    def _write_all_or_nothing(self, fd: int, data: bytes) -> None:
+        """Append ``data``; if that fails halfway (a full disk), cut what got written, so the
+        log never ends in a torn record that nobody was told was saved."""
+        try:
+            _write_all(fd, data)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
+            raise
 
     async def _in_thread(self, fd: int, function: Callable[..., T], *args: Any, keep: bool) -> T:
         """``function(fd, *args)`` in a worker thread. Afterwards, even if the caller was cancelled
@@ -241,7 +278,11 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class FileStore:
-    """The boards directory, with the disk quotas that span boards."""
+    """The boards directory, with the disk quotas that span boards.
+
+    ``total_bytes`` is what the logs take on disk, whole blocks: 10,000 one-stroke boards are
+    1.1 MB of log but 41 MB of 4 KiB blocks, and ``max_total_bytes`` is about the disk.
+    """
 
     def __init__(
         self,
@@ -252,6 +293,7 @@ class FileStore:
         max_total_bytes: int = 2**62,
         max_boards: int = 2**62,
         max_open_logs: int = 64,
+        min_free_disk_bytes: int = 0,
     ) -> None:
         self.root = Path(root)
         self.fsync = fsync
@@ -260,13 +302,15 @@ class FileStore:
         self.max_total_bytes = max_total_bytes
         self.max_boards = max_boards
         self.root.mkdir(parents=True, exist_ok=True)
+        self.health = DiskHealth(self.root, min_free_disk_bytes)
         self._dir_fd = os.open(self.root, os.O_RDONLY)  # for fsync_dir, from any thread
         weakref.finalize(self, os.close, self._dir_fd)
+        self.block_bytes = os.statvfs(self.root).f_bsize or 4096
         self.board_count = 0
         self.total_bytes = 0
         for path in self.root.glob(f"*{LOG_SUFFIX}"):
             self.board_count += 1
-            self.total_bytes += path.stat().st_size
+            self.total_bytes += path.stat().st_blocks * 512
 
     def log(self, board_id: str) -> FileLog:
         return FileLog(self, board_id)
@@ -274,21 +318,37 @@ class FileStore:
     def exists(self, board_id: str) -> bool:
         return (self.root / f"{check_board_id(board_id)}{LOG_SUFFIX}").exists()
 
+    def writable_problem(self) -> str | None:
+        """Why boards cannot be written now (full or read-only disk), or None: for /readyz."""
+        return self.health.problem()
+
     def reserve(self, board_log: FileLog, added: int) -> None:
         """Count ``added`` bytes against the quotas, or raise StorageFull and count nothing."""
+        if board_log.read_only_reason is not None:
+            raise StorageFull(board_log.read_only_reason)
+        problem = self.health.problem()
+        if problem is not None:
+            raise StorageFull(problem)
         used = board_log.size_bytes + board_log.reserved_bytes
         new_board = used == 0 and not board_log.path.exists()
         if used + added > self.max_board_bytes:
             raise StorageFull(f"board log would exceed {self.max_board_bytes} bytes")
-        if self.total_bytes + added > self.max_total_bytes:
-            raise StorageFull(f"boards would exceed {self.max_total_bytes} bytes in all")
+        grown = self.on_disk(used + added) - self.on_disk(used)
+        if self.total_bytes + grown > self.max_total_bytes:
+            raise StorageFull(f"boards would take more than {self.max_total_bytes} bytes of disk")
         if new_board and self.board_count >= self.max_boards:
             raise StorageFull(f"the server holds {self.max_boards} boards, its limit")
-        self.adjust_usage(added, created=new_board)
+        self.total_bytes += grown
+        self.board_count += new_board
 
-    def adjust_usage(self, delta_bytes: int, *, created: bool) -> None:
-        self.total_bytes += delta_bytes
-        self.board_count += created
+    def on_disk(self, size_bytes: int) -> int:
+        """The whole blocks a file of ``size_bytes`` takes."""
+        return -(-size_bytes // self.block_bytes) * self.block_bytes
+
+    def resized(self, old_bytes: int, new_bytes: int) -> None:
+        """A log went from ``old_bytes`` to ``new_bytes`` outside ``reserve`` (a repair, a write
+        the disk refused)."""
+        self.total_bytes += self.on_disk(new_bytes) - self.on_disk(old_bytes)
 
     def fsync_dir(self) -> None:
         """Make a new or renamed file's directory entry durable."""
