@@ -26,6 +26,10 @@ from .settings import SETTINGS, Settings
 from .store.descriptors import raise_open_file_limit
 
 log = logging.getLogger("whiteboard")
+hypercorn_log = logging.getLogger("whiteboard.hypercorn")
+"""Hypercorn's own log, under our name, with the root's handlers (and filter). Its only INFO line
+is "Running on ...", which our start-up line already says (with the LAN address): warnings up."""
+hypercorn_log.setLevel(logging.WARNING)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -83,7 +87,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.websocket_ping_interval = None  # the hub pings (sink.PING_FRAME says why)
     config.graceful_timeout = 3
     config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")  # the root's handlers, filter included
+    config.errorlog = hypercorn_log
     return config
 
 
