@@ -8,7 +8,8 @@ A **large** room (a talk) would pay for that quadratically: N joins cost N^2/2 e
 phone would receive every cursor of the room. So in a large room:
 
 - joins, leaves and renames are *summarised*: at most ``presence_summary_hz`` ``presence``
-  events a second carry the counts and a bounded list of the changes;
+  events a second carry the counts, and the changes when they are few (in a storm, the counts
+  alone: a client showing the list pages it again);
 - cursors go out at most ``cursor_hz`` times a second, as many as fit in
   ``presence_bytes_per_second`` (peers who are drawing first, then those who moved last): the
   same choice for every receiver, so the frame is encoded once;
@@ -241,23 +242,19 @@ class Presence:
     # --- summaries -------------------------------------------------------------------------------
 
     def _summary(self, budget_bytes: float) -> bytes:
-        changed: list[dict[str, Any]] = []
-        used = 0.0
-        complete = True
-        for conn in self._changed.values():
-            cost = PEER_INFO_OVERHEAD_BYTES + len(conn.name)
-            if used + cost > budget_bytes:
-                complete = False
-                break
-            used += cost
-            changed.append(peer_info(conn))
-        room = max(0, int((budget_bytes - used) / HIDE_BYTES))
-        left = self._left[:room]
-        complete = complete and len(left) == len(self._left)
-        self._changed.clear()
-        self._left.clear()
+        """The counts, and the changes when all of them fit in ``budget_bytes``. In a storm (a
+        room arriving, a hall leaving) the changes do not fit: the summary carries the counts
+        alone, and a client that shows a list asks for it again (``complete`` false). Listing
+        some would cost every client bytes for names few of them look at."""
+        cost = sum(PEER_INFO_OVERHEAD_BYTES + len(c.name) for c in self._changed.values())
+        cost += HIDE_BYTES * len(self._left)
+        complete = cost <= budget_bytes
+        changed = [peer_info(c) for c in self._changed.values()] if complete else []
+        left = self._left if complete else []
+        summary = self._summary_event(joined=changed, left=left, complete=complete)
+        self._changed, self._left = {}, []
         self._summary_due = False
-        return self._summary_event(joined=changed, left=left, complete=complete)
+        return summary
 
     def _summary_event(self, **fields: Any) -> bytes:
         return protocol.encode_event(
