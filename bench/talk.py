@@ -125,6 +125,7 @@ class TalkRun:
         self.writers: list[tuple[RawWebSocket, Drawer, Reader]] = []
         self.frames_sent = 0
         self.cursor_frames_sent = 0
+        self.window_open = asyncio.Event()  # set when the measurement window starts
 
     async def _connect(self, reader: Reader, name: str) -> RawWebSocket:
         ws = await RawWebSocket.connect(self.server.port, self.path, reader.on_message)
@@ -222,6 +223,7 @@ class TalkRun:
             tasks.append(asyncio.create_task(self._cursors(self.window_end)))
         try:
             await asyncio.sleep(max(0.0, self.window_start - loop.time()))
+            self.window_open.set()
             before = self._snapshot()
             await asyncio.sleep(max(0.0, self.window_end - loop.time()))
             after = self._snapshot()
