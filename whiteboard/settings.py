@@ -183,9 +183,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_work_ms_per_second",
         250.0,
-        "Estimated server CPU time (decoding, validating, applying messages, opening connections) "
-        "the connections of one client address may use per second, bursts of twice that; a "
-        "client over it is slowed down, not closed, so no mix of valid messages starves others.",
+        "Estimated server CPU time (decoding, validating, applying messages) the connections of "
+        "one client address may use per second, bursts of twice that; a client over it is "
+        "slowed down, not closed, so no mix of valid messages starves others. Joining is not "
+        "charged: a room behind one NAT is one address.",
     ),
     Setting(
         "send_queue_bytes",

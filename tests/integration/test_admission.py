@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 from tests.integration.client import BoardClient, is_op, pen_stroke
+from tests.integration.rawclient import close_all, crowd
 from tests.serving import ServerThread
 from whiteboard.protocol import CloseCode, encode_hello
 from whiteboard.settings import Settings
@@ -70,3 +71,14 @@ async def test_websockets_over_max_connections_get_503(boards_dir: Path) -> None
         assert b"2 connections" in info.value.response.body
         for client in held:
             await client.close()
+
+
+async def test_a_room_behind_one_address_joins_without_waiting_for_its_work_budget(
+    boards_dir: Path,
+) -> None:
+    # 1 ms of work a second: were a join charged its ~2 ms, the 100th would wait minutes.
+    settings = Settings(boards_dir=boards_dir, fsync=False, max_work_ms_per_second=1)
+    with ServerThread(settings) as server:
+        hall = await crowd(server, "hall", 100, at_once=50, decode=False)  # each waits <= 10 s
+        assert len({reader.welcome["peer"] for reader in hall}) == 100
+        await close_all(hall)

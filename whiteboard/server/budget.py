@@ -12,8 +12,11 @@ expensive ops never holds the event loop for long.
 
 The budget belongs to the client's address, shared by all its connections: a budget per
 connection would start full again on every reconnect, and being closed (4005 after too many
-"nothing to do" answers) would be the attacker's way to refill it. Opening a connection costs
-``WORK_PER_CONNECTION`` from it too.
+"nothing to do" answers) would be the attacker's way to refill it. Opening a connection is *not*
+charged: a talk's audience behind one NAT or proxy is one address, and a thousand phones joining
+within a minute must not wait for each other's budget (about 2 ms of work each would pace them
+to ~125 joins a second). Their messages are cheap (a cursor or a live point costs a few units),
+so a hall stays far below the budget; the expensive ops it is for are rare in a hall.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ WORK_SLICE_UNITS = 1_000
 WORK_PER_ERROR_ANSWER = 40
 """An ``error`` answer travels in a frame of its own: encoding and sending it cost about 40 µs,
 more than most ops (measured: 512 'nothing to do' clears a frame kept a core busy at 6,000/s)."""
-WORK_PER_CONNECTION = 2_000
-"""A WebSocket handshake, hello and welcome: about 2 ms of server work."""
 
 
 class WorkBudget:

@@ -24,7 +24,7 @@ from .. import protocol
 from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from .admission import Admission
-from .budget import WORK_PER_CONNECTION, WORK_PER_ERROR_ANSWER, WorkBudget
+from .budget import WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import Connection, start_close
 from .hub import BoardHub
 from .hubs import Hubs, TooManyBoards
@@ -67,9 +67,10 @@ class BoardSockets:
         assert task is not None
         socket = self._open[task] = OpenSocket()
         try:
+            # Joining is not charged to the address's work budget: a room's phones behind one
+            # NAT share an address, and a thousand of them join within the same minute.
             address = websocket.remote_addr or ""
             work = self.admission.work[address]
-            await work.pay(WORK_PER_CONNECTION)
             await websocket.accept()
             sink = socket.sink = attach(websocket, settings.socket_send_buffer_bytes)
             receive: Receive = getattr(websocket, "_receive", None) or websocket.receive
