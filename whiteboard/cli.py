@@ -83,6 +83,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
+    config.backlog = settings.listen_backlog
     config.websocket_max_message_size = settings.max_frame_bytes
     config.websocket_ping_interval = None  # the hub pings (sink.PING_FRAME says why)
     config.graceful_timeout = 3

@@ -28,6 +28,14 @@ SETTINGS: tuple[Setting, ...] = (
         "host", "127.0.0.1", "Address to listen on; 0.0.0.0 lets other devices on the LAN join."
     ),
     Setting("port", 8000, "TCP port to listen on."),
+    Setting(
+        "listen_backlog",
+        2048,
+        "Connections the kernel holds for the server before it accepts them (Hypercorn's "
+        "default is 100). A talk's room opens the link within seconds while the event loop is "
+        "busy; past the backlog the kernel drops their SYNs and phones retry after 1, 3, 7 s. "
+        "Capped by the kernel's net.core.somaxconn (4096 on current Linux).",
+    ),
     Setting("boards_dir", "boards", "Directory holding one append-only log file per board."),
     Setting(
         "public_url",
@@ -296,6 +304,7 @@ _DEFAULTS = {s.name: s.default for s in SETTINGS}
 class Settings:
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
+    listen_backlog: int = _DEFAULTS["listen_backlog"]
     boards_dir: Path = Path(_DEFAULTS["boards_dir"])
     public_url: str = _DEFAULTS["public_url"]
     allowed_origins: tuple[str, ...] = ()

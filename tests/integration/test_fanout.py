@@ -88,7 +88,7 @@ async def test_a_slow_reader_gets_merged_frames_and_loses_nothing(boards_dir: Pa
 async def test_a_stalled_reader_is_closed_by_the_byte_bound_and_released(
     boards_dir: Path,
 ) -> None:
-    settings = small_buffers(boards_dir, send_queue_bytes=3_000, close_timeout_s=0.3)
+    settings = small_buffers(boards_dir, send_queue_bytes=3_000, close_timeout_s=5)
     with ServerThread(settings) as server:
         watcher = await BoardClient.connect(server.ws_url, "stall", "w", name="watcher")
         stalled = await RawReader.connect(
@@ -97,11 +97,19 @@ async def test_a_stalled_reader_is_closed_by_the_byte_bound_and_released(
         stalled.ws.pause_reading()
         refs = [weakref.ref(c) for c in server.connections("stall") if c.name == "stalled"]
         await draw_ticks(watcher, watcher, "s1", 120)
+        state = lambda: [  # noqa: E731
+            (c.close_code, "bytes waiting" in c.close_reason, c.outbox.queued_bytes)
+            for c in server.connections("stall")
+            if c.name == "stalled"
+        ]
+        # Closed by the byte bound, its queue dropped to nothing at once.
+        await stalled.wait(lambda: state() == [(CloseCode.SLOW_CONSUMER, True, 0)])
+        stalled.ws.resume_reading()  # it reads what the kernel holds, then the close frame
+        assert await asyncio.wait_for(stalled.ws.closed, 5) == CloseCode.SLOW_CONSUMER
         names = lambda: [c.name for c in server.connections("stall")]  # noqa: E731
         await stalled.wait(lambda: names() == ["watcher"], timeout_s=10)
         assert server.call(lambda: (gc.collect(), refs[0]())[1]) is None
         await watcher.close()
-        stalled.ws.transport.abort()
 
 
 async def test_a_reader_too_far_behind_in_time_gets_4004(boards_dir: Path) -> None:
