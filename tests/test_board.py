@@ -307,3 +307,178 @@ def test_the_work_an_op_costs_does_not_grow_with_the_board() -> None:
     for message in (Clear("c"), Undo("u"), Erase("x", ("s1",)), stroke("n")):
         assert big.work_units(message, "ann") <= small.work_units(message, "ann") + 50
     assert big.work_units(Erase("x", ("a",) * 10_000), "ann") >= 5_000  # what it really costs
+
+
+# --- elements beyond ink: text, notes, images, pastes, moves, z-order, edits -----------------
+
+from whiteboard.elements import Add, Edit, Image, Note, Text, Transform, ZOrder  # noqa: E402
+from whiteboard.layout import Z_SLOTS  # noqa: E402
+
+SRC = "ab" * 32 + ".png"
+
+
+def label(op_id: str, text: str = "hi") -> Text:
+    return Text(op_id, 10.0, 20.0, 24.0, "#112233", text)
+
+
+def drawn(board: Board) -> list[tuple[str, object, object]]:
+    """Visible elements in drawing order, with their placement and text."""
+    return [(e["id"], e.get("m"), e.get("text")) for e in board.visible_strokes()]
+
+
+def test_text_notes_and_images_are_elements_that_undo_and_erase_like_strokes() -> None:
+    board = Board(max_strokes=10)
+    board.commit(label("t"), "ann")
+    board.commit(Note("n", 0.0, 0.0, 20.0, "#ffee88", "todo"), "ann")
+    board.commit(Image("i", SRC, 0.0, 0.0, 64.0, 48.0), "bob")
+    assert [e["type"] for e in board.visible_strokes()] == ["text", "note", "image"]
+    board.commit(Erase("e", ("t", "i")), "bob")
+    assert drawn(board) == [("n", None, "todo")]
+    board.commit(Undo("u"), "ann")  # ann's newest action: the note
+    assert drawn(board) == []
+    board.commit(Undo("u2"), "bob")  # bob's erase
+    assert [e[0] for e in drawn(board)] == ["t", "i"]
+
+
+def test_an_add_is_one_action_and_its_item_ids_are_taken() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    items = (label("p1"), stroke("p2"), Image("p3", SRC, 0.0, 0.0, 5.0, 5.0))
+    op = decoded(board.commit(Add("paste", items), "ann"))
+    assert [item["id"] for item in op["items"]] == ["p1", "p2", "p3"]
+    assert [e[0] for e in drawn(board)] == ["a", "p1", "p2", "p3"]
+    assert board.commit(Add("paste", items), "ann") == Duplicate("paste", 2)  # a resend
+    with pytest.raises(InvalidMessage, match="already used"):
+        board.commit(Add("again", (label("p1"),)), "ann")
+    with pytest.raises(InvalidMessage, match="already used"):
+        board.commit(stroke("p2"), "ann")  # not a resend: the id of a pasted element
+    board.commit(Undo("u"), "ann")
+    assert [e[0] for e in drawn(board)] == ["a"]
+    board.commit(Redo("r"), "ann")
+    assert [e[0] for e in drawn(board)] == ["a", "p1", "p2", "p3"]
+    with pytest.raises(BoardFull):
+        board.commit(Add("big", tuple(label(f"x{i}") for i in range(7))), "ann")
+
+
+def test_images_per_board_are_capped() -> None:
+    board = Board(max_strokes=10, max_images=1)
+    board.commit(Image("i1", SRC, 0.0, 0.0, 5.0, 5.0), "ann")
+    with pytest.raises(BoardFull, match="images"):
+        board.commit(Image("i2", SRC, 0.0, 0.0, 5.0, 5.0), "ann")
+
+
+def test_a_transform_keeps_only_visible_elements_and_undo_restores_the_placement() -> None:
+    board = Board(max_strokes=10)
+    board.commit(stroke("a"), "ann")
+    board.commit(label("t"), "ann")
+    board.commit(Erase("e", ("a",)), "ann")
+    op = decoded(board.commit(Transform("m", ("a", "t", "ghost"), (2.0, 2.0, 5.0, 5.0)), "ann"))
+    assert op["ids"] == ["t"]
+    assert drawn(board) == [("t", (2.0, 2.0, 5.0, 5.0), "hi")]
+    board.commit(Undo("u"), "ann")
+    assert drawn(board) == [("t", None, "hi")]
+    board.commit(Redo("r"), "ann")
+    assert drawn(board) == [("t", (2.0, 2.0, 5.0, 5.0), "hi")]
+    with pytest.raises(NothingToDo):
+        board.commit(Transform("m2", ("a", "ghost"), (1.0, 1.0, 1.0, 1.0)), "ann")
+
+
+def test_undoing_a_resize_keeps_a_move_someone_made_after_it() -> None:
+    board = Board(max_strokes=10)
+    board.commit(label("t"), "ann")
+    board.commit(Transform("grow", ("t",), (3.0, 3.0, -20.0, -40.0)), "ann")
+    board.commit(Transform("nudge", ("t",), (1.0, 1.0, 30.0, 0.0)), "bob")
+    board.commit(Undo("u"), "ann")
+    assert drawn(board) == [("t", (1.0, 1.0, 30.0, 0.0), "hi")]  # old size, Bob's move kept
+    board.commit(Undo("u2"), "bob")
+    assert drawn(board) == [("t", None, "hi")]
+
+
+def test_a_transform_that_would_scale_an_element_beyond_the_limit_is_refused() -> None:
+    board = Board(max_strokes=10)
+    board.commit(label("t"), "ann")
+    board.commit(Transform("a", ("t",), (900.0, 900.0, 0.0, 0.0)), "ann")
+    with pytest.raises(InvalidMessage, match="scales"):
+        board.commit(Transform("b", ("t",), (2.0, 2.0, 0.0, 0.0)), "ann")
+    assert drawn(board) == [("t", (900.0, 900.0, 0.0, 0.0), "hi")]
+
+
+def test_z_order_to_front_and_back_and_new_elements_still_go_on_top() -> None:
+    board = Board(max_strokes=10)
+    for op_id in "abcd":
+        board.commit(stroke(op_id), "ann")
+    op = decoded(board.commit(ZOrder("z1", ("c", "a"), "front"), "bob"))
+    assert op["ids"] == ["a", "c"]  # kept in their drawing order
+    assert [e[0] for e in drawn(board)] == ["b", "d", "a", "c"]
+    board.commit(ZOrder("z2", ("d",), "back"), "bob")
+    board.commit(stroke("e"), "ann")
+    assert [e[0] for e in drawn(board)] == ["d", "b", "a", "c", "e"]
+    assert board.layout.z_key("e", board.op_seq) == 7 * Z_SLOTS
+    board.commit(Undo("u"), "bob")  # the send-to-back
+    assert [e[0] for e in drawn(board)] == ["b", "d", "a", "c", "e"]
+
+
+def test_undoing_a_z_change_leaves_an_element_someone_reordered_since() -> None:
+    board = Board(max_strokes=10)
+    for op_id in "abc":
+        board.commit(stroke(op_id), "ann")
+    board.commit(ZOrder("mine", ("a", "b"), "front"), "ann")
+    board.commit(ZOrder("theirs", ("a",), "back"), "bob")
+    assert [e[0] for e in drawn(board)] == ["a", "c", "b"]
+    board.commit(Undo("u"), "ann")
+    assert [e[0] for e in drawn(board)] == ["a", "b", "c"]  # b back; a stays where Bob put it
+    board.commit(Redo("r"), "ann")
+    assert [e[0] for e in drawn(board)] == ["a", "c", "b"]
+
+
+def test_edits_set_text_and_undo_never_overwrites_a_later_edit() -> None:
+    board = Board(max_strokes=10)
+    board.commit(label("t", "first"), "ann")
+    board.commit(stroke("s"), "ann")
+    board.commit(Edit("e1", "t", "second"), "ann")
+    board.commit(Edit("e2", "t", "bob's"), "bob")
+    board.commit(Undo("u"), "ann")  # ann's edit: bob edited since, his text stays
+    assert drawn(board)[0] == ("t", None, "bob's")
+    board.commit(Undo("u2"), "bob")
+    assert drawn(board)[0] == ("t", None, "second")
+    with pytest.raises(InvalidMessage, match="only text"):
+        board.commit(Edit("e3", "s", "x"), "ann")
+    board.commit(Erase("x", ("t",)), "ann")
+    with pytest.raises(NothingToDo):
+        board.commit(Edit("e4", "t", "x"), "ann")
+
+
+def test_replaying_the_log_of_every_kind_of_op_gives_the_same_board() -> None:
+    board = Board(max_strokes=100)
+    board.commit(stroke("s"), "ann")
+    board.commit(label("t"), "bob")
+    board.commit(Add("p", (label("p1"), Image("p2", SRC, 1.0, 2.0, 3.0, 4.0))), "ann")
+    board.commit(Transform("m", ("s", "p1"), (1.5, 1.5, 3.0, -3.0)), "bob")
+    board.commit(ZOrder("z", ("s",), "front"), "ann")
+    board.commit(Edit("e", "p1", "changed"), "bob")
+    board.commit(Undo("u"), "ann")
+    board.commit(Transform("m2", ("t",), (1.0, 1.0, -8.0, 0.0)), "ann")
+    board.commit(Undo("u2"), "bob")
+    board.commit(Redo("r"), "bob")
+    replayed = Board(max_strokes=100)
+    report = replayed.load(board.ops)
+    assert report.rejected == [] and replayed.ops == board.ops
+    assert drawn(replayed) == drawn(board)
+    assert replayed.undo_stacks == board.undo_stacks and replayed.redo_stacks == board.redo_stacks
+
+
+def test_records_of_element_ops_that_do_not_apply_are_rejected_on_load() -> None:
+    from whiteboard import protocol
+
+    good = protocol.encode_op(1, "text", "t", "ann", x=0, y=0, size=9, color="#000000", text="a")
+    bad = [
+        protocol.encode_op(2, "transform", "m", "ann", ids=["ghost"], m=[1, 1, 0, 0]),
+        protocol.encode_op(2, "edit", "e", "ann", target="ghost", text="x"),
+        protocol.encode_op(2, "z", "z", "ann", ids=["t"], to="up"),
+        protocol.encode_op(2, "add", "a", "ann", items=[{"type": "text", "id": "t"}]),
+        protocol.encode_op(2, "transform", "m", "ann", ids=["t"], m=[0, 1, 0, 0]),
+    ]
+    for record in bad:
+        board = Board(max_strokes=10)
+        report = board.load([good, record])
+        assert [index for index, _ in report.rejected] == [1] and board.head_seq == 1

@@ -1,4 +1,4 @@
-"""One board's state: which strokes exist and are visible, op-id dedup, per-author undo/redo.
+"""One board's state: which elements exist and are visible, op-id dedup, per-author undo/redo.
 
 Pure: no I/O and no asyncio. The same :meth:`Board.apply` runs for a freshly committed op and for
 an op read back from the log, so replay reproduces the board exactly. The log is kept here as the
@@ -6,6 +6,10 @@ list of encoded ops (index = seq - 1) because replay streams those bytes as they
 
 Undo/redo are logged as ops naming their ``target``, and erase ops name the strokes they hid, so a
 client can mirror the visible set by applying ops in seq order (``docs/protocol.md``).
+
+Elements are strokes, text, sticky notes and images (``elements.py``); "strokes" below means
+elements of every kind (the name is older than the other kinds). Where they are, in what order
+they are drawn and what text they hold is ``layout.py``'s business.
 """
 
 from __future__ import annotations
@@ -16,7 +20,23 @@ from typing import Any
 
 import msgpack
 
-from . import protocol
+from . import elements, protocol
+from .elements import (
+    IDENTITY,
+    Add,
+    Edit,
+    ElementMessage,
+    Image,
+    Note,
+    Text,
+    Transform,
+    ZOrder,
+    check_placement,
+    compose,
+    item_fields,
+    item_kind,
+)
+from .layout import Layout
 from .protocol import (
     COORD_SCALE,
     Begin,
@@ -26,6 +46,7 @@ from .protocol import (
     Erase,
     ErrorCode,
     InvalidMessage,
+    Limits,
     Message,
     Points,
     Redo,
@@ -41,9 +62,14 @@ class BoardFull(InvalidMessage):
 
 
 class NothingToDo(InvalidMessage):
-    """An undo/redo with an empty stack, or an erase of strokes that are all gone already."""
+    """An undo/redo with an empty stack, or an erase (transform, z, edit) of elements that are
+    all gone already."""
 
     code = ErrorCode.UNKNOWN_STROKE
+
+
+ELEMENT_OPS = ("stroke", "text", "note", "image")
+"""Committed op types that add one element whose id is the op id."""
 
 
 class CorruptLog(Exception):
@@ -87,9 +113,12 @@ class BoardStats:
 
 @dataclass(slots=True)
 class Board:
-    """State of one board, rebuilt from its log; ``max_strokes`` caps what one board may hold."""
+    """State of one board, rebuilt from its log; ``max_strokes`` caps the elements one board may
+    hold, ``max_images`` its images; ``limits`` bound what transforms may do."""
 
     max_strokes: int
+    max_images: int = 2**62
+    limits: Limits = field(default_factory=Limits)
     ops: list[bytes] = field(default_factory=list)
     strokes: dict[str, int] = field(default_factory=dict)  # stroke id -> index, in seq order
     stroke_ids: list[str] = field(default_factory=list)  # index -> stroke id
@@ -100,6 +129,9 @@ class Board:
     visibility: Visibility = field(default_factory=Visibility)
     undo_stacks: dict[str, list[str]] = field(default_factory=dict)
     redo_stacks: dict[str, list[str]] = field(default_factory=dict)
+    added_by: dict[str, tuple[str, ...]] = field(default_factory=dict)  # add op -> its items
+    item_of: dict[str, str] = field(default_factory=dict)  # item id -> its add op
+    layout: Layout = field(default_factory=Layout)
     stats: BoardStats = field(default_factory=BoardStats)
 
     @property
@@ -110,7 +142,7 @@ class Board:
 
     def commit(
         self,
-        message: CommittingMessage,
+        message: CommittingMessage | ElementMessage,
         author: str,
         live: LiveStroke | None = None,
         reserve: Callable[[int], None] | None = None,
@@ -123,31 +155,40 @@ class Board:
         """
         seen = self.op_seq.get(message.id)
         if seen is not None:
+            if message.id in self.item_of:
+                raise InvalidMessage("that id is already used by a pasted element", message.id)
             if self.op_author[message.id] != author:
                 raise InvalidMessage("op id already used by another client", message.id)
             return Duplicate(message.id, seen)
         seq = self.head_seq + 1
+        kind = _KIND[type(message)]
         fields = self._fields_for(message, author, live)
-        encoded = protocol.encode_op(seq, _KIND[type(message)], message.id, author, **fields)
+        encoded = protocol.encode_op(seq, kind, message.id, author, **fields)
         if reserve is not None:
             reserve(len(encoded))
-        self.apply(
-            {"type": _KIND[type(message)], "seq": seq, "id": message.id, "by": author, **fields},
-            encoded,
-        )
+        self.apply({"type": kind, "seq": seq, "id": message.id, "by": author, **fields}, encoded)
         return encoded
 
     def _fields_for(
-        self, message: CommittingMessage, author: str, live: LiveStroke | None
+        self, message: CommittingMessage | ElementMessage, author: str, live: LiveStroke | None
     ) -> dict[str, Any]:
-        if isinstance(message, Stroke | End):
-            if len(self.strokes) >= self.max_strokes:
-                raise BoardFull(f"board holds {self.max_strokes} strokes, its limit", message.id)
-            if isinstance(message, Stroke):
-                return protocol.stroke_fields(message.style, message.pts, message.pressure)
-            if live is None:
-                raise InvalidMessage("end of a stroke that was never begun", message.id)
-            return protocol.stroke_fields(live.style, live.pts, live.pressure)
+        if isinstance(message, Stroke | End | Text | Note | Image):
+            self._check_room(1, isinstance(message, Image), message.id)
+            if isinstance(message, End):
+                if live is None:
+                    raise InvalidMessage("end of a stroke that was never begun", message.id)
+                return protocol.stroke_fields(live.style, live.pts, live.pressure)
+            return item_fields(message)
+        if isinstance(message, Add):
+            return self._add_fields(message)
+        if isinstance(message, Transform | ZOrder):
+            return self._change_fields(message)
+        if isinstance(message, Edit):
+            if not self.is_visible(message.target):
+                raise NothingToDo("that text is not on the board", message.id)
+            if not self.layout.is_text(message.target):
+                raise InvalidMessage("only text and notes can be edited", message.id)
+            return {"target": message.target, "text": message.text}
         if isinstance(message, Erase):
             ids = tuple(dict.fromkeys(self.visibility.select(message.ids, self.strokes)))
             if not ids:
@@ -184,6 +225,13 @@ class Board:
             units += len(message.pts) // WORK_POINTS_PER_UNIT
         elif isinstance(message, Clear):
             units += self.visibility.size_bytes // WORK_BITMAP_BYTES_PER_UNIT
+        elif isinstance(message, Transform | ZOrder):
+            units += len(message.ids) // 2
+        elif isinstance(message, Add):
+            for item in message.items:
+                units += WORK_PER_MESSAGE
+                if isinstance(item, Stroke):
+                    units += len(item.pts) // WORK_POINTS_PER_UNIT
         elif isinstance(message, Undo | Redo):
             stacks = self.undo_stacks if isinstance(message, Undo) else self.redo_stacks
             stack = stacks.get(author)
@@ -192,7 +240,42 @@ class Board:
                 units += len(hidden) // WORK_BITMAP_BYTES_PER_UNIT
             elif hidden is not None:
                 units += len(hidden)
+            elif stack and stack[-1] in self.layout.transforms:
+                units += len(self.layout.transforms[stack[-1]][1])
+            elif stack and stack[-1] in self.added_by:
+                units += len(self.added_by[stack[-1]])
         return units
+
+    def _check_room(self, elements_added: int, images_added: int, op_id: str) -> None:
+        if len(self.strokes) + elements_added > self.max_strokes:
+            raise BoardFull(f"board holds {self.max_strokes} elements, its limit", op_id)
+        if images_added and self.layout.images + images_added > self.max_images:
+            raise BoardFull(f"board holds {self.max_images} images, its limit", op_id)
+
+    def _add_fields(self, message: Add) -> dict[str, Any]:
+        for item in message.items:
+            if item.id in self.op_seq:
+                raise InvalidMessage(f"element id {item.id} is already used", message.id)
+        images = sum(isinstance(item, Image) for item in message.items)
+        self._check_room(len(message.items), images, message.id)
+        items = [{"type": item_kind(i), "id": i.id, **item_fields(i)} for i in message.items]
+        return {"items": items}
+
+    def _change_fields(self, message: Transform | ZOrder) -> dict[str, Any]:
+        ids = [i for i in dict.fromkeys(message.ids) if self.is_visible(i)]
+        if not ids:
+            raise NothingToDo("none of those elements is on the board", message.id)
+        if isinstance(message, ZOrder):
+            ids = self.layout.front_first(ids, self.op_seq)
+            return {"ids": tuple(ids), "to": message.to}
+        for element_id in ids:
+            placed = compose(message.m, self.layout.placement(element_id))
+            check_placement(placed, self.limits, f"element {element_id}'s placement")
+        return {"ids": tuple(ids), "m": message.m}
+
+    def placement(self, element_id: str) -> elements.Placement:
+        """Where an element is drawn: its own coordinates -> board (identity when never moved)."""
+        return self.layout.placement(element_id)
 
     # --- applying ops (fresh or replayed) --------------------------------------------------------
 
@@ -203,15 +286,36 @@ class Board:
             raise CorruptLog(f"expected seq {self.head_seq + 1}, got {op.get('seq')!r}")
         if not isinstance(author, str) or op_id in self.op_seq:
             raise CorruptLog(f"op {op_id!r} has no author or is a duplicate")
-        if kind == "stroke":
-            pts = op.get("pts")
-            if not isinstance(pts, list | tuple):
-                raise CorruptLog(f"stroke {op_id!r} has no points")
-            self.strokes[op_id] = len(self.stroke_ids)
-            self.visibility.add_visible(len(self.stroke_ids))
-            self.stroke_ids.append(op_id)
-            self.stats.strokes += 1
-            self.stats.points += len(pts) // 2
+        if kind in ELEMENT_OPS:
+            self._add_element(_checked_element(op), author, 0)
+            self._push_action(author, op_id)
+        elif kind == "add":
+            items = op.get("items")
+            if not isinstance(items, list | tuple) or not items:
+                raise CorruptLog(f"add {op_id!r} has no items")
+            for item in items:
+                if not isinstance(item, dict) or item.get("type") not in ELEMENT_OPS:
+                    raise CorruptLog(f"add {op_id!r} holds something that is not an element")
+                if not isinstance(item.get("id"), str) or item["id"] in self.op_seq:
+                    raise CorruptLog(f"add {op_id!r} holds an element id that is already used")
+                _checked_element(item)
+            if len({item["id"] for item in items}) != len(items):
+                raise CorruptLog(f"add {op_id!r} holds an element id twice")
+            for position, item in enumerate(items):
+                self._add_element(item, author, position)
+                self.op_seq[item["id"]] = op["seq"]
+                self.op_author[item["id"]] = author
+                self.item_of[item["id"]] = op_id
+            self.added_by[op_id] = tuple(item["id"] for item in items)
+            self._push_action(author, op_id)
+        elif kind in ("transform", "z"):
+            self._apply_change(kind, op)
+            self._push_action(author, op_id)
+        elif kind == "edit":
+            target, text = op.get("target"), op.get("text")
+            if not self.layout.is_text(target) or not isinstance(text, str):
+                raise CorruptLog(f"edit {op_id!r} of {target!r}, which is not text")
+            self.layout.edit(op_id, target, text)
             self._push_action(author, op_id)
         elif kind == "erase":
             ids = op.get("ids")
@@ -231,6 +335,31 @@ class Board:
         self.ops.append(encoded)
         self.stats.log_bytes += len(encoded)
 
+    def _add_element(self, op: dict[str, Any], author: str, position: int) -> None:
+        """Add an element checked by ``_checked_element``."""
+        kind, element_id, m = op["type"], op["id"], op.get("m", IDENTITY)
+        if kind == "stroke":
+            self.stats.points += len(op["pts"]) // 2
+        self.strokes[element_id] = len(self.stroke_ids)
+        self.visibility.add_visible(len(self.stroke_ids))
+        self.stroke_ids.append(element_id)
+        self.stats.strokes += 1
+        self.layout.added(element_id, kind, tuple(map(float, m)), position)  # type: ignore[arg-type]
+
+    def _apply_change(self, kind: str, op: dict[str, Any]) -> None:
+        ids = op.get("ids")
+        if not isinstance(ids, list | tuple) or not all(i in self.strokes for i in ids):
+            raise CorruptLog(f"{kind} {op['id']!r} names elements that do not exist")
+        if kind == "z":
+            if op.get("to") not in elements.Z_TARGETS:
+                raise CorruptLog(f"z {op['id']!r} goes neither to the front nor the back")
+            self.layout.reorder(op["id"], op["seq"], ids, op["to"], self.op_seq)
+            return
+        m = op.get("m")
+        if not isinstance(m, list | tuple) or len(m) != 4 or not (m[0] > 0 and m[1] > 0):
+            raise CorruptLog(f"transform {op['id']!r} has no placement [sx, sy, tx, ty]")
+        self.layout.transform(op["id"], ids, tuple(map(float, m)))  # type: ignore[arg-type]
+
     def _apply_undo_redo(self, kind: str, author: str, target: Any) -> None:
         source, dest = self.undo_stacks, self.redo_stacks
         if kind == "redo":
@@ -241,10 +370,19 @@ class Board:
         stack.pop()
         dest.setdefault(author, []).append(target)
         undoing = kind == "undo"
+        layout = self.layout
         hidden = self.hidden_by.get(target)
-        if hidden is None:  # a stroke
+        if target in self.strokes:
             self._set_visible((target,), not undoing)
-        elif isinstance(hidden, bytes):  # a clear
+        elif target in self.added_by:
+            self._set_visible(self.added_by[target], not undoing)
+        elif target in layout.transforms:
+            layout.transform_again(target, undoing)
+        elif target in layout.z_moves:
+            layout.reorder_again(target, self.head_seq + 1, undoing, self.op_seq)
+        elif target in layout.edits:
+            layout.edit_again(target, undoing)
+        elif isinstance(hidden, bytes):  # a clear, or a big erase
             if undoing:
                 self.visibility.show(hidden)
             else:
@@ -315,20 +453,70 @@ class Board:
         return seq
 
     def visible_strokes(self) -> list[dict[str, Any]]:
-        """Decoded visible strokes in drawing order (for export): ``pts`` stay delta-coded."""
-        return [
-            msgpack.unpackb(self.ops[self.op_seq[i] - 1], raw=False, use_list=False)
-            for i in self.visible_ids()
-        ]
+        """Decoded visible elements of every kind in drawing order (for export), as they are now:
+        ``type`` (stroke, text, note, image), their fields (``pts`` stay delta-coded), ``m`` (the
+        placement, absent when the identity) and for text and notes their current ``text``."""
+        layout, seq_of = self.layout, self.op_seq
+        ordered = sorted(self.visible_ids(), key=lambda i: layout.z_key(i, seq_of))
+        out, decoded_adds = [], {}
+        for element_id in ordered:
+            seq = seq_of[element_id]
+            op = decoded_adds.get(seq)
+            if op is None:
+                op = msgpack.unpackb(self.ops[seq - 1], raw=False, use_list=False)
+                if op["type"] == "add":
+                    decoded_adds[seq] = op
+            if op["type"] == "add":
+                position = layout.positions.get(element_id, 0)
+                op = {**op["items"][position], "seq": seq, "by": op["by"]}
+            out.append(self._as_placed(element_id, op))
+        return out
+
+    def _as_placed(self, element_id: str, op: dict[str, Any]) -> dict[str, Any]:
+        """``op`` with its current placement (``m``, absent for the identity) and text."""
+        m = self.layout.placement(element_id)
+        edited = self.layout.texts.get(element_id)
+        if edited is None and tuple(op.get("m", IDENTITY)) == m:
+            return op
+        op = {key: value for key, value in op.items() if key != "m"}
+        if m != IDENTITY:
+            op["m"] = m
+        if edited is not None:
+            op["text"] = edited[0]
+        return op
 
 
-_KIND = {
+def _checked_element(op: dict[str, Any]) -> dict[str, Any]:
+    """Raise CorruptLog for an element record that cannot be added (before anything changes)."""
+    element_id = op["id"]
+    if op["type"] == "stroke" and not isinstance(op.get("pts"), list | tuple):
+        raise CorruptLog(f"stroke {element_id!r} has no points")
+    m = op.get("m", IDENTITY)
+    if (
+        not isinstance(m, list | tuple)
+        or len(m) != 4
+        or not all(isinstance(v, int | float) for v in m)
+    ):
+        raise CorruptLog(f"element {element_id!r} has a placement that is not [sx, sy, tx, ty]")
+    if op["type"] in ("text", "note") and not isinstance(op.get("text"), str):
+        raise CorruptLog(f"{op['type']} {element_id!r} has no text")
+    return op
+
+
+_KIND: dict[type, str] = {
     Stroke: "stroke",
     End: "stroke",
     Erase: "erase",
     Clear: "clear",
     Undo: "undo",
     Redo: "redo",
+    Text: "text",
+    Note: "note",
+    Image: "image",
+    Add: "add",
+    Transform: "transform",
+    ZOrder: "z",
+    Edit: "edit",
 }
 
 

@@ -21,14 +21,15 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
-MIN_PROTOCOL_VERSION = 3
+MIN_PROTOCOL_VERSION = 5
 """The oldest client version still served. A change old pages cannot follow raises it to the new
 version; an older page is closed with UNSUPPORTED_VERSION and told to reload (a tab left open
 across an upgrade runs the old JavaScript)."""
+
 
 class Want(enum.IntFlag):
     """Kinds of ephemeral events a client subscribes to (``hello.want``); committed ops, its own
@@ -86,6 +87,7 @@ class ErrorCode(enum.StrEnum):
     STORAGE_FULL = "storage_full"
     UNKNOWN_STROKE = "unknown_stroke"
     TOO_MANY_LIVE_STROKES = "too_many_live_strokes"
+    UNKNOWN_MEDIA = "unknown_media"
 
 
 class ProtocolError(Exception):
@@ -125,6 +127,12 @@ class Limits:
     max_name_chars: int = 40
     max_ops_per_frame: int = 512
     max_erase_ids: int = 10_000
+    max_text_chars: int = 4_000
+    max_text_lines: int = 200
+    min_text_size: float = 4.0
+    max_text_size: float = 400.0
+    max_element_scale: float = 1_000.0
+    max_add_items: int = 1_000
 
 
 # --- client -> server messages ------------------------------------------------------------------
@@ -153,12 +161,14 @@ class Style:
 
 @dataclass(frozen=True, slots=True)
 class Stroke:
-    """A complete stroke: a shape, a resend after reconnect, or a stroke drawn offline."""
+    """A complete stroke: a shape, a resend after reconnect, or a stroke drawn offline. ``m`` is
+    its placement (``elements.py``), the identity unless it is a copy of a moved stroke."""
 
     id: str
     style: Style
     pts: tuple[int, ...]
     pressure: tuple[int, ...] | None
+    m: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,7 +524,12 @@ def _decode_peers(obj: dict, limits: Limits) -> PeersRequest:
     return PeersRequest(after)
 
 
-_DECODERS = {
+def register_decoders(decoders: dict[str, Any]) -> None:
+    """Add message decoders (``elements.py`` registers the element messages here)."""
+    _DECODERS.update(decoders)
+
+
+_DECODERS: dict[str, Any] = {
     "hello": _decode_hello,
     "stroke": _decode_stroke,
     "begin": _decode_begin,
@@ -626,3 +641,6 @@ def encode_error(code: ErrorCode, reason: str, op_id: str | None = None) -> byte
     if op_id is not None:
         fields["id"] = op_id
     return encode_event("error", **fields)
+
+
+from . import elements as _elements  # noqa: E402, F401  registers the element messages

@@ -79,12 +79,17 @@ SETTINGS: tuple[Setting, ...] = (
         20_000,
         "Points in one stroke (a minute of fast drawing at 240 Hz is about 15,000).",
     ),
-    Setting("max_strokes_per_board", 200_000, "Strokes one board may hold, erased ones included."),
-    Setting("max_board_bytes", 64 * 1024 * 1024, "Log size of one board on disk."),
+    Setting(
+        "max_strokes_per_board",
+        200_000,
+        "Elements (strokes, text, notes, images) one board may hold, erased ones included.",
+    ),
+    Setting("max_board_bytes", 64 * 1024 * 1024, "Disk used by one board: its log and its images."),
     Setting(
         "max_total_bytes",
         4 * 1024 * 1024 * 1024,
-        "Disk used by all boards together, counted in whole blocks as the disk counts it.",
+        "Disk used by all boards together (logs and images), counted in whole blocks as the disk "
+        "counts it.",
     ),
     Setting(
         "min_free_disk_bytes",
@@ -128,8 +133,71 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_width", 500.0, "Widest stroke width (board units)."),
     Setting("max_name_chars", 40, "Characters in a display name."),
     Setting("max_ops_per_frame", 512, "Messages in one batch frame."),
-    Setting("max_erase_ids", 10_000, "Stroke ids in one erase op."),
-    Setting("max_live_strokes", 10, "Strokes one connection may draw at once (multi-touch)."),
+    Setting(
+        "max_erase_ids",
+        10_000,
+        "Element ids in one erase, transform or z op (a select-all of a big board is cut into "
+        "several ops).",
+    ),
+    Setting(
+        "max_text_chars",
+        4_000,
+        "Characters in one text element or note: a long paragraph; a whiteboard is not a "
+        "document, and each edit sends the whole text.",
+    ),
+    Setting("max_text_lines", 200, "Lines in one text element or note."),
+    Setting("min_text_size", 4.0, "Smallest font size of text and notes (board units)."),
+    Setting("max_text_size", 400.0, "Largest font size of text and notes (board units)."),
+    Setting(
+        "max_element_scale",
+        1_000.0,
+        "How far an element may be scaled up (or down, 1 over it) by moves and resizes; "
+        "translations stay within max_coord times it. Keeps coordinates finite and sane.",
+    ),
+    Setting(
+        "max_add_items",
+        1_000,
+        "Elements added by one paste or duplicate (one undo step); the frame size bounds "
+        "their points.",
+    ),
+    Setting(
+        "max_live_strokes",
+        10,
+        "Strokes one connection may draw at once (multi-touch), text drafts and moves included.",
+    ),
+    Setting(
+        "max_images_per_board",
+        500,
+        "Image files one board may hold (the same picture pasted twice is one file).",
+    ),
+    Setting(
+        "max_upload_bytes",
+        10 * 1024 * 1024,
+        "Largest image upload, in bytes: a full-size phone photo is 3-8 MB.",
+    ),
+    Setting(
+        "max_image_pixels",
+        40_000_000,
+        "Largest image upload in pixels (a 48 MP phone photo is refused, a 12 MP one is fine); "
+        "also the decompression-bomb limit, checked before any pixel is decoded.",
+    ),
+    Setting(
+        "max_image_side_px",
+        4096,
+        "Images are stored at most this many pixels wide and high (larger ones are scaled "
+        "down): sharp on a 4K screen, and what a page decodes stays bounded.",
+    ),
+    Setting(
+        "uploads_per_minute",
+        30.0,
+        "Sustained image uploads per minute per client address; bursts of twice that pass.",
+    ),
+    Setting(
+        "media_grace_s",
+        3600.0,
+        "Seconds an uploaded image may wait for the op that places it before it is deleted "
+        "as abandoned; a paste commits within a second, so an hour only spares slow links.",
+    ),
     Setting(
         "max_connections_per_board",
         2000,
@@ -329,7 +397,19 @@ class Settings:
     max_name_chars: int = _DEFAULTS["max_name_chars"]
     max_ops_per_frame: int = _DEFAULTS["max_ops_per_frame"]
     max_erase_ids: int = _DEFAULTS["max_erase_ids"]
+    max_text_chars: int = _DEFAULTS["max_text_chars"]
+    max_text_lines: int = _DEFAULTS["max_text_lines"]
+    min_text_size: float = _DEFAULTS["min_text_size"]
+    max_text_size: float = _DEFAULTS["max_text_size"]
+    max_element_scale: float = _DEFAULTS["max_element_scale"]
+    max_add_items: int = _DEFAULTS["max_add_items"]
     max_live_strokes: int = _DEFAULTS["max_live_strokes"]
+    max_images_per_board: int = _DEFAULTS["max_images_per_board"]
+    max_upload_bytes: int = _DEFAULTS["max_upload_bytes"]
+    max_image_pixels: int = _DEFAULTS["max_image_pixels"]
+    max_image_side_px: int = _DEFAULTS["max_image_side_px"]
+    uploads_per_minute: float = _DEFAULTS["uploads_per_minute"]
+    media_grace_s: float = _DEFAULTS["media_grace_s"]
     max_connections_per_board: int = _DEFAULTS["max_connections_per_board"]
     presence_detail_max_peers: int = _DEFAULTS["presence_detail_max_peers"]
     cursor_hz: float = _DEFAULTS["cursor_hz"]
@@ -377,6 +457,12 @@ class Settings:
                 max_name_chars=self.max_name_chars,
                 max_ops_per_frame=self.max_ops_per_frame,
                 max_erase_ids=self.max_erase_ids,
+                max_text_chars=self.max_text_chars,
+                max_text_lines=self.max_text_lines,
+                min_text_size=self.min_text_size,
+                max_text_size=self.max_text_size,
+                max_element_scale=self.max_element_scale,
+                max_add_items=self.max_add_items,
             ),
         )
 

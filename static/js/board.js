@@ -1,52 +1,148 @@
 /**
- * A mirror of the server's board state (whiteboard/board.py): applying committed ops in seq order
- * with the rules of docs/protocol.md gives the same visible set as the server.
+ * A mirror of the server's board state (whiteboard/board.py and whiteboard/layout.py): applying
+ * committed ops in seq order with the rules of docs/protocol.md gives the same visible elements,
+ * in the same drawing order, at the same placements, holding the same text, as the server.
+ *
+ * Elements are strokes, text, sticky notes and images; `strokes` and `order` hold all of them
+ * (the names are older than the other kinds).
  */
-import { absolutePoints, strokeBoundsOfDeltas } from "./points.js";
+import { compose, IDENTITY, isIdentity, placeBox, placePoints, widthScale } from "./placement.js";
+import { absolutePoints, pointBoundsOfDeltas, strokeBoundsOfDeltas } from "./points.js";
+import { noteBox, textBox, textLines } from "./text.js";
+
+/** Keys per seq in the drawing order (layout.py Z_SLOTS). */
+export const Z_SLOTS = 2 ** 20;
+const ELEMENT_OPS = new Set(["stroke", "text", "note", "image"]);
 
 /**
- * One committed stroke on the board. Its absolute points are decoded when first asked for
- * (hit tests, drawing it on the page): a replay of 10,000 strokes needs only their boxes, and
+ * Width of one line of text at a font size. An estimate until the page sets a real one
+ * (`setTextMeasure`), once the fonts are loaded.
+ * @type {import("./text.js").Measure}
+ */
+let measureLine = (line, size) => 0.6 * size * [...line].length;
+let measureVersion = 0;
+
+/**
+ * Use `measure` for text widths from now on (bounding boxes of text and notes are recomputed).
+ * @param {import("./text.js").Measure} measure
+ */
+export function setTextMeasure(measure) {
+  measureLine = measure;
+  measureVersion += 1;
+}
+
+/**
+ * One committed element on the board. A stroke's absolute points are decoded when first asked
+ * for (hit tests, drawing it on the page): a replay of 10,000 strokes needs only their boxes, and
  * the layer worker gets the points straight from the delta-coded ones (committed.js).
  */
-export class StrokeRecord {
+export class ElementRecord {
   /**
-   * @param {object} op  the committed op: id, seq, by, tool, color, width, pts, p?
-   * @param {number} index  its position in `Board.order` (drawing order)
+   * @param {object} op  the element's op (for an item of an `add`, the item with seq and by)
+   * @param {number} index  its position in `Board.order` (the order elements were added)
+   * @param {number} z  its drawing-order key when added
    */
-  constructor(op, index) {
+  constructor(op, index, z) {
     /** @type {string} */
     this.id = op.id;
     this.index = index;
+    /** @type {"stroke"|"text"|"note"|"image"} */
+    this.kind = op.type || "stroke";
     /** @type {number} */
     this.seq = op.seq;
     /** @type {string} author id */
     this.by = op.by;
     this.op = op;
-    /** @type {number[]} [minX, minY, maxX, maxY] of the ink, board units */
-    this.bbox = strokeBoundsOfDeltas(op);
     this.visible = true;
+    /** Drawing-order key: drawn above every element with a smaller one. */
+    this.z = z;
+    /** @type {number[]} placement [sx, sy, tx, ty] */
+    this.m = op.m ? Array.from(op.m, Number) : [...IDENTITY];
+    /** @type {string[]} ids of the transforms applied to it, in seq order (undone ones too) */
+    this.factors = [];
+    /** @type {string|null} current text of a text element or note */
+    this.text = typeof op.text === "string" ? op.text : null;
+    /** Bumped whenever placement or text change: caches of its drawing compare it. */
+    this.version = 0;
     /** @type {object|null} render cache (a BuiltStroke), filled by the canvas when it draws it */
     this.built = null;
     /** @type {Float64Array|null} */
     this.decoded = null;
+    this.cachedBox = null;
+    this.boxKey = "";
   }
 
-  /** @returns {Float64Array} absolute points in board units */
+  /** @returns {Float64Array} a stroke's absolute points in its own coordinates */
   get abs() {
     if (this.decoded === null) this.decoded = absolutePoints(this.op.pts);
     return this.decoded;
   }
+
+  /** @returns {Float64Array} a stroke's points on the board (placement applied) */
+  get placedAbs() {
+    return placePoints(this.abs, this.m);
+  }
+
+  /** @returns {string[]} the lines of a text or note as drawn */
+  get lines() {
+    return textLines(this.text ?? "");
+  }
+
+  /**
+   * [minX, minY, maxX, maxY] on the board, ink included (culling, hit tests, redraw regions).
+   * @returns {number[]}
+   */
+  get bbox() {
+    const key = `${this.version},${this.kind === "text" || this.kind === "note" ? measureVersion : 0}`;
+    if (this.cachedBox && this.boxKey === key) return this.cachedBox;
+    this.boxKey = key;
+    this.cachedBox = elementBounds(this);
+    return this.cachedBox;
+  }
+
+  /** @returns {number[]} the element's box in its own coordinates (strokes: their points) */
+  get ownBox() {
+    switch (this.kind) {
+      case "text": return textBox(this.op, this.lines, measureLine);
+      case "note": return noteBox(this.op, this.lines, measureLine);
+      case "image": return [this.op.x, this.op.y, this.op.x + this.op.w, this.op.y + this.op.h];
+      default: return pointBoundsOfDeltas(this.op.pts);
+    }
+  }
+}
+
+/** @deprecated the older name of ElementRecord */
+export const StrokeRecord = ElementRecord;
+
+/**
+ * An element's bounds on the board. Strokes: their points placed, then half the placed width
+ * and a unit around; text: its box and a quarter of the font size around (accents, overhangs).
+ * @param {ElementRecord} rec
+ * @returns {number[]}
+ */
+export function elementBounds(rec) {
+  if (rec.kind === "stroke") {
+    if (isIdentity(rec.m)) return strokeBoundsOfDeltas(rec.op);
+    const box = placeBox(rec.ownBox, rec.m);
+    const pad = (rec.op.width * widthScale(rec.m)) / 2 + 1;
+    return [box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad];
+  }
+  const box = placeBox(rec.ownBox, rec.m);
+  const pad = rec.kind === "text" ? rec.op.size * 0.25 * Math.max(rec.m[0], rec.m[1]) + 1 : 1;
+  return [box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad];
 }
 
 /**
  * @typedef {object} Change  what one applied op changed, for the canvas to redraw
- * @property {StrokeRecord[]} added
- * @property {StrokeRecord[]} shown
- * @property {StrokeRecord[]} hidden
+ * @property {ElementRecord[]} added
+ * @property {ElementRecord[]} shown
+ * @property {ElementRecord[]} hidden
+ * @property {{rec: ElementRecord, before: number[]}[]} moved  placement or text changed:
+ *   `before` is the bbox it had
+ * @property {ElementRecord[]} reordered  drawing-order key changed
  */
 
-/** The committed board: strokes in seq order, their visibility, undo and redo stacks. */
+/** The committed board: elements, their visibility, layout, undo and redo stacks. */
 export class Board {
   constructor() {
     this.reset();
@@ -56,12 +152,24 @@ export class Board {
   reset() {
     /** @type {number} highest seq applied */
     this.seq = 0;
-    /** @type {Map<string, StrokeRecord>} */
+    /** @type {Map<string, ElementRecord>} */
     this.strokes = new Map();
-    /** @type {StrokeRecord[]} strokes in seq order (drawing order) */
+    /** @type {ElementRecord[]} elements in the order they were added */
     this.order = [];
-    /** @type {Map<string, string[]>} erase/clear op id -> stroke ids it hid */
+    /** @type {Map<string, string[]>} erase/clear op id -> element ids it hid */
     this.hiddenBy = new Map();
+    /** @type {Map<string, string[]>} add op id -> its element ids */
+    this.addedBy = new Map();
+    /** @type {Map<string, {m: number[], ids: string[]}>} */
+    this.transforms = new Map();
+    /** @type {Set<string>} transforms undone (and not redone) */
+    this.undoneTransforms = new Set();
+    /** @type {Map<string, {to: string, moves: Array<[string, number, number]>}>} */
+    this.zMoves = new Map();
+    /** @type {Map<string, {target: string, before: [string, string]|null, after: string}>} */
+    this.edits = new Map();
+    /** @type {Map<string, string>} element id -> op id that set its current text (if edited) */
+    this.textBy = new Map();
     /** @type {Map<string, string[]>} */
     this.undoStacks = new Map();
     /** @type {Map<string, string[]>} */
@@ -79,40 +187,53 @@ export class Board {
     if (op.seq !== this.seq + 1) console.warn(`whiteboard: seq gap ${this.seq} -> ${op.seq}`);
     this.seq = op.seq;
     /** @type {Change} */
-    const change = { added: [], shown: [], hidden: [] };
-    switch (op.type) {
-      case "stroke": {
-        const rec = new StrokeRecord(op, this.order.length);
-        this.strokes.set(op.id, rec);
-        this.order.push(rec);
-        this.visibleCount += 1;
-        change.added.push(rec);
-        this.#push(op.by, op.id);
-        break;
+    const change = { added: [], shown: [], hidden: [], moved: [], reordered: [] };
+    const type = op.type;
+    if (ELEMENT_OPS.has(type)) {
+      this.#addElement(op, 0, change);
+      this.#push(op.by, op.id);
+    } else if (type === "add") {
+      const items = op.items || [];
+      items.forEach((item, position) => this.#addElement({ ...item, seq: op.seq, by: op.by }, position, change));
+      this.addedBy.set(op.id, items.map((item) => item.id));
+      this.#push(op.by, op.id);
+    } else if (type === "transform") {
+      const m = Array.from(op.m, Number);
+      const ids = op.ids || [];
+      this.transforms.set(op.id, { m, ids });
+      for (const id of ids) {
+        const rec = this.strokes.get(id);
+        if (!rec) continue;
+        rec.factors.push(op.id);
+        this.#setPlacement(rec, compose(m, rec.m), change);
       }
-      case "erase":
-        this.hiddenBy.set(op.id, this.#setVisible(op.ids || [], false, change));
-        this.#push(op.by, op.id);
-        break;
-      case "clear": {
-        const ids = this.order.filter((rec) => rec.visible).map((rec) => rec.id);
-        this.hiddenBy.set(op.id, this.#setVisible(ids, false, change));
-        this.#push(op.by, op.id);
-        break;
-      }
-      case "undo":
-      case "redo":
-        this.#undoRedo(op.type, op.by, op.target, change);
-        break;
-      default:
-        console.warn("whiteboard: unknown committed op", op.type);
+      this.#push(op.by, op.id);
+    } else if (type === "z") {
+      this.#reorder(op.id, op.seq, op.ids || [], op.to, change);
+      this.#push(op.by, op.id);
+    } else if (type === "edit") {
+      const before = this.textBy.has(op.target) ? [this.strokes.get(op.target).text, this.textBy.get(op.target)] : null;
+      this.edits.set(op.id, { target: op.target, before, after: op.text });
+      this.#setText(op.target, op.text, op.id, change);
+      this.#push(op.by, op.id);
+    } else if (type === "erase") {
+      this.hiddenBy.set(op.id, this.#setVisible(op.ids || [], false, change));
+      this.#push(op.by, op.id);
+    } else if (type === "clear") {
+      const ids = this.order.filter((rec) => rec.visible).map((rec) => rec.id);
+      this.hiddenBy.set(op.id, this.#setVisible(ids, false, change));
+      this.#push(op.by, op.id);
+    } else if (type === "undo" || type === "redo") {
+      this.#undoRedo(type, op.by, op.target, op.seq, change);
+    } else {
+      console.warn("whiteboard: unknown committed op", type);
     }
     return change;
   }
 
-  /** @returns {StrokeRecord[]} visible strokes in drawing order */
+  /** @returns {ElementRecord[]} visible elements in drawing order */
   visibleStrokes() {
-    return this.order.filter((rec) => rec.visible);
+    return this.order.filter((rec) => rec.visible).sort((a, b) => a.z - b.z);
   }
 
   /**
@@ -131,13 +252,21 @@ export class Board {
     return box;
   }
 
+  #addElement(op, position, change) {
+    const rec = new ElementRecord(op, this.order.length, op.seq * Z_SLOTS + position);
+    this.strokes.set(op.id, rec);
+    this.order.push(rec);
+    this.visibleCount += 1;
+    change.added.push(rec);
+  }
+
   #push(author, opId) {
     if (!this.undoStacks.has(author)) this.undoStacks.set(author, []);
     this.undoStacks.get(author).push(opId);
     this.redoStacks.delete(author);
   }
 
-  #undoRedo(kind, author, target, change) {
+  #undoRedo(kind, author, target, seq, change) {
     const [source, dest] = kind === "undo"
       ? [this.undoStacks, this.redoStacks]
       : [this.redoStacks, this.undoStacks];
@@ -148,6 +277,16 @@ export class Board {
     dest.get(author).push(target);
     const undoing = kind === "undo";
     if (this.strokes.has(target)) this.#setVisible([target], !undoing, change);
+    else if (this.addedBy.has(target)) this.#setVisible(this.addedBy.get(target), !undoing, change);
+    else if (this.transforms.has(target)) {
+      if (undoing) this.undoneTransforms.add(target);
+      else this.undoneTransforms.delete(target);
+      for (const id of this.transforms.get(target).ids) {
+        const rec = this.strokes.get(id);
+        if (rec) this.#setPlacement(rec, this.#product(rec), change);
+      }
+    } else if (this.zMoves.has(target)) this.#reorderAgain(target, seq, undoing, change);
+    else if (this.edits.has(target)) this.#editAgain(target, undoing, change);
     else this.#setVisible(this.hiddenBy.get(target) || [], undoing, change);
   }
 
@@ -165,6 +304,99 @@ export class Board {
     }
     return changed;
   }
+
+  /**
+   * An element's initial placement with its transforms that are not undone composed on top, in
+   * seq order (layout.py `_product`): the same float operations as applying them one by one.
+   */
+  #product(rec) {
+    let placed = rec.op.m ? Array.from(rec.op.m, Number) : [...IDENTITY];
+    for (const opId of rec.factors) {
+      if (!this.undoneTransforms.has(opId)) placed = compose(this.transforms.get(opId).m, placed);
+    }
+    return placed;
+  }
+
+  #setPlacement(rec, m, change) {
+    const before = rec.bbox;
+    rec.m = m;
+    rec.version += 1;
+    rec.built = null;
+    change.moved.push({ rec, before });
+  }
+
+  #reorder(opId, seq, ids, to, change) {
+    const base = to === "front" ? seq * Z_SLOTS : -seq * Z_SLOTS;
+    const moves = [];
+    ids.forEach((id, position) => {
+      const rec = this.strokes.get(id);
+      if (!rec) return;
+      moves.push([id, rec.z, base + position]);
+      rec.z = base + position;
+      change.reordered.push(rec);
+    });
+    this.zMoves.set(opId, { to, moves });
+  }
+
+  #reorderAgain(opId, seq, undoing, change) {
+    const record = this.zMoves.get(opId);
+    const base = record.to === "front" ? seq * Z_SLOTS : -seq * Z_SLOTS;
+    record.moves = record.moves.map(([id, before, after], position) => {
+      const rec = this.strokes.get(id);
+      if (undoing && rec.z === after) {
+        rec.z = before;
+        change.reordered.push(rec);
+      } else if (!undoing && rec.z === before) {
+        after = base + position;
+        rec.z = after;
+        change.reordered.push(rec);
+      }
+      return [id, before, after];
+    });
+  }
+
+  #setText(id, text, setBy, change) {
+    const rec = this.strokes.get(id);
+    if (!rec) return;
+    const before = rec.bbox;
+    rec.text = text;
+    if (setBy === null) this.textBy.delete(id);
+    else this.textBy.set(id, setBy);
+    rec.version += 1;
+    change.moved.push({ rec, before });
+  }
+
+  #editAgain(opId, undoing, change) {
+    const { target, before, after } = this.edits.get(opId);
+    const setter = this.textBy.get(target) ?? target;
+    if (undoing) {
+      if (setter !== opId) return; // edited again since: that text stays
+      if (before === null) this.#setText(target, this.strokes.get(target).op.text, null, change);
+      else this.#setText(target, before[0], before[1], change);
+      return;
+    }
+    if (setter === (before === null ? target : before[1])) this.#setText(target, after, opId, change);
+  }
+}
+
+/**
+ * Does a circle at (x, y) of radius r (board units) touch the element? Strokes: their ink as
+ * placed; text, notes and images: their box.
+ * @param {ElementRecord} rec
+ * @param {number} x
+ * @param {number} y
+ * @param {number} r
+ * @returns {boolean}
+ */
+export function elementHit(rec, x, y, r) {
+  if (rec.kind === "stroke") {
+    const width = rec.op.width * widthScale(rec.m);
+    return strokeHit({ tool: rec.op.tool, width }, rec.placedAbs, x, y, r);
+  }
+  const b = rec.bbox;
+  const dx = Math.max(b[0] - x, 0, x - b[2]);
+  const dy = Math.max(b[1] - y, 0, y - b[3]);
+  return Math.hypot(dx, dy) <= r;
 }
 
 /**

@@ -13,7 +13,14 @@ export const LIMITS = Object.freeze({
   maxWidth: 500,
   maxNameChars: 40,
   maxOpsPerFrame: 512,
-  maxEraseIds: 10_000,
+  maxEraseIds: 10_000, // also ids in one transform, z or moving
+  maxTextChars: 4_000,
+  maxTextLines: 200,
+  minTextSize: 4,
+  maxTextSize: 400,
+  maxElementScale: 1_000,
+  maxAddItems: 1_000,
+  maxUploadBytes: 10 * 1024 * 1024,
   maxLiveStrokes: 10,
   maxFrameBytes: 256 * 1024,
   // Our own budget per outgoing frame: below maxFrameBytes with room for msgpack overhead.

@@ -32,7 +32,17 @@ export function absolutePoints(pts) {
  * @returns {number[]}
  */
 export function strokeBoundsOfDeltas(op) {
-  const pts = op.pts;
+  const b = pointBoundsOfDeltas(op.pts);
+  const pad = op.width / 2 + 1;
+  return [b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad];
+}
+
+/**
+ * Axis-aligned bounds of delta-coded points in board units, `[minX, minY, maxX, maxY]`.
+ * @param {ArrayLike<number>} pts  delta-coded quanta
+ * @returns {number[]}
+ */
+export function pointBoundsOfDeltas(pts) {
   let x = 0;
   let y = 0;
   let minX = Infinity;
@@ -47,8 +57,7 @@ export function strokeBoundsOfDeltas(op) {
     if (y < minY) minY = y;
     if (y > maxY) maxY = y;
   }
-  const pad = op.width / 2 + 1;
-  return [minX / COORD_SCALE - pad, minY / COORD_SCALE - pad, maxX / COORD_SCALE + pad, maxY / COORD_SCALE + pad];
+  return [minX / COORD_SCALE, minY / COORD_SCALE, maxX / COORD_SCALE, maxY / COORD_SCALE];
 }
 
 /**

@@ -17,7 +17,9 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, current_app, request, websocket
 
 from .. import protocol
+from ..media.http import register_media
 from ..settings import Settings
+from ..store.base import BoardStore
 from ..store.file import FileStore
 from . import stack
 from .admission import Admission
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         max_boards=settings.max_boards,
         max_open_logs=settings.max_open_log_files,
         min_free_disk_bytes=settings.min_free_disk_bytes,
+        max_images_per_board=settings.max_images_per_board,
+        media_grace_s=settings.media_grace_s,
     )
     hubs = Hubs(store, settings)
     admission = Admission(settings, store)
@@ -108,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         if refusal is not None:
             return refusal, 503
         ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
-        extra = {"share_url": share_url(settings, board_id)}
+        extra = {"share_url": share_url(settings, board_id), "media": media_url(store, board_id)}
         await sockets.serve(ws, board_id, extra)
 
     share = ShareLinks(settings)
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from ..export.http import register_exports
 
     register_exports(app, hubs, store, settings)
+    register_media(app, store, settings, origin_allowed)
     return app
 
 
@@ -136,6 +141,11 @@ def share_url(settings: Settings, board_id: str) -> str:
     share: ShareLinks = current_app.extensions["whiteboard_share"]
     scheme = "https" if websocket.scheme == "wss" else "http"
     return f"{share.info(websocket.host, scheme).base}/b/{board_id}"
+
+
+def media_url(store: BoardStore, board_id: str) -> str:
+    """Where the board's images are served: ``/media/<key>/`` (no board id in it)."""
+    return f"/media/{store.media.key(board_id)}/"
 
 
 async def shutdown(app: Quart) -> None:

@@ -67,6 +67,7 @@ class Connection:
         "name",
         "outbox",
         "peer",
+        "previews",
         "want",
     )
 
@@ -90,6 +91,7 @@ class Connection:
         self.color = color
         self.outbox = outbox
         self.live: dict[str, LiveStroke] = {}
+        self.previews: set[str] = set()  # ids of this client's drafts and moves others see
         self.errors = 0
         self.close_code: int | None = None
         self.close_reason = ""

@@ -27,6 +27,7 @@ import msgpack
 
 from .. import protocol
 from ..board import Board, Duplicate, LiveStroke, NothingToDo
+from ..elements import Add, Draft, Image, Moving, draft_fields
 from ..protocol import (
     SHAPE_TOOLS,
     Abort,
@@ -45,7 +46,7 @@ from ..protocol import (
     Want,
 )
 from ..settings import Settings
-from ..store.base import BoardLog, StorageFull
+from ..store.base import BoardLog, MediaStore, StorageFull
 from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
 from .outbox import Batch, Outbox
 from .presence import Presence
@@ -59,6 +60,12 @@ LOAD_STEP_RECORDS = 64
 
 class TooManyLiveStrokes(InvalidMessage):
     code = ErrorCode.TOO_MANY_LIVE_STROKES
+
+
+class UnknownMedia(InvalidMessage):
+    """An image op names a file this board does not hold: upload it (again) first."""
+
+    code = ErrorCode.UNKNOWN_MEDIA
 
 
 def author_for(board_id: str, client_id: str) -> str:
@@ -75,11 +82,17 @@ class BoardHub:
         board_log: BoardLog,
         settings: Settings,
         on_idle: Callable[[BoardHub], None],
+        media: MediaStore | None = None,
     ) -> None:
         self.board_id = board_id
         self.log = board_log
         self.settings = settings
-        self.board = Board(max_strokes=settings.max_strokes_per_board)
+        self.media = media
+        self.board = Board(
+            max_strokes=settings.max_strokes_per_board,
+            max_images=settings.max_images_per_board,
+            limits=settings.limits,
+        )
         self.durable_seq = 0
         self.connections: Broadcaster = LocalBroadcaster()
         self._on_idle = on_idle
@@ -213,9 +226,10 @@ class BoardHub:
         if not self.connections.remove(conn):
             return
         self._nothing_to_do.pop(conn.peer, None)
-        for stroke_id in conn.live:
+        for stroke_id in [*conn.live, *conn.previews]:
             self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
         conn.live.clear()
+        conn.previews.clear()
         self._drawing.discard(conn.peer)
         self._acks = [ack for ack in self._acks if ack[0] is not conn]
         self.presence.leave(conn)
@@ -250,9 +264,14 @@ class BoardHub:
                 self._wakeup.set()
             elif isinstance(message, Begin | Points):
                 self._live(conn, message)
+            elif isinstance(message, Draft | Moving):
+                self._preview(conn, message)
             elif isinstance(message, Abort):
-                if conn.live.pop(message.id, None) is not None:
+                live = conn.live.pop(message.id, None)
+                if live is not None:
                     self._stopped_drawing(conn)
+                if live is not None or message.id in conn.previews:
+                    conn.previews.discard(message.id)
                     self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
             elif isinstance(message, Rename):
                 conn.name, conn.color = message.name, message.color
@@ -323,19 +342,54 @@ class BoardHub:
         if not conn.live:
             self._drawing.discard(conn.peer)
 
+    def _preview(self, conn: Connection, message: Draft | Moving) -> None:
+        """Relay a draft (text being typed) or a move being dragged; its commit, an ``abort``
+        or the author leaving ends it."""
+        if message.id not in conn.previews:
+            if len(conn.previews) + len(conn.live) >= self.settings.max_live_strokes:
+                raise TooManyLiveStrokes(
+                    f"at most {self.settings.max_live_strokes} previews and strokes at once"
+                )
+            conn.previews.add(message.id)
+        if isinstance(message, Draft):
+            fields = draft_fields(message)
+        else:
+            fields = {"id": message.id, "ids": message.ids, "m": message.m}
+        kind = _PREVIEW_KIND[type(message)]
+        self._queue(protocol.pack({"type": kind, "peer": conn.peer, **fields}))
+
+    def _images_exist(self, message: Any) -> list[str]:
+        """The media names an op adds; raise UnknownMedia when one is not stored."""
+        if isinstance(message, Image):
+            names = [message.src]
+        elif isinstance(message, Add):
+            names = [item.src for item in message.items if isinstance(item, Image)]
+        else:
+            return []
+        for name in names:
+            if self.media is None or not self.media.exists(self.board_id, name):
+                raise UnknownMedia(f"image {name} was not uploaded to this board (or expired)")
+        return names
+
     def _commit(self, conn: Connection, message: Any) -> None:
         # A whole stroke may commit a live one too (a shape is sent whole on release).
         live = conn.live.pop(message.id, None) if isinstance(message, End | Stroke) else None
         if live is not None:
             self._stopped_drawing(conn)
+        previewed = message.id in conn.previews
+        conn.previews.discard(message.id)
         try:
             if self._unsaved is not None:
                 raise StorageFull(self._unsaved)
+            images = self._images_exist(message)
             result = self.board.commit(message, conn.author, live, reserve=self.log.reserve)
         except (InvalidMessage, StorageFull):
-            if live is not None:
+            if live is not None or previewed:
                 self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
             raise
+        if images and self.media is not None and not isinstance(result, Duplicate):
+            for name in images:
+                self.media.committed(self.board_id, name)
         if isinstance(result, Duplicate):
             # To the sender alone, and never before the durable write of that seq.
             ack = protocol.encode_event("ack", id=result.op_id, seq=result.seq)
@@ -464,3 +518,6 @@ class BoardHub:
             if timer is not None:
                 timer.cancel()
         await self.log.close()
+
+
+_PREVIEW_KIND = {Draft: "draft", Moving: "moving"}

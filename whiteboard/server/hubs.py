@@ -38,7 +38,9 @@ class Hubs:
         future = asyncio.get_running_loop().create_future()
         self._loading[board_id] = future
         try:
-            hub = BoardHub(board_id, self.store.log(board_id), self.settings, self._release)
+            hub = BoardHub(
+                board_id, self.store.log(board_id), self.settings, self._release, self.store.media
+            )
             await hub.load()
             self._hubs[board_id] = hub
             future.set_result(hub)

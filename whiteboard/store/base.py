@@ -1,12 +1,15 @@
-"""What the server needs from a place that keeps board logs: ``BoardStore`` and ``BoardLog``.
+"""What the server needs from a place that keeps boards: ``BoardStore``, ``BoardLog`` and
+``MediaStore`` (a board's uploaded images).
 
-``file.py`` implements them with one append-only file per board; other stores (Redis) implement the
-same two protocols, so the hub and the exports never know which one holds a board.
+``file.py`` implements them with one append-only file per board and ``media.py`` with one
+directory of images per board; other stores (Redis) implement the same three protocols, so the hub,
+the upload routes and the exports never know which one holds a board.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..protocol import ID_PATTERN
@@ -14,6 +17,10 @@ from ..protocol import ID_PATTERN
 
 class StorageFull(Exception):
     """A quota (board bytes, total bytes, board count) would be exceeded; nothing was written."""
+
+
+class TooManyImages(Exception):
+    """The board already holds ``max_images_per_board`` images; nothing was written."""
 
 
 class InvalidBoardId(ValueError):
@@ -60,7 +67,61 @@ class BoardLog(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    name: str  # <sha256>.<ext>: the ``src`` of image ops
+    created: bool  # False: the board held the same bytes already
+
+
+class MediaStore(Protocol):
+    """A board's uploaded images, stored once per board by the hash of their bytes.
+
+    An image is addressed by the board's media **key** and its name: URLs made of them never
+    reveal the board id (the key to editing it). A stored image is *pending* until an op naming it
+    is committed; pending images older than ``grace_s`` are deleted by ``sweep`` unless the board's
+    log names them. Images count towards the board's and the store's quotas."""
+
+    grace_s: float
+
+    def key(self, board_id: str) -> str:
+        """The board's media key: stable, and not computable from the board id by others."""
+        ...
+
+    def exists(self, board_id: str, name: str) -> bool:
+        """Whether the board holds ``name`` (pending or committed). Called per image op: cheap."""
+        ...
+
+    def board_bytes(self, board_id: str) -> int:
+        """Bytes of the board's images, for its quota."""
+        ...
+
+    async def put(self, board_id: str, data: bytes, ext: str) -> StoredMedia:
+        """Store validated image bytes as a pending upload of the board (renewing its grace if it
+        is there already). Raises StorageFull or TooManyImages, leaving nothing stored."""
+        ...
+
+    def committed(self, board_id: str, name: str) -> None:
+        """An op naming ``name`` was committed: keep the image from now on. A store needing a
+        round trip may do it later; ``sweep`` checks the log before deleting anyway."""
+        ...
+
+    async def read(self, key: str, name: str) -> bytes | None:
+        """The image served at ``/media/<key>/<name>``, or None (both checked, never a path)."""
+        ...
+
+    async def read_for_board(self, board_id: str, name: str) -> bytes | None:
+        """The board's image ``name`` (for exports), or None."""
+        ...
+
+    async def sweep(self) -> int:
+        """Delete pending images older than ``grace_s`` the board's log does not name; returns
+        how many."""
+        ...
+
+
 class BoardStore(Protocol):
+    media: MediaStore
+
     def log(self, board_id: str) -> BoardLog: ...
 
     def exists(self, board_id: str) -> bool: ...

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from .base import StorageFull, check_board_id
 from .descriptors import Descriptors
 from .health import DiskHealth
+from .media import FileMedia
 from .records import ParsedLog, Span, frame_record, framed_size, parse_log
 
 log = logging.getLogger(__name__)
@@ -294,6 +295,8 @@ class FileStore:
         max_boards: int = 2**62,
         max_open_logs: int = 64,
         min_free_disk_bytes: int = 0,
+        max_images_per_board: int = 2**62,
+        media_grace_s: float = 86_400.0,
     ) -> None:
         self.root = Path(root)
         self.fsync = fsync
@@ -311,9 +314,22 @@ class FileStore:
         for path in self.root.glob(f"*{LOG_SUFFIX}"):
             self.board_count += 1
             self.total_bytes += path.stat().st_blocks * 512
+        self.media = FileMedia(
+            self.root / "media",
+            max_images_per_board=max_images_per_board,
+            grace_s=media_grace_s,
+            fsync=fsync,
+            reserve=self._reserve_media,
+            release=lambda size: self.resized(size, 0),
+            log_path=self.log_path,
+        )
+        self.total_bytes += self.media.disk_bytes
 
     def log(self, board_id: str) -> FileLog:
         return FileLog(self, board_id)
+
+    def log_path(self, board_id: str) -> Path:
+        return self.root / f"{check_board_id(board_id)}{LOG_SUFFIX}"
 
     def exists(self, board_id: str) -> bool:
         return (self.root / f"{check_board_id(board_id)}{LOG_SUFFIX}").exists()
@@ -330,9 +346,10 @@ class FileStore:
         if problem is not None:
             raise StorageFull(problem)
         used = board_log.size_bytes + board_log.reserved_bytes
+        extra = self.media.board_bytes(board_log.board_id)
         new_board = used == 0 and not board_log.path.exists()
-        if used + added > self.max_board_bytes:
-            raise StorageFull(f"board log would exceed {self.max_board_bytes} bytes")
+        if used + extra + added > self.max_board_bytes:
+            raise StorageFull(f"board would exceed {self.max_board_bytes} bytes (log and images)")
         grown = self.on_disk(used + added) - self.on_disk(used)
         if self.total_bytes + grown > self.max_total_bytes:
             raise StorageFull(f"boards would take more than {self.max_total_bytes} bytes of disk")
@@ -340,6 +357,22 @@ class FileStore:
             raise StorageFull(f"the server holds {self.max_boards} boards, its limit")
         self.total_bytes += grown
         self.board_count += new_board
+
+    def _reserve_media(self, board_id: str, added: int) -> None:
+        """Count an image of ``added`` bytes, as ``reserve`` counts an op."""
+        problem = self.health.problem()
+        if problem is not None:
+            raise StorageFull(problem)
+        try:
+            log_bytes = self.log_path(board_id).stat().st_size
+        except FileNotFoundError:
+            log_bytes = 0
+        if log_bytes + self.media.board_bytes(board_id) + added > self.max_board_bytes:
+            raise StorageFull(f"board would exceed {self.max_board_bytes} bytes (log and images)")
+        grown = self.on_disk(added)
+        if self.total_bytes + grown > self.max_total_bytes:
+            raise StorageFull(f"boards would take more than {self.max_total_bytes} bytes of disk")
+        self.total_bytes += grown
 
     def on_disk(self, size_bytes: int) -> int:
         """The whole blocks a file of ``size_bytes`` takes."""
