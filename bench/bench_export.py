@@ -118,7 +118,8 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
         from whiteboard.export.job import EXPORT_NICENESS, load_board, run_export
         from whiteboard.export.spec import ExportLimits
 
-        raster._helpers(1, EXPORT_NICENESS).submit(int).result()  # as the server keeps them
+        start_helpers = getattr(raster, "helpers", None) or raster._helpers
+        start_helpers(1, EXPORT_NICENESS).submit(int).result()  # as the server keeps them
     else:
         from whiteboard.export.job import load_board, run_export
         from whiteboard.export.render import ExportOptions

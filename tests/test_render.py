@@ -11,13 +11,16 @@ import itertools
 import json
 import math
 import os
+import shutil
+import subprocess
 import time
 import xml.etree.ElementTree as ET
-import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pikepdf
 import pytest
 import skia
 from hypothesis import given, settings
@@ -26,20 +29,30 @@ from perfect_freehand import get_stroke
 from PIL import Image, ImageChops, ImageSequence, ImageStat
 
 from whiteboard.board import Board
+from whiteboard.export import parts, pdf
 from whiteboard.export.frame import (
     EMPTY_BOARD_UNITS,
     MARGIN_UNITS,
     ExportOptionError,
     ExportOptions,
     board_bounds,
+    decode,
     parse_options,
 )
 from whiteboard.export.frame import plan_frame as plan_frame_capped
 from whiteboard.export.freehand import OPTIONS as FREEHAND_OPTIONS
 from whiteboard.export.freehand import outline
 from whiteboard.export.job import run_export
+from whiteboard.export.pdf import render_pdf
+from whiteboard.export.pdfcontent import ascii_ints, path_data, smoothed_paths
 from whiteboard.export.raster import render_image, render_pixels, render_png
-from whiteboard.export.render import polygon_path, smoothed_path
+from whiteboard.export.render import (
+    BUILDERS,
+    Painter,
+    is_smoothed,
+    polygon_path,
+    smoothed_path,
+)
 from whiteboard.export.spec import BoardTooLarge, ExportDeadline, ExportLimits
 from whiteboard.export.svg import render_svg
 from whiteboard.protocol import Erase, Stroke, Style, Undo, delta_code
@@ -553,9 +566,124 @@ def test_a_board_over_max_points_is_refused_before_drawing() -> None:
         run_export("png", ExportOptions(), records=records, limits=ExportLimits(max_points=60))
 
 
+def pdf_page_content(data: bytes) -> bytes:
+    """The page's content streams, decoded and joined as a PDF reader joins them."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        contents = pdf.pages[0].obj.Contents
+        streams = contents if isinstance(contents, pikepdf.Array) else [contents]
+        return b"\n".join(stream.read_bytes() for stream in streams)
+
+
 def test_pdf_holds_vector_paths_not_a_picture() -> None:
     result = run_export("pdf", ExportOptions(), records=log_of(pen("a", [(0, 0), (100, 0)])))
     assert b"/Subtype /Image" not in result.data and b"/DCTDecode" not in result.data
-    page = zlib.decompress(result.data.split(b"stream\n", 1)[1].split(b"endstream")[0].strip())
+    page = pdf_page_content(result.data)
     assert b" m\n" in page and b" l\n" in page and b"S\n" in page  # moveto, lineto, stroke
-    assert b"/LC 1" in result.data and b"/LJ 1" in result.data  # round caps and joins
+    assert b"1 J 1 j" in page  # round caps and joins
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
+@pytest.mark.parametrize("scale", [1, 2])
+def test_pdf_rendered_by_poppler_looks_like_the_png(scale: float, tmp_path: Path) -> None:
+    """Every tool (pressure outlines, highlighter alpha, shapes, a dot) at its place and size:
+    a stroke one unit off measures 3-4."""
+    ops = tools_scene()
+    frame = plan_frame(board_bounds(ops), ExportOptions(scale=scale))
+    poppler = poppler_page(render_pdf(ops, frame), tmp_path)
+    assert mean_abs_diff(poppler, render_image(ops, frame)) < 1.2
+
+
+def test_pdf_pens_from_numpy_are_the_skia_paths_of_the_png() -> None:
+    ops = big_board(40, 30)
+    geometry = decode(ops)
+    indices = np.arange(len(ops))
+    pens = [i for i in indices.tolist() if is_smoothed(ops[i], 30)]
+    for index, fast in zip(pens, smoothed_paths(geometry, np.array(pens)), strict=True):
+        slow = path_data(smoothed_path(geometry.points(index)))
+        assert (fast.verbs == slow.verbs).all()
+        assert np.allclose(fast.points, slow.points, atol=1e-3)  # Skia keeps float32
+
+
+def test_pdf_numbers_are_written_exactly() -> None:
+    values = np.array([0, 5, -5, 10, -131_072, 131_071, 131_072, -240_000_000, 7], np.int64)
+    suffixes = np.array([0, 1, 2, 3, 0, 0, 0, 0, 3], np.uint8)
+    text, lengths = ascii_ints(values, suffixes)
+    assert text == b"0 5 m\n-5 l\n10 c\n-131072 131071 131072 -240000000 7 c\n"
+    assert lengths.sum() == len(text)
+    rng = np.random.default_rng(7)
+    for high in (100_000, 10**9):
+        values = rng.integers(-high, high, 50_000)
+        text, _ = ascii_ints(values, np.zeros(len(values), np.uint8))
+        assert text == (" ".join(map(str, values.tolist())) + " ").encode()
+
+
+def poppler_page(data: bytes, tmp_path: Path) -> Image.Image:
+    (tmp_path / "page.pdf").write_bytes(data)
+    subprocess.run(
+        ["pdftoppm", "-r", "96", "-png", "-singlefile", tmp_path / "page.pdf", tmp_path / "p"],
+        check=True,
+    )
+    return Image.open(tmp_path / "p.png").convert("RGB")
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
+def test_pdf_parts_from_helper_processes_make_the_same_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Content cut into runs (each its own process) and pieces (each its own operators) draws
+    what one process writing one piece draws."""
+    ops = big_board(40, 60)
+    frame = plan_frame(board_bounds(ops), ExportOptions(scale=0.5))
+    whole = poppler_page(render_pdf(ops, frame), tmp_path)
+    monkeypatch.setattr(parts, "MIN_COST_PER_PART", 500)
+    monkeypatch.setattr(pdf, "POINTS_PER_PIECE", 300)
+    data = render_pdf(ops, frame, processes=2)
+    with pikepdf.open(io.BytesIO(data)) as document:
+        assert len(document.pages[0].obj.Contents) == 3  # background, two runs
+    assert mean_abs_diff(poppler_page(data, tmp_path), whole) < 0.01
+
+
+@dataclass(frozen=True)
+class Disc:
+    """A stand-in for an element kind the PDF writer does not know (text, images)."""
+
+    x: float
+    y: float
+    radius: float
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
+def test_pdf_places_other_element_kinds_drawn_by_skia_in_drawing_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kind ``render.Painter`` draws needs no PDF code: Skia's PDF backend draws it and the
+    page places it between the strokes drawn before and after it."""
+
+    def disc(op: dict[str, Any], xy: np.ndarray) -> Disc:
+        return Disc(float(xy[0, 0]), float(xy[0, 1]), op["width"] / 2)
+
+    def draw(painter: Painter, element: Any) -> None:
+        if isinstance(element, Disc):
+            paint = skia.Paint(AntiAlias=True, Color=skia.ColorRED)
+            painter.canvas.drawCircle(element.x, element.y, element.radius, paint)
+        else:
+            painter.draw_path(element)
+
+    monkeypatch.setitem(BUILDERS, "disc", disc)
+    monkeypatch.setattr(Painter, "draw", draw)
+    ops = [
+        stroke("pen", [(0, 50), (50, 50), (100, 50)], "#0000ff", 10),
+        {**stroke("pen", [(50, 50)], width=60), "type": "disc"},
+        {**stroke("pen", [(20, 50)], width=20), "type": "disc"},
+        stroke("pen", [(50, 0), (50, 50), (50, 100)], "#000000", 10),
+    ]
+    frame = plan_frame(board_bounds(ops), ExportOptions())
+    data = render_pdf(ops, frame)
+    with pikepdf.open(io.BytesIO(data)) as document:
+        assert list(document.pages[0].Resources.XObject.keys()) == ["/E0p0"]  # one run, one page
+    page = poppler_page(data, tmp_path)
+    assert mean_abs_diff(page, render_image(ops, frame)) < 1.2  # poppler's anti-aliasing
+    to_px = lambda x, y: (round((x - frame.x) * frame.scale), round((y - frame.y) * frame.scale))  # noqa: E731
+    assert page.getpixel(to_px(5, 50))[2] > 200  # the blue pen, under nothing
+    assert page.getpixel(to_px(30, 50)) == (255, 0, 0)  # the disc over the blue pen
+    assert page.getpixel(to_px(50, 30))[:2] == (0, 0)  # the black pen over the disc

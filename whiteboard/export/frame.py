@@ -177,6 +177,19 @@ class Geometry:
         hit = (b[:, 2] >= box[0]) & (b[:, 0] <= box[2]) & (b[:, 3] >= box[1]) & (b[:, 1] <= box[3])
         return np.flatnonzero(hit)
 
+    def split(
+        self, indices: np.ndarray, parts: int, costs: np.ndarray | None = None
+    ) -> list[np.ndarray]:
+        """``indices`` cut into at most ``parts`` runs, in order, of about equal cost each (a
+        stroke's ``costs``, by default its points); part k's strokes all come before part
+        k + 1's, so the drawing order stays."""
+        weights = (self.end - self.start) if costs is None else costs
+        running = np.cumsum(weights[indices])
+        if not len(running):
+            return [indices]
+        cuts = np.searchsorted(running, running[-1] * np.arange(1, parts) / parts)
+        return [run for run in np.split(indices, np.unique(cuts)) if len(run)]
+
     def take(self, indices: np.ndarray) -> Geometry:
         """The geometry of the strokes at ``indices`` alone, in that order (numpy arrays: cheap
         to send to another process, unlike the ops' point lists)."""

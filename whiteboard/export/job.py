@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ..board import Board
 from ..store.file import read_board_log
-from .frame import ExportOptionError, ExportOptions, board_bounds, plan_frame
+from .frame import ExportOptionError, ExportOptions, decode, plan_frame
 from .pdf import render_pdf
-from .raster import deadline_progress, render_png
+from .raster import render_png
 from .render import Progress
 from .spec import MEDIA_TYPES, BoardTooLarge, ExportDeadline, ExportLimits, ExportResult
 from .svg import render_svg
@@ -69,23 +69,26 @@ def run_export(
         points = sum(len(stroke["pts"]) for stroke in strokes) // 2
         if points > limits.max_points:
             raise BoardTooLarge(points, limits.max_points)
-    frame = plan_frame(board_bounds(strokes), options, limits.max_pixels)
+    geometry = decode(strokes)  # once, for the frame and the drawing
+    frame = plan_frame(geometry.bounds(), options, limits.max_pixels)
+    parallel = {
+        "processes": limits.processes,
+        "niceness": EXPORT_NICENESS,
+        "deadline": limits.deadline,
+        "geometry": geometry,
+    }
     if kind == "svg":
-        data = render_svg(strokes, frame, options.background).encode()
+        data = render_svg(strokes, frame, options.background, progress, **parallel).encode()
     elif kind == "pdf":
-        data = render_pdf(
-            strokes, frame, options.background, deadline_progress(limits.deadline, progress)
-        )
+        data = render_pdf(strokes, frame, options.background, progress, **parallel)
     else:
         data = render_png(
             strokes,
             frame,
             options.background,
             progress,
-            limits.processes,
-            EXPORT_NICENESS,
-            limits.deadline,
-            limits.png_compress_level,
+            level=limits.png_compress_level,
+            **parallel,
         )
     return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, frame)
 

@@ -57,8 +57,9 @@ _pool: concurrent.futures.ProcessPoolExecutor | None = None
 _pool_size = 0
 
 
-def _helpers(count: int, niceness: int) -> concurrent.futures.ProcessPoolExecutor:
-    """This process's pool of band helpers (spawned once, reused by every export)."""
+def helpers(count: int, niceness: int) -> concurrent.futures.ProcessPoolExecutor:
+    """This process's pool of helpers: raster bands, PDF and SVG parts (spawned once, reused by
+    every export)."""
     global _pool, _pool_size
     if _pool is None or _pool_size != count:
         if _pool is not None:
@@ -67,11 +68,18 @@ def _helpers(count: int, niceness: int) -> concurrent.futures.ProcessPoolExecuto
         _pool = concurrent.futures.ProcessPoolExecutor(
             count,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=lower_priority,
+            initializer=_start_helper,
             initargs=(niceness,),
         )
         _pool_size = count
     return _pool
+
+
+def _start_helper(niceness: int) -> None:
+    """A helper's start: low priority, and the modules of every part it may write imported now
+    rather than during its first export (the PDF's number tables take 0.2 s to build)."""
+    lower_priority(niceness)
+    from . import pdf, svg  # noqa: F401
 
 
 def shutdown_helpers() -> None:
@@ -146,7 +154,7 @@ def _encoded(
     return encode_band(band, background == "transparent", level, rows[1] == frame.height)
 
 
-def _without_points(op: Stroke) -> Stroke:
+def without_points(op: Stroke) -> Stroke:
     """``op`` for a helper that gets its points as a ``Geometry``: ``pts`` becomes a ``range``
     of the same length (what ``uses_pressure`` looks at), so the lists are not pickled (0.4 s
     for half of a 1M-point board, against 0.01 s for its numpy arrays)."""
@@ -201,9 +209,12 @@ def render_png(
     niceness: int = 0,
     deadline: float | None = None,
     level: int = 1,
+    geometry: Geometry | None = None,
 ) -> bytes:
-    """``render_pixels`` as a PNG file, each band deflated by the process that drew it."""
-    with _drawn(ops, frame, background, progress, processes, niceness, deadline, level) as drawn:
+    """``render_pixels`` as a PNG file, each band deflated by the process that drew it
+    (``geometry``: ``decode(ops)`` if the caller has it)."""
+    drawing = (ops, frame, background, progress, processes, niceness, deadline, level, geometry)
+    with _drawn(*drawing) as drawn:
         return png_file(frame.width, frame.height, background == "transparent", drawn[1])
 
 
@@ -217,10 +228,11 @@ def _drawn(
     niceness: int,
     deadline: float | None,
     png_level: int | None,
+    geometry: Geometry | None = None,
 ) -> Iterator[tuple[memoryview, list[BandStream]]]:
     """The picture's RGBA buffer (valid inside the block) and, with ``png_level``, its bands'
     deflated rows."""
-    geometry = decode(ops)
+    geometry = decode(ops) if geometry is None else geometry
     progress = deadline_progress(deadline, progress)
     total_points = int(geometry.end[-1]) if len(geometry.end) else 0
     bands = max(1, min(processes, total_points // MIN_POINTS_PER_BAND, frame.height))
@@ -256,7 +268,7 @@ def _draw_bands(
     png_level: int | None,
 ) -> list[BandStream]:
     rows = band_rows(geometry, frame, bands)
-    pool = _helpers(bands - 1, niceness)
+    pool = helpers(bands - 1, niceness)
     futures = []
     margin = BAND_MARGIN_PX / frame.scale
     for top, bottom in itertools.pairwise(rows[1:]):
@@ -267,7 +279,7 @@ def _draw_bands(
             frame.y + bottom / frame.scale + margin,
         )
         inside = geometry.inside(box)
-        band_ops = [_without_points(ops[i]) for i in inside.tolist()]
+        band_ops = [without_points(ops[i]) for i in inside.tolist()]
         futures.append(
             pool.submit(
                 _draw_shared_band,

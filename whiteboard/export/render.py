@@ -131,13 +131,25 @@ def shape_path(tool: str, xy: np.ndarray) -> skia.Path:
     return path
 
 
+SHAPES = ("line", "rect", "ellipse")
+
+
+def is_smoothed(stroke: Stroke, points: int) -> bool:
+    """Whether ``stroke_element`` draws this stroke as ``smoothed_path`` (most ink is)."""
+    return points >= 3 and stroke["tool"] not in SHAPES and not uses_pressure(stroke)
+
+
+def stroke_alpha(stroke: Stroke) -> float:
+    return HIGHLIGHTER_OPACITY if stroke["tool"] == "highlighter" else 1.0
+
+
 def stroke_element(stroke: Stroke, xy: np.ndarray) -> PathElement | None:
     """One committed ``stroke`` op as render.js's ``buildStroke`` makes it."""
     tool, color, width = stroke["tool"], stroke["color"], float(stroke["width"])
-    alpha = HIGHLIGHTER_OPACITY if tool == "highlighter" else 1.0
+    alpha = stroke_alpha(stroke)
     if len(xy) == 0:
         return None
-    if tool in ("line", "rect", "ellipse"):
+    if tool in SHAPES:
         return PathElement(shape_path(tool, xy), False, color, width, alpha, tool == "rect")
     if uses_pressure(stroke):
         polygon = outline(xy[:, 0].tolist(), xy[:, 1].tolist(), pressures(stroke), width)

@@ -23,7 +23,8 @@ import numpy as np
 
 from .frame import Frame, Geometry, Stroke, decode, pressures, uses_pressure
 from .freehand import outline
-from .render import HIGHLIGHTER_OPACITY
+from .parts import in_parts
+from .render import HIGHLIGHTER_OPACITY, PROGRESS_EVERY, Progress
 
 _TABLE_EIGHTHS = 1 << 14
 """Eighths of a unit with a precomputed decimal text: +-2,048 units covers nearly every step."""
@@ -123,8 +124,31 @@ class SvgWriter:
         )
 
 
-def render_svg(ops: Sequence[Stroke], frame: Frame, background: str = "white") -> str:
-    """A standalone SVG of ``ops`` over the frame's area, ``width`` x ``height`` pixels."""
+def _part(ops: Sequence[Stroke], geometry: Geometry, number: int, progress: Progress | None) -> str:
+    """The elements of one run, one a line (``parts.Writer``)."""
+    writer = SvgWriter(ops, geometry)
+    out = []
+    for index in range(len(ops)):
+        if progress is not None and index % PROGRESS_EVERY == 0:
+            progress(index, len(ops))
+        element = writer.element(index)
+        if element:
+            out.append(element)
+    return "\n".join(out)
+
+
+def render_svg(
+    ops: Sequence[Stroke],
+    frame: Frame,
+    background: str = "white",
+    progress: Progress | None = None,
+    processes: int = 1,
+    niceness: int = 0,
+    deadline: float | None = None,
+    geometry: Geometry | None = None,
+) -> str:
+    """A standalone SVG of ``ops`` over the frame's area, ``width`` x ``height`` pixels, its
+    elements written in parts by up to ``processes`` processes (``parts.py``)."""
     w, h = frame.width / frame.scale, frame.height / frame.scale
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{frame.width}" '
@@ -137,11 +161,9 @@ def render_svg(ops: Sequence[Stroke], frame: Frame, background: str = "white") -
             f'<rect x="{_n(frame.x)}" y="{_n(frame.y)}" width="{_n(w)}" height="{_n(h)}" '
             f"fill={quoteattr(fill)}/>"
         )
-    geometry = decode(ops)
-    writer = SvgWriter(ops, geometry)
-    for index in geometry.inside(frame.box()).tolist():
-        element = writer.element(index)
-        if element:
-            out.append(element)
+    geometry = decode(ops) if geometry is None else geometry
+    inside = geometry.inside(frame.box())
+    written = in_parts(_part, ops, geometry, inside, processes, niceness, deadline, progress)
+    out.extend(part for part in written if part)
     out.append("</svg>\n")
     return "\n".join(out)

@@ -1,0 +1,101 @@
+"""Vector exports (PDF, SVG) written in parts, in drawing order, by the export's processes.
+
+A vector file is its elements in drawing order, so the elements are cut into consecutive runs of
+about equal cost: the calling process writes the first run while the raster's band helpers
+(``raster.helpers``: started once, low priority) write the others, each getting its strokes'
+points as numpy arrays (``Geometry.take``), not as pickled lists. The caller joins the parts.
+
+A stroke's cost is its points, times ``PRESSURE_COST`` for pressure strokes: their outline is
+computed in Python (``freehand.py``, ~4 µs a point) where a pen's path is built by numpy.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+import numpy as np
+
+from .frame import Geometry, Stroke, uses_pressure
+from .raster import deadline_progress, helpers, shutdown_helpers, without_points
+from .render import Progress
+
+MIN_COST_PER_PART = 100_000
+"""Below this cost (points) a second process is not worth its round trip (~10-30 ms)."""
+PRESSURE_COST = 4
+"""What a pressure stroke's point costs against a plain pen's (measured: outline 0.6 s for 150k
+points, against ~1 s for the other 850k points' path operators)."""
+
+Part = TypeVar("Part")
+Writer = Callable[[Sequence[Stroke], Geometry, int, Progress | None], Part]
+"""Writes one run: (its ops, their geometry, the run's number, progress) -> its part. A helper
+calls it too, so it must be picklable (a module-level function or a ``functools.partial``)."""
+
+
+def stroke_costs(ops: Sequence[Stroke], geometry: Geometry) -> np.ndarray:
+    costs = (geometry.end - geometry.start).astype(np.float64)
+    pressure = [i for i, op in enumerate(ops) if "p" in op and uses_pressure(op)]
+    costs[pressure] *= PRESSURE_COST
+    return costs
+
+
+def in_parts(
+    write: Writer[Part],
+    ops: Sequence[Stroke],
+    geometry: Geometry,
+    indices: np.ndarray,
+    processes: int = 1,
+    niceness: int = 0,
+    deadline: float | None = None,
+    progress: Progress | None = None,
+) -> list[Part]:
+    """``write`` of consecutive runs of the elements at ``indices``, in order."""
+    costs = stroke_costs(ops, geometry)
+    parts = max(1, min(processes, int(costs[indices].sum() // MIN_COST_PER_PART)))
+    runs = geometry.split(indices, parts, costs)
+    futures = []
+    if len(runs) > 1:
+        pool = helpers(len(runs) - 1, niceness)
+        futures = [
+            pool.submit(
+                _in_helper,
+                write,
+                [without_points(ops[i]) for i in run.tolist()],
+                geometry.take(run),
+                number,
+                deadline,
+            )
+            for number, run in enumerate(runs[1:], start=1)
+        ]
+    try:
+        first = write(
+            [ops[i] for i in runs[0].tolist()],
+            geometry.take(runs[0]),
+            0,
+            deadline_progress(deadline, progress),
+        )
+    finally:
+        concurrent.futures.wait(futures)
+    written = [first]
+    for future in futures:
+        try:
+            written.append(future.result())  # a helper's error (or its deadline) is the export's
+        except BrokenProcessPool:
+            shutdown_helpers()  # a helper died (out of memory?): fresh ones next time
+            raise
+    if progress is not None:
+        progress(len(indices), len(indices))
+    return written
+
+
+def _in_helper(
+    write: Writer[Part],
+    ops: list[Stroke],
+    geometry: Geometry,
+    number: int,
+    deadline: float | None,
+) -> Part:
+    """Helper-process entry."""
+    return write(ops, geometry, number, deadline_progress(deadline, None))
