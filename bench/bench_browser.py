@@ -268,9 +268,11 @@ def breakdown(run: dict) -> str:
     stats = run["stats"]
     if run["drawnMs"] is not None:
         text += (
+            f", layer ready {stats.get('layerReadyMs') or float('nan'):.0f}"
             f", all applied {stats['caughtUpMs']:.0f}, first picture {stats['firstPictureMs']:.0f}"
-            f", layer {stats['renderer']} job {stats['lastRebuildMs']:.0f} ms"
-            f" ({stats['strokesDrawn']} strokes, {stats['rebuilds']} jobs)"
+            f", layer done {stats.get('lastSnapshotMs') or float('nan'):.0f}"
+            f" ({stats['renderer']} x{stats.get('bands', 1)}, last job"
+            f" {stats['lastRebuildMs']:.0f} ms)"
         )
     return text + f", drawn {run['signalMs']:.0f}"
 

@@ -56,8 +56,9 @@ export class Surface {
     /** @type {number[]} durations of the last frames' work (ms), for measurements */
     this.frameTimes = [];
     this.stats = {
-      lastFrameMs: 0, rebuilds: 0, lastRebuildMs: 0, strokesDrawn: 0, renderer: "",
-      drawnMs: null, firstAddMs: null, caughtUpMs: null, firstPictureMs: null,
+      lastFrameMs: 0, rebuilds: 0, lastRebuildMs: 0, strokesDrawn: 0, renderer: "", bands: 0,
+      drawnMs: null, firstAddMs: null, caughtUpMs: null, firstPictureMs: null, layerReadyMs: null,
+      lastJobEndMs: null, lastSnapshotMs: null,
     };
   }
 
@@ -191,7 +192,7 @@ export class Surface {
     committed.setView(layerView);
     const pumping = committed.pump();
     const overlays = this.sources.overlays();
-    const key = `${committed.front?.serial},${this.view.x},${this.view.y},${this.view.zoom},${this.canvas.width},${committed.sent}`;
+    const key = `${committed.serial},${this.view.x},${this.view.y},${this.view.zoom},${this.canvas.width},${committed.sent}`;
     if (key !== this.shownKey || committed.fresh || overlays.length > 0 || this.hadOverlays) {
       this.shownKey = key;
       this.hadOverlays = overlays.length > 0;
@@ -219,13 +220,19 @@ export class Surface {
   #record(started, caughtUp) {
     const stats = this.stats;
     const now = performance.now();
-    const front = this.committed.front;
-    if (front) {
-      stats.rebuilds = front.stats.jobs;
-      stats.lastRebuildMs = front.stats.lastJobMs;
-      stats.strokesDrawn = front.stats.lastJobDrawn;
+    const fronts = this.committed.fronts.filter(Boolean);
+    if (fronts.length) {
+      stats.rebuilds = Math.min(...fronts.map((f) => f.stats.jobs));
+      stats.lastRebuildMs = Math.max(...fronts.map((f) => f.stats.lastJobMs));
+      stats.strokesDrawn = fronts.reduce((sum, f) => sum + f.stats.lastJobDrawn, 0);
       stats.firstPictureMs ??= now;
+      // The renderers' own clocks, as ms since this page's navigation: for timelines.
+      const since = (epochMs) => Math.round(epochMs - performance.timeOrigin);
+      stats.layerReadyMs = Math.max(...fronts.map((f) => since(f.stats.readyAt)));
+      stats.lastJobEndMs = Math.max(...fronts.map((f) => since(f.stats.endedAt)));
+      stats.lastSnapshotMs = Math.max(...fronts.map((f) => since(f.stats.takenAt)));
     }
+    stats.bands = this.committed.layers.length;
     stats.renderer = this.committed.where;
     stats.firstAddMs = this.committed.firstAddMs;
     if (caughtUp && stats.firstAddMs !== null) stats.caughtUpMs ??= now;

@@ -1,12 +1,15 @@
 /**
- * The committed layer as the page sees it: keeps the layer renderer (layer.js) in step with the
- * board mirror, and composes the renderer's latest snapshot for the current view.
+ * The committed layer as the page sees it: keeps the layer renderers (layer.js) in step with the
+ * board mirror, and composes their latest snapshots for the current view.
  *
- * The renderer learns about records in `Board.order` order (element index = record index), with
- * each one's effective visibility (visible on the board and not hidden locally by a pending
- * erase). A snapshot says how many elements and which visibility version it holds, so the page
- * knows what is missing: strokes committed after it are drawn on top here until the next snapshot
- * has them (a peer's stroke never blinks between its live preview and the layer).
+ * The view is split into horizontal bands, one renderer (worker) each, so a big board is
+ * rasterised on every core the page may use (`LAYER_BANDS`); each band's pixels are exactly those
+ * of a single canvas, since a band only clips. Renderers learn about records in `Board.order`
+ * order (element index = record index), with each one's effective visibility (visible on the board
+ * and not hidden locally by a pending erase). A snapshot says how many elements and which
+ * visibility version it holds, so the page knows what is missing: strokes committed after it are
+ * drawn on top here until the next snapshot has them (a peer's stroke never blinks between its
+ * live preview and the layer).
  */
 import { Layer } from "./layer.js";
 import { intersects, sameView } from "./layer-renderer.js";
@@ -15,8 +18,13 @@ import { buildStroke, paintStroke } from "./render.js";
 
 /** Strokes newer than the snapshot drawn on the page at most; more mean the layer is loading. */
 const MAX_UNBAKED = 64;
+/**
+ * Renderers (bands of the view): two halve the time to draw a whole big board where two cores
+ * are free (docs/performance.md); each holds a copy of the board's points.
+ */
+export const LAYER_BANDS = Math.max(1, Math.min(2, globalThis.navigator?.hardwareConcurrency || 1));
 
-/** The committed strokes: mirrored to the renderer, composed from its snapshots. */
+/** The committed strokes: mirrored to the renderers, composed from their snapshots. */
 export class CommittedLayer {
   /**
    * @param {import("./board.js").Board} board
@@ -25,40 +33,48 @@ export class CommittedLayer {
   constructor(board, isHidden) {
     this.board = board;
     this.isHidden = isHidden;
-    /** @type {object[]|null} the `board.order` array the renderer mirrors (a reset replaces it) */
+    /** @type {object[]|null} the `board.order` array the renderers mirror (a reset replaces it) */
     this.mirrored = null;
     this.sent = 0;
-    /** @type {boolean[]} visibility the renderer has, by record index */
+    /** @type {boolean[]} visibility the renderers have, by record index */
     this.shown = [];
     this.visibility = 0;
-    /** @type {object|null} the last view posted */
+    /** @type {object|null} the last view asked for */
     this.posted = null;
-    /** @type {(import("./layer-renderer.js").FrameInfo & {bitmap: ImageBitmap})|null} */
-    this.front = null;
     /** A snapshot arrived since the last `draw`. */
     this.fresh = false;
     this.firstAddMs = null;
     /** @type {object[]} records drawn on the page, whose cached paths a snapshot makes useless */
     this.built = [];
-    this.layer = new Layer((info, bitmap) => this.#received(info, bitmap), () => this.#restart());
+    /** @type {Layer[]} */
+    this.layers = [];
+    /** @type {Array<(import("./layer-renderer.js").FrameInfo & {bitmap: ImageBitmap})|null>} */
+    this.fronts = [];
+    for (let band = 0; band < LAYER_BANDS; band++) this.#addLayer(false);
+    if (this.layers.some((layer) => layer.where === "page")) this.#drawOnPage();
   }
 
   /** @returns {string} where the layer is drawn: "worker" or "page" */
   get where() {
-    return this.layer.where;
+    return this.layers[0].where;
   }
 
-  /** Post records the renderer has not seen (all of them after a board reset). */
+  /** @returns {number} a number that changes with every snapshot on show */
+  get serial() {
+    return this.fronts.reduce((sum, front) => sum + (front ? front.serial : 0), 0);
+  }
+
+  /** Post records the renderers have not seen (all of them after a board reset). */
   sync() {
     const order = this.board.order;
     if (order !== this.mirrored) {
-      this.layer.post({ type: "reset", visibility: this.visibility });
+      this.#post({ type: "reset", visibility: this.visibility });
       this.mirrored = order;
       this.sent = 0;
       this.shown = [];
       this.built = [];
-      this.front?.bitmap.close();
-      this.front = null;
+      this.fronts.forEach((front) => front?.bitmap.close());
+      this.fronts = this.layers.map(() => null);
     }
     if (this.sent >= order.length) return;
     const records = order.slice(this.sent);
@@ -66,11 +82,15 @@ export class CommittedLayer {
     const strokes = packStrokes(records, this.shown);
     this.sent = order.length;
     this.firstAddMs ??= performance.now();
-    this.layer.post({ type: "add", strokes }, [strokes.points.buffer]);
+    // The first renderers get copies; the last one the buffer itself.
+    this.layers.forEach((layer, band) => {
+      const last = band === this.layers.length - 1;
+      layer.post({ type: "add", strokes }, last ? [strokes.points.buffer] : []);
+    });
   }
 
   /**
-   * Records under these boxes may have been hidden or shown: tell the renderer which did.
+   * Records under these boxes may have been hidden or shown: tell the renderers which did.
    * @param {number[][]} boxes  board units
    */
   invalidateBoxes(boxes) {
@@ -82,7 +102,7 @@ export class CommittedLayer {
     this.#updateVisibility(box);
   }
 
-  /** Check every record's visibility against the renderer's. */
+  /** Check every record's visibility against the renderers'. */
   invalidateAll() {
     this.#updateVisibility(null);
   }
@@ -94,46 +114,53 @@ export class CommittedLayer {
   setView(view) {
     if (sameView(view, this.posted)) return;
     this.posted = view;
-    this.layer.post({ type: "view", view });
+    this.layers.forEach((layer, band) => layer.post({ type: "view", view: this.#band(view, band) }));
   }
 
   /** @returns {boolean} the page draws the layer and has more to draw this frame */
   pump() {
-    return this.layer.pump();
+    return this.layers[0].pump();
   }
 
   /**
    * @param {object} view  the current view
-   * @returns {boolean} the snapshot on show is this view, complete, with every record as it is
+   * @returns {boolean} the snapshots on show are this view, complete, with every record as it is
    */
   isComplete(view) {
-    const front = this.front;
-    return !!front && front.complete && sameView(front.view, view) &&
-      front.added === this.board.order.length && this.sent === front.added &&
-      front.visibility === this.visibility && this.mirrored === this.board.order;
+    const count = this.board.order.length;
+    if (this.mirrored !== this.board.order || this.sent !== count) return false;
+    return this.fronts.every((front, band) => !!front && front.complete &&
+      sameView(front.view, this.#band(view, band)) && front.added === count &&
+      front.visibility === this.visibility);
   }
 
   /**
-   * Draw the layer for `view` onto `ctx` (cleared by the caller): the snapshot moved and scaled
-   * to the view, then strokes committed since it was taken.
+   * Draw the layer for `view` onto `ctx` (cleared by the caller): each band's snapshot moved and
+   * scaled to the view, then strokes committed since the snapshots were taken.
    * @param {CanvasRenderingContext2D} ctx
    * @param {object} view
    * @param {number[]} rect  the board rectangle in view
    */
   draw(ctx, view, rect) {
     this.fresh = false;
-    const front = this.front;
-    if (!front) return;
-    const f = front.view;
     const s = view.zoom * view.dpr;
-    const k = s / (f.zoom * f.dpr);
-    ctx.setTransform(k, 0, 0, k, (f.x - view.x) * s, (f.y - view.y) * s);
-    ctx.imageSmoothingEnabled = k !== 1;
-    ctx.drawImage(front.bitmap, 0, 0);
+    let baked = Infinity;
+    for (const front of this.fronts) {
+      if (!front) {
+        baked = -1;
+        continue;
+      }
+      const f = front.view;
+      const k = s / (f.zoom * f.dpr);
+      ctx.setTransform(k, 0, 0, k, (f.x - view.x) * s, (f.y - view.y) * s + f.top * k);
+      ctx.imageSmoothingEnabled = k !== 1;
+      ctx.drawImage(front.bitmap, 0, 0);
+      baked = front.complete ? Math.min(baked, front.added) : -1;
+    }
     const order = this.board.order;
-    if (!front.complete || order !== this.mirrored || order.length - front.added > MAX_UNBAKED) return;
+    if (baked < 0 || order !== this.mirrored || order.length - baked > MAX_UNBAKED) return;
     ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s);
-    for (let i = front.added; i < order.length; i++) {
+    for (let i = baked; i < order.length; i++) {
       const rec = order[i];
       if (!rec.visible || this.isHidden(rec.id) || !intersects(rec.bbox, rect)) continue;
       if (!rec.built) {
@@ -142,6 +169,26 @@ export class CommittedLayer {
       }
       paintStroke(ctx, rec.op, rec.built);
     }
+  }
+
+  /** The view as band `band` of the renderers draws it: its device-pixel rows. */
+  #band(view, band) {
+    const rows = Math.max(1, Math.round(view.height * view.dpr));
+    const n = this.layers.length;
+    const top = Math.floor((band * rows) / n);
+    return { ...view, top, rows: Math.floor(((band + 1) * rows) / n) - top };
+  }
+
+  #post(message) {
+    for (const layer of this.layers) layer.post(message);
+  }
+
+  #addLayer(onPage) {
+    const band = this.layers.length;
+    this.layers.push(new Layer(
+      (info, bitmap) => this.#received(band, info, bitmap), () => this.#drawOnPage(), onPage,
+    ));
+    this.fronts.push(null);
   }
 
   #updateVisibility(box) {
@@ -157,30 +204,42 @@ export class CommittedLayer {
     }
     if (changes.length === 0) return;
     this.visibility += 1;
-    this.layer.post({ type: "visibility", changes, version: this.visibility });
+    this.#post({ type: "visibility", changes, version: this.visibility });
   }
 
-  #received(info, bitmap) {
-    if (this.front && info.serial <= this.front.serial) {
+  #received(band, info, bitmap) {
+    const front = this.fronts[band];
+    if (band >= this.layers.length || (front && info.serial <= front.serial)) {
       bitmap.close();
       return;
     }
-    this.front?.bitmap.close();
-    this.front = { ...info, bitmap };
+    front?.bitmap.close();
+    this.fronts[band] = { ...info, bitmap };
     this.fresh = true;
+    const baked = Math.min(...this.fronts.map((f) => (f ? f.added : 0)));
     this.built = this.built.filter((rec) => {
-      if (rec.index >= info.added) return true;
+      if (rec.index >= baked) return true;
       rec.built = null; // the layer has it now
       return false;
     });
   }
 
-  /** A new renderer (the worker could not draw): it must hear everything again. */
-  #restart() {
+  /**
+   * A worker cannot draw here: one renderer on the page draws the whole view instead, and must
+   * hear everything again.
+   */
+  #drawOnPage() {
+    if (this.layers.length !== 1 || this.layers[0].where !== "page") {
+      for (const layer of this.layers) layer.close();
+      this.fronts.forEach((front) => front?.bitmap.close());
+      this.layers = [];
+      this.fronts = [];
+      this.#addLayer(true);
+    }
     this.mirrored = null;
     const view = this.posted;
     this.posted = null;
-    if (view && this.board) {
+    if (view) {
       this.sync();
       this.setView(view);
     }

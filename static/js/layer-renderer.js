@@ -9,7 +9,8 @@
  * - `{type: "add", strokes}`: strokes appended in drawing order (index = arrival order), packed
  *   (committed.js `packStrokes`); other kinds of elements will come as `{type: "add", elements}`;
  * - `{type: "visibility", changes: [index, 0|1, ...], version}`: elements hidden or shown;
- * - `{type: "view", view: {x, y, zoom, width, height, dpr}}`: what to draw (CSS pixels);
+ * - `{type: "view", view: {x, y, zoom, width, height, dpr, top, rows}}`: what to draw: the view
+ *   (CSS pixels), of which this renderer draws device-pixel rows top .. top + rows (a band);
  * - `{type: "reset", visibility}`: the board starts again from nothing (at that visibility version).
  *
  * A view is drawn by a job, in slices: elements whose box meets the view, at the level of detail
@@ -36,7 +37,8 @@ const MAX_SYNC_ADDS = 64;
  * @property {boolean} complete  every element added so far is drawn, at full detail for the view
  * @property {number} added  elements added when it was taken
  * @property {number} visibility  the version of the last visibility change it reflects
- * @property {object} stats  jobs, lastJobMs, lastJobDrawn, startedAt/endedAt (epoch ms)
+ * @property {object} stats  jobs, lastJobMs, lastJobDrawn; readyAt (the renderer's start),
+ *   startedAt/endedAt of the last job, takenAt of this snapshot: epoch ms, for timelines
  */
 
 /** Draws the committed layer for one view at a time; see the module comment. */
@@ -67,7 +69,10 @@ export class LayerRenderer {
     this.serial = 0;
     this.emitQueued = false;
     this.slicePending = false;
-    this.stats = { jobs: 0, lastJobMs: 0, lastJobDrawn: 0, startedAt: 0, endedAt: 0 };
+    this.stats = {
+      jobs: 0, lastJobMs: 0, lastJobDrawn: 0, startedAt: 0, endedAt: 0,
+      readyAt: performance.timeOrigin + performance.now(), takenAt: 0,
+    };
   }
 
   /** @param {object} message  see the module comment */
@@ -151,7 +156,7 @@ export class LayerRenderer {
   #startJob(view, from = 0) {
     if (from === 0) {
       const width = Math.max(1, Math.round(view.width * view.dpr));
-      const height = Math.max(1, Math.round(view.height * view.dpr));
+      const height = view.rows;
       if (this.canvas.width !== width || this.canvas.height !== height) {
         this.canvas.width = width; // also clears it
         this.canvas.height = height;
@@ -234,10 +239,10 @@ export class LayerRenderer {
     // Clip to whole device pixels: a fractional clip would leave anti-aliased seams.
     const s = view.zoom * view.dpr;
     const px0 = Math.floor((clip[0] - view.x) * s) - 1;
-    const py0 = Math.floor((clip[1] - view.y) * s) - 1;
+    const py0 = Math.floor((clip[1] - view.y) * s) - 1 - view.top;
     const px1 = Math.ceil((clip[2] - view.x) * s) + 1;
-    const py1 = Math.ceil((clip[3] - view.y) * s) + 1;
-    const region = [view.x + px0 / s, view.y + py0 / s, view.x + px1 / s, view.y + py1 / s];
+    const py1 = Math.ceil((clip[3] - view.y) * s) + 1 - view.top;
+    const region = [view.x + px0 / s, view.y + (py0 + view.top) / s, view.x + px1 / s, view.y + (py1 + view.top) / s];
     const ctx = this.ctx;
     ctx.save();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -268,7 +273,8 @@ export class LayerRenderer {
     /** @type {FrameInfo} */
     const info = {
       serial: ++this.serial, view, complete, added: this.elements.length,
-      visibility: this.visibility, stats: { ...this.stats },
+      visibility: this.visibility,
+      stats: { ...this.stats, takenAt: performance.timeOrigin + performance.now() },
     };
     // The copy is taken now; only the ImageBitmap's delivery waits for the promise.
     createImageBitmap(this.canvas).then((bitmap) => this.emit(info, bitmap));
@@ -276,7 +282,7 @@ export class LayerRenderer {
 
   #applyTransform(view) {
     const s = view.zoom * view.dpr;
-    this.ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s);
+    this.ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s - view.top);
   }
 }
 
@@ -303,12 +309,14 @@ function drawElement(ctx, element, detail) {
 }
 
 /**
- * The board rectangle a view shows.
- * @param {{x: number, y: number, zoom: number, width: number, height: number}} view
+ * The board rectangle a renderer's band of the view shows.
+ * @param {{x: number, y: number, zoom: number, width: number, dpr: number, top: number,
+ *          rows: number}} view
  * @returns {number[]}
  */
 export function viewRect(view) {
-  return [view.x, view.y, view.x + view.width / view.zoom, view.y + view.height / view.zoom];
+  const s = view.zoom * view.dpr;
+  return [view.x, view.y + view.top / s, view.x + view.width / view.zoom, view.y + (view.top + view.rows) / s];
 }
 
 /**
@@ -318,7 +326,7 @@ export function viewRect(view) {
  */
 export function sameView(a, b) {
   return !!a && !!b && a.x === b.x && a.y === b.y && a.zoom === b.zoom && a.width === b.width &&
-    a.height === b.height && a.dpr === b.dpr;
+    a.height === b.height && a.dpr === b.dpr && a.top === b.top && a.rows === b.rows;
 }
 
 /**

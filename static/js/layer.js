@@ -14,14 +14,19 @@ export class Layer {
   /**
    * @param {function(import("./layer-renderer.js").FrameInfo, ImageBitmap): void} onFrame
    * @param {function(): void} onRestart  the renderer was replaced: post everything again
+   * @param {boolean} [onPage]  draw on the page from the start
    */
-  constructor(onFrame, onRestart) {
+  constructor(onFrame, onRestart, onPage = false) {
     this.onFrame = onFrame;
     this.onRestart = onRestart;
     /** @type {Worker|null} */
     this.worker = null;
     /** @type {LayerRenderer|null} */
     this.local = null;
+    if (onPage) {
+      this.#fallBack(false);
+      return;
+    }
     try {
       this.worker = new Worker(new URL("./layer-worker.js", import.meta.url), { type: "module" });
       this.worker.onmessage = (event) => this.#fromWorker(event.data);
@@ -32,7 +37,7 @@ export class Layer {
       };
     } catch (err) {
       console.warn("whiteboard: no layer worker; drawing on the page", err);
-      this.#fallBack();
+      this.#fallBack(false); // nothing was posted yet
     }
   }
 
@@ -64,7 +69,13 @@ export class Layer {
     else if (data.type === "unsupported") this.#fallBack();
   }
 
-  #fallBack() {
+  /** Stop the worker (the page is done with this layer). */
+  close() {
+    this.worker?.terminate();
+    this.worker = null;
+  }
+
+  #fallBack(restart = true) {
     if (this.local) return;
     this.worker?.terminate();
     this.worker = null;
@@ -72,6 +83,6 @@ export class Layer {
     this.local = new LayerRenderer(canvas, (frame, bitmap) => this.onFrame(frame, bitmap), {
       sliceMs: PAGE_SLICE_MS, progressMs: PAGE_PROGRESS_MS, schedule: null,
     });
-    this.onRestart();
+    if (restart) this.onRestart();
   }
 }
