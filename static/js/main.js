@@ -375,6 +375,8 @@ memory.keepThumbnail(canvas, () => {
   return [x0 * surface.dpr, y0 * surface.dpr, x1 * surface.dpr, y1 * surface.dpr];
 });
 setTool("pen");
-await restoreKept();
+// The socket first: restoring kept ops reads IndexedDB (30-140 ms on a cold page), and restored
+// ops are sent whenever they arrive (session.restore), so the replay need not wait for it.
 connection.start();
+await restoreKept();
 requestFrame();

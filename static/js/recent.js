@@ -191,6 +191,7 @@ export class BoardMemory {
     this.savedView = "";
     this.viewTimer = 0;
     this.thumbTimer = 0;
+    this.changed = false;
     this.takeThumbnail = () => {};
     recordVisit(key, path, title);
   }
@@ -217,10 +218,24 @@ export class BoardMemory {
     this.viewTimer = setTimeout(() => saveView(this.key, view), VIEW_SAVE_DELAY_MS);
   }
 
-  /** The board changed: take a new thumbnail once it has been quiet for a moment. */
+  /**
+   * The board changed: take a new thumbnail once it has been quiet for a moment. Called for every
+   * op (10,000 in a big replay), so it only notes the change; one timer looks at it.
+   */
   boardChanged() {
-    clearTimeout(this.thumbTimer);
-    this.thumbTimer = setTimeout(() => this.takeThumbnail(), THUMB_DELAY_MS);
+    this.changed = true;
+    if (this.thumbTimer) return;
+    const check = () => {
+      if (this.changed) {
+        this.changed = false;
+        this.thumbTimer = setTimeout(check, THUMB_DELAY_MS);
+        return;
+      }
+      this.thumbTimer = 0;
+      this.takeThumbnail();
+    };
+    this.changed = false;
+    this.thumbTimer = setTimeout(check, THUMB_DELAY_MS);
   }
 
   /**
