@@ -17,7 +17,8 @@ it (10,000 freehand strokes x 50 points, ``latejoin.build_board``), then drives 
   50 ms).
 
 ``--baseline REV`` serves ``git archive REV`` from a second server on its own copy of the board
-and measures it in the same run, interleaved run by run, as the reference.
+and measures it in the same run, interleaved run by run, as the reference (repeat it to compare
+several revisions).
 
     python bench/bench_browser.py                       # this tree, both views, 5 runs each
     python bench/bench_browser.py --baseline c0e1bf2    # and the old client beside it
@@ -119,6 +120,16 @@ GESTURE_STOP_JS = """() => {
   probe.observer.disconnect();
   return { frames: probe.frames.slice(2), longTasks: probe.longTasks };
 }"""
+# After the last input: how long until the page shows the whole board for the new view again.
+SETTLE_JS = """(timeoutMs) => new Promise((resolve) => {
+  const start = performance.now();
+  const check = () => {
+    const now = performance.now();
+    if (!window.__whiteboard.summary().busy || now - start > timeoutMs) resolve(now - start);
+    else requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+})"""
 # Both signals: the page's own (absent in older pages) and the probe's.
 DRAWN_JS = """() => {
   if (window.__bench.polledDrawnMs === undefined) return false;
@@ -132,7 +143,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="first-render runs per view and tree")
     parser.add_argument("--views", default="whole,100%", help="comma-separated: whole, 100%")
-    parser.add_argument("--baseline", help="also measure this git revision's client, interleaved")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        help="also measure this git revision's client, interleaved (repeatable)",
+    )
     parser.add_argument(
         "--visits", default="first,return", help="comma-separated: first (nothing cached), return"
     )
@@ -141,7 +157,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-gesture", action="store_true", help="skip the pan/zoom measurement")
     parser.add_argument("--gesture-steps", type=int, default=40, help="input events per phase")
     parser.add_argument("--screenshots", type=Path, help="save a screenshot at each drawn signal")
-    parser.add_argument("--base-port", type=int, default=8870, help="ports used: base, base+1")
+    parser.add_argument("--base-port", type=int, default=8870, help="ports used: base, base+1, ...")
     return parser.parse_args()
 
 
@@ -228,7 +244,10 @@ def gesture(page: Page, steps: int) -> dict:
         for _ in range(steps):
             page.mouse.wheel(0, delta)
             page.evaluate(NEXT_FRAME_JS)
-    return page.evaluate(GESTURE_STOP_JS)
+    settle_ms = page.evaluate(SETTLE_JS, DRAWN_TIMEOUT_MS)
+    recorded = page.evaluate(GESTURE_STOP_JS)
+    recorded["settleMs"] = settle_ms
+    return recorded
 
 
 def pan_zoom(browser: Browser, url: str, seq: int, steps: int) -> dict:
@@ -283,8 +302,8 @@ def main() -> None:
     visits = [v.strip() for v in args.visits.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-browser-"))
     trees = {"this tree": REPO}
-    if args.baseline:
-        trees[f"baseline {args.baseline}"] = export_tree(args.baseline, tmp)
+    for rev in args.baseline:
+        trees[f"baseline {rev}"] = export_tree(rev, tmp)
     servers: dict[str, Server] = {}
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": [], "gestures": []}
     try:
@@ -351,14 +370,17 @@ def report(results: dict, views: list[str], visits: list[str], labels: list[str]
             f"[{min(own):.0f}-{max(own):.0f}]  pressure {pressure:.2f}"
         )
     if results["gestures"]:
-        print("\npan + zoom: frame interval p50 / p95 / max ms, long tasks (count, max ms)")
+        print(
+            "\npan + zoom: frame interval p50 / p95 / max ms, long tasks (count, max ms),"
+            " complete again after the last input (ms)"
+        )
         for g in results["gestures"]:
             frames, tasks = g["frames"], g["longTasks"]
             print(
                 f"  {g['view']:>5} {g['tree']:>20}: {percentile(frames, 0.5):5.1f} / "
                 f"{percentile(frames, 0.95):5.1f} / {max(frames):6.1f}  "
                 f"long tasks {len(tasks)}, max {max(tasks, default=0):.0f}  "
-                f"pressure {g['pressure']:.2f}"
+                f"settled {g['settleMs']:.0f}  pressure {g['pressure']:.2f}"
             )
 
 
