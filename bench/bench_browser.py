@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgpack
 from latejoin import build_board
 from playwright.sync_api import Browser, Page, sync_playwright
 from procs import REPO, Server, cpu_pressure_us
@@ -167,6 +169,16 @@ def start_server(label: str, root: Path, port: int, tmp: Path) -> Server:
     server = Server(label, "whiteboard", port, argv, tmp / f"server-{label}.log", cwd=root)
     server.start()
     return server
+
+
+def builder_hello(root: Path) -> bytes:
+    """A hello at the protocol version of the tree in ``root`` (an older server refuses others)."""
+    source = (root / "whiteboard/protocol.py").read_text()
+    found = re.search(r"^PROTOCOL_VERSION = (\d+)", source, re.M)
+    hello = {"type": "hello", "client": "benchbuilder0123", "name": "builder", "color": "#654321"}
+    if found:
+        hello["v"] = int(found.group(1))
+    return msgpack.packb({**hello, "since": None})
 
 
 def export_tree(rev: str, tmp: Path) -> Path:
@@ -309,7 +321,10 @@ def main() -> None:
     try:
         for index, (label, root) in enumerate(trees.items()):
             servers[label] = start_server(f"t{index}", root, args.base_port + index, tmp)
-            built = asyncio.run(build_board(servers[label], BOARD, args.strokes, args.points))
+            hello = builder_hello(root)
+            built = asyncio.run(
+                build_board(servers[label], BOARD, args.strokes, args.points, hello=hello)
+            )
             print(f"{label}: board built in {built['build_s']:.1f} s", flush=True)
         seq = args.strokes
         chromium = shutil.which("chromium") or "/usr/bin/chromium"

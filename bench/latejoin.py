@@ -38,6 +38,7 @@ async def build_board(
     strokes_per_frame: int = 64,
     window_strokes: int = 2048,
     seed: int = 7,
+    hello: bytes | None = None,
 ) -> dict:
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
@@ -60,7 +61,7 @@ async def build_board(
             state["errors"] += 1
 
     ws = await RawWebSocket.connect(server.port, f"/b/{board}/ws", on_message)
-    ws.send(_hello("builder"))
+    ws.send(hello or _hello("builder"))  # another tree's server may speak another version
     welcome = await asyncio.wait_for(welcomed, 10)
     if welcome["seq"]:
         raise RuntimeError(f"board {board} is not empty (seq {welcome['seq']})")
