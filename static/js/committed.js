@@ -12,7 +12,7 @@
  * live preview and the layer).
  */
 import { Layer } from "./layer.js";
-import { intersects, sameView } from "./layer-renderer.js";
+import { intersects, sameView } from "./boxes.js";
 import { absolutePointsInto } from "./points.js";
 import { buildStroke, paintStroke } from "./render.js";
 
@@ -50,13 +50,21 @@ export class CommittedLayer {
     this.layers = [];
     /** @type {Array<(import("./layer-renderer.js").FrameInfo & {bitmap: ImageBitmap})|null>} */
     this.fronts = [];
+  }
+
+  /**
+   * Start the renderers on first use (the page's first frame), not while the page's modules are
+   * still running: starting workers costs CPU the page needs to open its socket.
+   */
+  #start() {
+    if (this.layers.length) return;
     for (let band = 0; band < LAYER_BANDS; band++) this.#addLayer(false);
     if (this.layers.some((layer) => layer.where === "page")) this.#drawOnPage();
   }
 
-  /** @returns {string} where the layer is drawn: "worker" or "page" */
+  /** @returns {string} where the layer is drawn: "worker" or "page" ("" before it starts) */
   get where() {
-    return this.layers[0].where;
+    return this.layers.length ? this.layers[0].where : "";
   }
 
   /** @returns {number} a number that changes with every snapshot on show */
@@ -66,6 +74,7 @@ export class CommittedLayer {
 
   /** Post records the renderers have not seen (all of them after a board reset). */
   sync() {
+    this.#start();
     const order = this.board.order;
     if (order !== this.mirrored) {
       this.#post({ type: "reset", visibility: this.visibility });
@@ -113,13 +122,14 @@ export class CommittedLayer {
    */
   setView(view) {
     if (sameView(view, this.posted)) return;
+    this.#start();
     this.posted = view;
     this.layers.forEach((layer, band) => layer.post({ type: "view", view: this.#band(view, band) }));
   }
 
   /** @returns {boolean} the page draws the layer and has more to draw this frame */
   pump() {
-    return this.layers[0].pump();
+    return this.layers.length > 0 && this.layers[0].pump();
   }
 
   /**

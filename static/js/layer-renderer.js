@@ -19,6 +19,7 @@
  * draws new elements on top and redraws the region of hidden or shown ones at once. Every snapshot
  * says what it holds (`FrameInfo`), so the page knows when the picture is complete.
  */
+import { intersects, sameView, viewRect } from "./boxes.js";
 import { ELEMENT_KINDS, levelOfDetail } from "./elements.js";
 
 /**
@@ -306,34 +307,4 @@ export function unpackStrokes(packed) {
 
 function drawElement(ctx, element, detail) {
   ELEMENT_KINDS[element.kind].draw(ctx, element, detail);
-}
-
-/**
- * The board rectangle a renderer's band of the view shows.
- * @param {{x: number, y: number, zoom: number, width: number, dpr: number, top: number,
- *          rows: number}} view
- * @returns {number[]}
- */
-export function viewRect(view) {
-  const s = view.zoom * view.dpr;
-  return [view.x, view.y + view.top / s, view.x + view.width / view.zoom, view.y + (view.top + view.rows) / s];
-}
-
-/**
- * @param {object|null} a
- * @param {object|null} b
- * @returns {boolean} both are the same view
- */
-export function sameView(a, b) {
-  return !!a && !!b && a.x === b.x && a.y === b.y && a.zoom === b.zoom && a.width === b.width &&
-    a.height === b.height && a.dpr === b.dpr && a.top === b.top && a.rows === b.rows;
-}
-
-/**
- * @param {number[]} a
- * @param {number[]} b
- * @returns {boolean} the boxes overlap
- */
-export function intersects(a, b) {
-  return a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1];
 }

@@ -2,8 +2,9 @@
  * Where the committed layer is drawn: in a worker when the browser can draw there (OffscreenCanvas
  * 2D in a module worker: every current browser), else on the page, in slices the frame loop
  * drives. Either way the page posts the same messages (layer-renderer.js) and gets snapshots back.
+ * The page loads the renderer's code only when it must draw itself: it is the worker's, and a
+ * longer chain of static imports would delay the page's start.
  */
-import { LayerRenderer } from "./layer-renderer.js";
 
 /** Page fallback: drawing per animation frame, so a huge board never blocks a frame. */
 const PAGE_SLICE_MS = 6;
@@ -21,8 +22,10 @@ export class Layer {
     this.onRestart = onRestart;
     /** @type {Worker|null} */
     this.worker = null;
-    /** @type {LayerRenderer|null} */
+    /** @type {import("./layer-renderer.js").LayerRenderer|null} */
     this.local = null;
+    /** @type {object[]|null} messages posted while the page's renderer loads */
+    this.waiting = null;
     if (onPage) {
       this.#fallBack(false);
       return;
@@ -53,7 +56,8 @@ export class Layer {
    */
   post(message, transfer = []) {
     if (this.worker) this.worker.postMessage(message, transfer);
-    else this.local.receive(message);
+    else if (this.local) this.local.receive(message);
+    else this.waiting.push(message);
   }
 
   /**
@@ -76,12 +80,17 @@ export class Layer {
   }
 
   #fallBack(restart = true) {
-    if (this.local) return;
+    if (this.local || this.waiting) return;
     this.worker?.terminate();
     this.worker = null;
-    const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(1, 1) : document.createElement("canvas");
-    this.local = new LayerRenderer(canvas, (frame, bitmap) => this.onFrame(frame, bitmap), {
-      sliceMs: PAGE_SLICE_MS, progressMs: PAGE_PROGRESS_MS, schedule: null,
+    this.waiting = [];
+    import("./layer-renderer.js").then(({ LayerRenderer }) => {
+      const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(1, 1) : document.createElement("canvas");
+      this.local = new LayerRenderer(canvas, (frame, bitmap) => this.onFrame(frame, bitmap), {
+        sliceMs: PAGE_SLICE_MS, progressMs: PAGE_PROGRESS_MS, schedule: null,
+      });
+      for (const message of this.waiting) this.local.receive(message);
+      this.waiting = null;
     });
     if (restart) this.onRestart();
   }
