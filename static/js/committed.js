@@ -19,10 +19,13 @@ import { buildStroke, paintStroke } from "./render.js";
 /** Strokes newer than the snapshot drawn on the page at most; more mean the layer is loading. */
 const MAX_UNBAKED = 64;
 /**
- * Renderers (bands of the view): two halve the time to draw a whole big board where two cores
- * are free (docs/performance.md); each holds a copy of the board's points.
+ * Renderers (bands of the view). Two workers halve the time to draw the whole 10,000-stroke board
+ * (230 -> 140 ms, workers ready, quiet machine), but on two cores they also compete with the page's
+ * own thread while it opens its socket and decodes the replay: there one band opened the board at
+ * 100% 60-250 ms sooner and the whole board as fast (docs/performance.md). So two bands only with
+ * four cores or more; each band holds a copy of the board's points.
  */
-export const LAYER_BANDS = Math.max(1, Math.min(2, globalThis.navigator?.hardwareConcurrency || 1));
+export const LAYER_BANDS = (globalThis.navigator?.hardwareConcurrency || 1) >= 4 ? 2 : 1;
 
 /** The committed strokes: mirrored to the renderers, composed from their snapshots. */
 export class CommittedLayer {
@@ -50,10 +53,12 @@ export class CommittedLayer {
     this.layers = [];
     /** @type {Array<(import("./layer-renderer.js").FrameInfo & {bitmap: ImageBitmap})|null>} */
     this.fronts = [];
+    // When the code that made us yields: main.js has opened its socket by then.
+    queueMicrotask(() => this.#start());
   }
 
   /**
-   * Start the renderers on first use (the page's first frame), not while the page's modules are
+   * Start the renderers once the page's modules have run (or on first use), not while they are
    * still running: starting workers costs CPU the page needs to open its socket.
    */
   #start() {

@@ -223,3 +223,21 @@ def test_without_workers_the_page_draws_the_layer_itself(
     print(f"drawn on the page: {result}")
     assert result["mean"] < MAX_MEAN_ABS_DIFF
     assert result["differing"] <= MAX_DIFFERING_FRACTION
+
+
+@pytest.mark.timeout(120)
+def test_two_bands_draw_the_same_picture(
+    big_board: tuple[ServerThread, bytes], new_context: Callable[..., BrowserContext]
+) -> None:
+    """With four cores or more the view is drawn in two bands by two workers: the same picture."""
+    context = new_context(viewport=VIEWPORT)
+    context.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => 4 });"
+    )
+    page = open_at(lambda **_: context, big_board, "whole")
+    assert summary(page)["stats"]["bands"] == 2
+    page.evaluate("() => { window.__shown = window.__atSignal; }")
+    result = compare(page, VIEWS["whole"])
+    print(f"two bands: {result}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF
+    assert result["differing"] <= MAX_DIFFERING_FRACTION
