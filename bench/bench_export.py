@@ -29,6 +29,7 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -225,17 +226,24 @@ def bench_render(sizes: list[int], formats: list[str], baselines: list[str]) -> 
 # --- live latency ---------------------------------------------------------------------------
 
 
+def protocol_version(tree: Path) -> int:
+    """The protocol version the server of ``tree`` speaks (2 before it had one)."""
+    text = (tree / "whiteboard" / "protocol.py").read_text()
+    found = re.search(r"^PROTOCOL_VERSION = (\d+)", text, re.MULTILINE)
+    return int(found.group(1)) if found else 2
+
+
 async def draw_round_trips(
-    port: int, stopped: Callable[[], bool], marks: list[tuple[float, float]]
+    port: int, stopped: Callable[[], bool], marks: list[tuple[float, float]], version: int
 ) -> None:
-    """A drawer on board "live": one stroke every 20 ms, each timed until its echo, appended to
-    ``marks`` as (time sent, milliseconds), until ``stopped()``. ``time.perf_counter`` is
-    CLOCK_MONOTONIC, the same clock in every process."""
+    """A drawer on board "live" speaking protocol ``version``: one stroke every 20 ms, each
+    timed until its echo, appended to ``marks`` as (time sent, milliseconds), until
+    ``stopped()``. ``time.perf_counter`` is CLOCK_MONOTONIC, the same clock in every process."""
     import msgpack
     import websockets
 
-    hello = {"type": "hello", "v": 2, "client": f"bench-drawer-{os.getpid()}", "name": "bench",
-             "color": "#000000", "since": None}  # fmt: skip
+    hello = {"type": "hello", "v": version, "client": f"bench-drawer-{os.getpid()}",
+             "name": "bench", "color": "#000000", "since": None}  # fmt: skip
     async with websockets.connect(f"ws://127.0.0.1:{port}/b/live/ws", max_size=None) as ws:
         await ws.send(msgpack.packb(hello))
         await asyncio.wait_for(ws.recv(), 10)
@@ -256,7 +264,7 @@ async def draw_round_trips(
 
 
 async def measure_round_trips(
-    port: int, duration_s: float, export: bool
+    port: int, duration_s: float, export: bool, version: int
 ) -> tuple[list[float], int]:
     exports = 0
     stop = time.monotonic() + duration_s
@@ -270,7 +278,7 @@ async def measure_round_trips(
 
     exporter = asyncio.create_task(export_loop()) if export else None
     marks: list[tuple[float, float]] = []
-    await draw_round_trips(port, lambda: time.monotonic() >= stop, marks)
+    await draw_round_trips(port, lambda: time.monotonic() >= stop, marks, version)
     if exporter is not None:
         await exporter
     return [ms for _, ms in marks], exports
@@ -315,7 +323,9 @@ def bench_live(points: int, duration_s: float, baseline: str, processes: list[in
             try:
                 for export in (False, True):
                     before = cpu_pressure_us()
-                    latencies, exports = asyncio.run(measure_round_trips(port, duration_s, export))
+                    latencies, exports = asyncio.run(
+                        measure_round_trips(port, duration_s, export, protocol_version(trees[code]))
+                    )
                     pressure = (cpu_pressure_us() - before) / 1e6 / duration_s
                     label = f"{code}{f' x{bands}' if code == 'new' else ''}, "
                     report(

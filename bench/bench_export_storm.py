@@ -37,6 +37,7 @@ from bench.bench_export import (  # noqa: E402
     BASELINE,
     cpu_pressure_us,
     draw_round_trips,
+    protocol_version,
     start_server,
     unpack_tree,
 )
@@ -82,11 +83,11 @@ async def http_get(port: int, target: str) -> tuple[int, bytes]:
     return status, hashlib.sha256(body).digest()
 
 
-def drawer_process(port: int, stop: Any, out: Any) -> None:
+def drawer_process(port: int, version: int, stop: Any, out: Any) -> None:
     """The drawer in a process of its own, so that reading 200 export bodies in the storm's
     process cannot delay it: sends its round trips back through ``out`` when ``stop`` is set."""
     marks: list[tuple[float, float]] = []
-    asyncio.run(draw_round_trips(port, stop.is_set, marks))
+    asyncio.run(draw_round_trips(port, stop.is_set, marks, version))
     out.send(marks)
 
 
@@ -101,11 +102,11 @@ def summary(latencies: list[float]) -> str:
     )
 
 
-async def storm_run(port: int, requests: int) -> None:
+async def storm_run(port: int, requests: int, version: int) -> None:
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     receiving, sending = context.Pipe(duplex=False)
-    drawing = context.Process(target=drawer_process, args=(port, stop, sending))
+    drawing = context.Process(target=drawer_process, args=(port, version, stop, sending))
     drawing.start()
     quiet_from = time.perf_counter()
     await asyncio.sleep(5)  # the quiet window
@@ -162,7 +163,7 @@ def main() -> None:
             )
             server, port = start_server(tree, boards)
             try:
-                asyncio.run(storm_run(port, args.requests))
+                asyncio.run(storm_run(port, args.requests, protocol_version(tree)))
             finally:
                 server.terminate()
                 server.wait(timeout=30)

@@ -25,6 +25,7 @@ import concurrent.futures
 import hashlib
 import logging
 import multiprocessing
+import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -169,6 +170,7 @@ class Exporter:
         return None, None, f"stat:{stat[0]}:{stat[1]}"
 
     async def export(self, board_id: str, kind: str) -> Response:
+        request.scope.get(ENTERED, _nothing)()  # the next request may enter (ExportGate)
         try:
             options = parse_options(
                 request.args.get("scale"),
@@ -349,13 +351,62 @@ class _Once:
             action()
 
 
+def _nothing() -> None:
+    pass
+
+
 def _if_none_match() -> set[str]:
     raw = request.headers.get("If-None-Match", "")
     return {tag.strip().removeprefix("W/") for tag in raw.split(",") if tag.strip()}
 
 
+EXPORT_PATH = re.compile(r"/b/[^/]+/(export\.(png|svg|pdf)|timelapse\.gif)")
+ENTERING = 1
+"""Export requests going through the framework's request set-up at once (``ExportGate``)."""
+ENTERED = "whiteboard.entered"
+"""Scope key of the callable that lets the next export request in."""
+
+
+class ExportGate:
+    """ASGI middleware: export requests enter Quart one at a time (``ENTERING``).
+
+    Quart and Hypercorn spend a fraction of a millisecond of Python setting up each request, in
+    several steps, each one a turn of the event loop. 200 export requests arriving together (a
+    shared link opened by a room, a script) had 200 requests at every step, so each step of a
+    drawing op on another board waited behind 200 others: p99 58 ms during such a storm
+    (``bench/bench_export_storm.py``). Past this gate a request waits for its turn on a cheap
+    semaphore; its turn ends when the export route starts (``Exporter.export`` calls
+    ``scope[ENTERED]``), when the response starts, or when the request ends, whichever is first.
+    Other paths pass straight through.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._entering: asyncio.Semaphore | None = None  # made on the serving loop
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not EXPORT_PATH.fullmatch(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        if self._entering is None:
+            self._entering = asyncio.Semaphore(ENTERING)
+        await self._entering.acquire()
+        entered = _Once(self._entering.release)
+        scope[ENTERED] = entered
+
+        async def sending(message: Any) -> None:
+            entered()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            entered()
+
+
 def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> None:
     exporter = Exporter(hubs, store, settings)
+    app.asgi_app = ExportGate(app.asgi_app)  # type: ignore[method-assign]
     app.extensions["whiteboard_exporter"] = exporter
 
     @app.after_serving

@@ -4,9 +4,7 @@ A vector file is its elements in drawing order, so the elements are cut into con
 about equal cost: the calling process writes the first run while the raster's band helpers
 (``raster.helpers``: started once, low priority) write the others, each getting its strokes'
 points as numpy arrays (``Geometry.take``), not as pickled lists. The caller joins the parts.
-
-A stroke's cost is its points, times ``PRESSURE_COST`` for pressure strokes: their outline is
-computed in Python (``freehand.py``, ~4 µs a point) where a pen's path is built by numpy.
+A run's cost is ``frame.stroke_costs``: points, a pressure point counting ``PRESSURE_COST``.
 """
 
 from __future__ import annotations
@@ -18,27 +16,17 @@ from typing import TypeVar
 
 import numpy as np
 
-from .frame import Geometry, Stroke, uses_pressure
+from .frame import Geometry, Stroke, stroke_costs
 from .raster import deadline_progress, helpers, shutdown_helpers, without_points
 from .render import Progress
 
 MIN_COST_PER_PART = 100_000
 """Below this cost (points) a second process is not worth its round trip (~10-30 ms)."""
-PRESSURE_COST = 4
-"""What a pressure stroke's point costs against a plain pen's (measured: outline 0.6 s for 150k
-points, against ~1 s for the other 850k points' path operators)."""
 
 Part = TypeVar("Part")
 Writer = Callable[[Sequence[Stroke], Geometry, int, Progress | None], Part]
 """Writes one run: (its ops, their geometry, the run's number, progress) -> its part. A helper
 calls it too, so it must be picklable (a module-level function or a ``functools.partial``)."""
-
-
-def stroke_costs(ops: Sequence[Stroke], geometry: Geometry) -> np.ndarray:
-    costs = (geometry.end - geometry.start).astype(np.float64)
-    pressure = [i for i, op in enumerate(ops) if "p" in op and uses_pressure(op)]
-    costs[pressure] *= PRESSURE_COST
-    return costs
 
 
 def in_parts(

@@ -26,7 +26,7 @@ import numpy as np
 import skia
 from PIL import Image
 
-from .frame import Frame, Geometry, Stroke, decode
+from .frame import Frame, Geometry, Stroke, decode, stroke_costs
 from .png import BandStream, encode_band, png_file
 from .render import Progress, background_colour, draw_ops, frame_matrix
 from .spec import ExportDeadline, lower_priority, stop_processes
@@ -163,9 +163,12 @@ def without_points(op: Stroke) -> Stroke:
     return {**op, "pts": range(len(op["pts"]))}
 
 
-def band_rows(geometry: Geometry, frame: Frame, bands: int) -> list[int]:
-    """Row boundaries [0, ..., height] cutting the ink's points into ``bands`` even shares."""
-    counts = (geometry.end - geometry.start).astype(np.float64)
+def band_rows(
+    geometry: Geometry, frame: Frame, bands: int, costs: np.ndarray | None = None
+) -> list[int]:
+    """Row boundaries [0, ..., height] cutting the ink's cost (``frame.stroke_costs``, by
+    default its points) into ``bands`` even shares."""
+    counts = (geometry.end - geometry.start).astype(np.float64) if costs is None else costs
     centre = ((geometry.boxes[:, 1] + geometry.boxes[:, 3]) / 2 - frame.y) * frame.scale
     order = np.argsort(centre)
     share = np.cumsum(counts[order])
@@ -267,7 +270,7 @@ def _draw_bands(
     deadline: float | None,
     png_level: int | None,
 ) -> list[BandStream]:
-    rows = band_rows(geometry, frame, bands)
+    rows = band_rows(geometry, frame, bands, stroke_costs(ops, geometry))
     pool = helpers(bands - 1, niceness)
     futures = []
     margin = BAND_MARGIN_PX / frame.scale
