@@ -50,6 +50,13 @@ SETTINGS: tuple[Setting, ...] = (
         "WebSocket; the server's own host and public_url are always allowed.",
     ),
     Setting(
+        "allowed_hosts",
+        "",
+        "Comma-separated extra names the server answers to in the Host header (.example.org: "
+        "it and its subdomains; *: any). IP addresses, localhost, this machine's names, --host "
+        "and public_url's host are always allowed; other names get 400 (DNS rebinding).",
+    ),
+    Setting(
         "trusted_proxy_hops",
         0,
         "Reverse proxies in front of the server whose X-Forwarded-For / -Proto / -Host to "
@@ -376,6 +383,7 @@ class Settings:
     boards_dir: Path = Path(_DEFAULTS["boards_dir"])
     public_url: str = _DEFAULTS["public_url"]
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     trusted_proxy_hops: int = _DEFAULTS["trusted_proxy_hops"]
     fsync: bool = _DEFAULTS["fsync"]
     tick_ms: float = _DEFAULTS["tick_ms"]
@@ -479,6 +487,8 @@ def parse_value(name: str, raw: str) -> Any:
     default = _DEFAULTS[name]
     if name == "allowed_origins":
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name == "allowed_hosts":
+        return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
     if isinstance(default, bool):
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):

@@ -23,6 +23,7 @@ from ..store.base import BoardStore
 from ..store.file import FileStore
 from . import stack
 from .admission import Admission
+from .hosts import AllowedHosts
 from .hubs import Hubs
 from .pages import register_pages
 from .sharing import ShareLinks
@@ -69,6 +70,20 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["whiteboard_store"] = store
     sockets = BoardSockets(hubs, settings, admission)
     app.extensions["whiteboard_sockets"] = sockets
+    hosts = AllowedHosts(settings)
+
+    @app.before_request
+    async def check_host() -> Any:
+        """Every route, static files included: a rebound page gets nothing (``hosts.py``)."""
+        if not hosts.allows(request.host):
+            return hosts.refusal(request.host), 400
+        return None
+
+    @app.before_websocket
+    async def check_websocket_host() -> Any:
+        if not hosts.allows(websocket.host):
+            return hosts.refusal(websocket.host), 400
+        return None
 
     @app.after_serving
     async def close_boards() -> None:
