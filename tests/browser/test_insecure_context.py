@@ -8,11 +8,13 @@ host name to 127.0.0.1 instead (``--host-resolver-rules``): same server, insecur
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.serving import ServerThread
+from whiteboard.settings import Settings
 
 from .conftest import CHROMIUM_ARGS, require_chromium
 from .helpers import draw, horizontal, summary, wait_ink, wait_settled
@@ -28,6 +30,14 @@ def browser() -> Iterator[Browser]:
         instance = playwright.chromium.launch(executable_path=path, args=args)
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerThread]:
+    """A server that answers to the made-up name (the host allow-list refuses unknown names)."""
+    settings = Settings(boards_dir=tmp_path / "boards", fsync=False, allowed_hosts=(LAN_HOST,))
+    with ServerThread(settings) as running:
+        yield running
 
 
 @pytest.mark.timeout(60)
