@@ -24,6 +24,7 @@ from .server.app import create_app, shutdown
 from .server.sharing import ShareLinks
 from .settings import SETTINGS, Settings
 from .store.descriptors import raise_open_file_limit
+from .supervisor import LISTEN_FD_ENV, WORKER_INDEX_ENV, Supervisor
 
 log = logging.getLogger("whiteboard")
 hypercorn_log = logging.getLogger("whiteboard.hypercorn")
@@ -59,18 +60,23 @@ a command-line flag wins. `whiteboard serve --help` lists every option with its 
     for setting in SETTINGS:
         default = setting.default
         shown = "on" if default is True else "off" if default is False else default
+        flags = ["--" + setting.name.replace("_", "-")]
+        if setting.name == "redis_url":
+            flags.append("--redis")
         serve.add_argument(
-            "--" + setting.name.replace("_", "-"),
+            *flags,
             dest=setting.name,
             default=None,
             metavar=setting.name.upper(),
             help=f"{setting.help} [{settings_module.env_name(setting.name)}; default {shown!r}]",
         )
     from .export.cli import add_export_command
+    from .redis_cli import add_redis_command
     from .store.check import add_check_command
 
     add_export_command(commands)
     add_check_command(commands)
+    add_redis_command(commands)
     return parser
 
 
@@ -121,7 +127,12 @@ async def run_server(settings: Settings, config: Config | None = None) -> None:
         await shutdown(app)
 
     config = config or hypercorn_config(settings)
-    log.info("%s", startup_message(settings, config.bind[0]))
+    listen_fd = os.environ.get(LISTEN_FD_ENV)
+    if listen_fd:  # a worker of `--workers N`: the supervisor bound the socket
+        config.bind = [f"fd://{int(listen_fd)}"]
+        log.info("worker %s serving the socket of its supervisor", os.environ.get(WORKER_INDEX_ENV))
+    else:
+        log.info("%s", startup_message(settings, config.bind[0]))
     await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
 
 
@@ -137,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.command == "serve":
         limit_repeats()
+        if settings.workers > 1 and not os.environ.get(LISTEN_FD_ENV):
+            log.info("%s", startup_message(settings, f"{settings.host}:{settings.port}"))
+            raw = sys.argv[2:] if argv is None else list(argv)[1:]
+            return Supervisor(settings, raw, backlog=hypercorn_config(settings).backlog).run()
         asyncio.run(run_server(settings))
         return 0
     run = getattr(args, "run", None) or args.run_export

@@ -69,6 +69,8 @@ class CloseCode(enum.IntEnum):
     UNSUPPORTED_DATA = 1003  # a text frame: the protocol is binary msgpack only
     MESSAGE_TOO_BIG = 1009  # frame over max_frame_bytes (sent by Hypercorn itself)
     INTERNAL_ERROR = 1011  # a server bug or storage failure, never bad input
+    SERVICE_RESTART = 1012  # (Redis mode) the board moved to another worker: reconnect, resume
+    TRY_AGAIN_LATER = 1013  # (Redis mode) Redis is unreachable: reconnect with backoff
     BAD_HANDSHAKE = 4000  # the first frame was not a valid hello, or it never came
     BOARD_FULL = 4001  # max_connections_per_board reached
     RATE_LIMITED = 4002  # frames_per_second or bytes_per_second exceeded
@@ -150,6 +152,7 @@ class Hello:
     since: int | None
     version: int = 1
     want: Want = Want.ALL
+    epoch: str | None = None  # the history the client's ``since`` counts in (welcome.epoch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,8 +458,13 @@ def _decode_hello(obj: dict, limits: Limits) -> Hello:
             wanted |= WANT_NAMES.get(kind, Want(0)) if isinstance(kind, str) else Want(0)
     else:
         raise InvalidMessage("want must be an array of event kinds")
+    epoch = obj.get("epoch")
+    if epoch is not None and (not isinstance(epoch, str) or not ID_CHARS.fullmatch(epoch)):
+        raise InvalidMessage("epoch must be a string of A-Z a-z 0-9 _ -")
+    if epoch is not None and len(epoch) > ID_MAX_CHARS:
+        raise InvalidMessage(f"epoch must be at most {ID_MAX_CHARS} characters")
     name, color = clean_name(obj.get("name"), limits), _color(obj)
-    return Hello(_op_id(obj, "client"), name, color, since, version, wanted)
+    return Hello(_op_id(obj, "client"), name, color, since, version, wanted, epoch or None)
 
 
 def speaks(version: int) -> bool:
@@ -544,6 +552,36 @@ _DECODERS: dict[str, Any] = {
     "rename": _decode_rename,
     "peers": _decode_peers,
 }
+
+
+# --- re-encoding client messages ------------------------------------------------------------------
+
+_WIRE_TYPES = {Stroke: "stroke", Erase: "erase", Clear: "clear", Undo: "undo", Redo: "redo"}
+"""Committing messages a server forwards to another (Redis mode): ``End`` is never forwarded (the
+live stroke it ends lives where its points arrived; it travels as a whole ``stroke``)."""
+
+
+def to_wire(message: CommittingMessage) -> dict[str, Any]:
+    """The message map a client would send for ``message``: ``decode_message`` gives it back.
+
+    Field names follow the dataclasses, except that a ``style`` spreads into ``tool``, ``color``
+    and ``width`` and ``pressure`` travels as ``p``. ``tests/test_protocol.py`` round-trips an
+    example of every committing message type.
+    """
+    kind = _WIRE_TYPES.get(type(message))
+    if kind is None:
+        raise TypeError(f"{type(message).__name__} is not forwarded between servers")
+    wire: dict[str, Any] = {"type": kind}
+    for name in message.__dataclass_fields__:  # type: ignore[union-attr]
+        value = getattr(message, name)
+        if isinstance(value, Style):
+            wire.update(tool=value.tool, color=value.color, width=value.width)
+        elif name == "pressure":
+            if value is not None:
+                wire["p"] = value
+        elif value is not None:
+            wire[name] = value
+    return wire
 
 
 # --- encoding ------------------------------------------------------------------------------------

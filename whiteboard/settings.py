@@ -370,7 +370,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "export_cache_bytes", 64 * 1024 * 1024, "Bytes of rendered exports kept in that cache."
     ),
+    Setting(
+        "redis_url",
+        "",
+        "Keep boards in Redis instead of boards_dir (redis://host:6379/0, rediss://..., "
+        "unix:///path/redis.sock), so several workers and hosts serve every board; empty: the "
+        "file store. See docs/deploy.md.",
+    ),
+    Setting(
+        "workers",
+        1,
+        "Worker processes sharing the listening socket; more than 1 needs redis_url (the file "
+        "store allows one writer per board).",
+    ),
+    Setting(
+        "redis_lease_ms",
+        5000,
+        "How long a worker owns a board (the only one committing its ops) without renewing; "
+        "after a worker dies, commits pause at most this long before another takes over.",
+    ),
+    Setting(
+        "redis_durability",
+        "always",
+        "What Redis' append-only file promises, checked at start-up: 'always' (appendfsync "
+        "always: nothing acknowledged is lost) or 'everysec' (up to a second of acknowledged "
+        "ops may be lost on a crash; clients then resync).",
+    ),
 )
+
+REDIS_DURABILITY = ("always", "everysec")
+"""The Redis ``appendfsync`` modes the server can promise (docs/deploy.md, Durability)."""
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 
@@ -450,10 +479,26 @@ class Settings:
     export_timeout_s: float = _DEFAULTS["export_timeout_s"]
     export_cache_entries: int = _DEFAULTS["export_cache_entries"]
     export_cache_bytes: int = _DEFAULTS["export_cache_bytes"]
+    redis_url: str = _DEFAULTS["redis_url"]
+    workers: int = _DEFAULTS["workers"]
+    redis_lease_ms: int = _DEFAULTS["redis_lease_ms"]
+    redis_durability: str = _DEFAULTS["redis_durability"]
     limits: Limits = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "boards_dir", Path(self.boards_dir))
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                "--workers above 1 needs --redis URL: the file store allows one writer per "
+                "board, so several workers must share boards through Redis"
+            )
+        if self.redis_durability not in REDIS_DURABILITY:
+            raise ValueError(
+                f"redis_durability must be one of {', '.join(REDIS_DURABILITY)}, "
+                f"got {self.redis_durability!r}"
+            )
         object.__setattr__(
             self,
             "limits",

@@ -32,6 +32,8 @@ export class Session {
     this.shareUrl = "";
     /** @type {number|null} the board's seq when the last welcome came: the replay ends there */
     this.welcomeSeq = null;
+    /** @type {string|null} names the board's history (Redis mode): sent back in the next hello */
+    this.epoch = null;
     this.outbox = new Outbox();
     this.presence = new Presence();
     /** @type {Map<string, import("./live.js").LiveStroke>} */
@@ -65,7 +67,9 @@ export class Session {
   onOpen() {
     const { client, name, color } = this.identity;
     const since = this.board.seq || null;
-    this.conn.send(encodeFrame({ type: "hello", v: PROTOCOL_VERSION, client, name, color, since }));
+    const hello = { type: "hello", v: PROTOCOL_VERSION, client, name, color, since };
+    if (since && this.epoch) hello.epoch = this.epoch; // the history our seq counts in
+    this.conn.send(encodeFrame(hello));
   }
 
   /** The socket closed: live strokes must be begun again on the next connection. */
@@ -172,6 +176,7 @@ export class Session {
   #welcome(msg) {
     this.me = { peer: msg.peer, author: msg.author };
     this.welcomeSeq = typeof msg.seq === "number" ? msg.seq : 0;
+    this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.shareUrl = typeof msg.share_url === "string" ? msg.share_url : "";
     this.presence.welcome(msg);
     if (msg.reset) {

@@ -38,6 +38,7 @@ from quart import Quart, Response, request
 
 from ..protocol import ID_PATTERN
 from ..server.hubs import Hubs
+from ..server.metrics import EXPORT_SECONDS
 from ..settings import Settings
 from ..store.file import LOG_SUFFIX
 from .frame import ExportOptionError, ExportOptions, parse_options
@@ -120,7 +121,9 @@ def refusal(status: int, reason: str, retry_after_s: int | None = None) -> Respo
 class Exporter:
     def __init__(self, hubs: Hubs, store: Any, settings: Settings) -> None:
         self.hubs = hubs
-        self.root = Path(store.root)
+        self.store = store
+        # The file store's directory; None in Redis mode, where records come from the store.
+        self.root = Path(store.root) if hasattr(store, "root") else None
         self.settings = settings
         self.cache = ExportCache(settings.export_cache_entries, settings.export_cache_bytes)
         self._seq_by_stat: OrderedDict[str, tuple[tuple[int, int], int]] = OrderedDict()
@@ -149,6 +152,8 @@ class Exporter:
             self._pool = None
 
     def _stat(self, path: Path) -> tuple[int, int] | None:
+        if self.root is None:
+            return None  # Redis mode: no file
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -161,6 +166,8 @@ class Exporter:
         hub = self.hubs.loaded(board_id)
         if hub is not None:
             return hub.durable_seq, hub.durable_seq, str(hub.durable_seq)
+        if self.root is None:
+            return None, None, "unloaded"  # Redis mode: read_records names the seq it read
         stat = self._stat(path)
         if stat is None:
             return 0, 0, "0"
@@ -181,7 +188,7 @@ class Exporter:
                 raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")
         except ExportOptionError as exc:
             return refusal(400, str(exc))
-        path = self.root / f"{board_id}{LOG_SUFFIX}"
+        path = (self.root or Path()) / f"{board_id}{LOG_SUFFIX}"
         seq, upto, version = self._version(board_id, path)
         if seq is not None:
             entry = self.cache.get((board_id, str(seq), kind, options.key()))
@@ -219,7 +226,7 @@ class Exporter:
         future: asyncio.Future[ExportResult] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await self._render(kind, options, path, upto)
+            result = await self._render(kind, options, path, upto, board_id)
             future.set_result(result)
         except BaseException as exc:
             future.set_exception(exc)
@@ -276,7 +283,7 @@ class Exporter:
         return entry
 
     async def _render(
-        self, kind: str, options: ExportOptions, path: Path, upto: int | None
+        self, kind: str, options: ExportOptions, path: Path, upto: int | None, board_id: str
     ) -> ExportResult:
         timeout_s = self.settings.export_timeout_s
         limits = ExportLimits.from_settings(
@@ -285,17 +292,20 @@ class Exporter:
             deadline=time.time() + timeout_s,
         )
         blank = upto == 0  # never drawn on: a small blank picture, no file read
+        source: str | list[bytes] | None = None if blank else str(path)
+        if self.root is None and not blank:  # Redis mode: the worker gets the records
+            source = await self.store.read_records(board_id)
+            if sum(len(r) for r in source) > self.settings.max_board_bytes:
+                raise BoardTooLarge(
+                    f"the board holds over max_board_bytes ({self.settings.max_board_bytes:,}) "
+                    "of records: too large to export here"
+                )
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
-            self._executor(),
-            export_in_worker,
-            kind,
-            options,
-            None if blank else str(path),
-            upto,
-            limits,
+            self._executor(), export_in_worker, kind, options, source, upto, limits
         )
-        return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)
+        with EXPORT_SECONDS.labels(format=kind).time():
+            return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)
 
     async def _respond(self, board_id: str, kind: str, entry: Cached) -> Response:
         """The picture, once it is this request's turn: at most ``RESPONSES_STARTING`` responses

@@ -112,14 +112,20 @@ def stop_processes(pool: Any) -> None:
 
 
 def export_in_worker(
-    kind: str, options: ExportOptions, path: str | None, upto_seq: int | None, limits: ExportLimits
+    kind: str,
+    options: ExportOptions,
+    source: str | list[bytes] | None,
+    upto_seq: int | None,
+    limits: ExportLimits,
 ) -> ExportResult:
     """The server's worker-process entry point: the drawing libraries load here, not in the
-    server."""
+    server. ``source`` is the board's log file, its records (Redis mode), or None (never drawn)."""
     from pathlib import Path
 
     from .job import run_export
 
-    if path is None:  # never drawn on
+    if source is None:  # never drawn on
         return run_export(kind, options, records=[], limits=limits)
-    return run_export(kind, options, path=Path(path), upto_seq=upto_seq, limits=limits)
+    if isinstance(source, list):
+        return run_export(kind, options, records=source, upto_seq=upto_seq, limits=limits)
+    return run_export(kind, options, path=Path(source), upto_seq=upto_seq, limits=limits)

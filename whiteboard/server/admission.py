@@ -96,10 +96,10 @@ class Admission:
             return None
         return f"the server has {self.max_connections} connections, its limit; try again later"
 
-    def new_board_refusal(self, board_id: str, address: str, loaded: bool) -> str | None:
+    async def new_board_refusal(self, board_id: str, address: str, loaded: bool) -> str | None:
         """Why ``address`` may not open ``board_id`` now, or None. Only boards that exist
         neither in memory nor on disk count."""
-        if loaded or self.store.exists(board_id) or self._new_boards[address].take():
+        if loaded or await self.store.exists(board_id) or self._new_boards[address].take():
             return None
         return (
             f"this address opened {self._per_hour:g} new boards in the last hour, its limit; "

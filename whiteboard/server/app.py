@@ -25,6 +25,7 @@ from . import stack
 from .admission import Admission
 from .hosts import AllowedHosts
 from .hubs import Hubs
+from .metrics import MetricsPump
 from .pages import register_pages
 from .sharing import ShareLinks
 from .sockets import BoardSockets
@@ -47,18 +48,26 @@ def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or Settings()
     stack.install()
     app = Quart(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
-    store = FileStore(
-        settings.boards_dir,
-        fsync=settings.fsync,
-        max_board_bytes=settings.max_board_bytes,
-        max_total_bytes=settings.max_total_bytes,
-        max_boards=settings.max_boards,
-        max_open_logs=settings.max_open_log_files,
-        min_free_disk_bytes=settings.min_free_disk_bytes,
-        max_images_per_board=settings.max_images_per_board,
-        media_grace_s=settings.media_grace_s,
-    )
-    hubs = Hubs(store, settings)
+    redis = None
+    if settings.redis_url:
+        from ..cluster.setup import RedisMode  # redis-py only when it is asked for
+
+        redis = RedisMode(settings)
+        store: Any = redis.store
+        hubs = Hubs(store, settings, redis.make_hub)
+    else:
+        store = FileStore(
+            settings.boards_dir,
+            fsync=settings.fsync,
+            max_board_bytes=settings.max_board_bytes,
+            max_total_bytes=settings.max_total_bytes,
+            max_boards=settings.max_boards,
+            max_open_logs=settings.max_open_log_files,
+            min_free_disk_bytes=settings.min_free_disk_bytes,
+            max_images_per_board=settings.max_images_per_board,
+            media_grace_s=settings.media_grace_s,
+        )
+        hubs = Hubs(store, settings)
     admission = Admission(settings, store)
     app.extensions["whiteboard_admission"] = admission
     if settings.trusted_proxy_hops:
@@ -85,9 +94,35 @@ def create_app(settings: Settings | None = None) -> Quart:
             return hosts.refusal(websocket.host), 400
         return None
 
+    app.extensions["whiteboard_redis"] = redis
+
+    metrics = MetricsPump(
+        connections=lambda: len(sockets),
+        boards=lambda: len(hubs.all_loaded()),
+        redis_reconnects=None if redis is None else lambda: redis.link.reconnects,
+        redis_up=None if redis is None else lambda: redis.link.ready,
+    )
+    if redis is not None:
+        sockets.unavailable = redis.unavailable
+
+    @app.before_serving
+    async def start_background() -> None:
+        metrics.start()
+        if redis is not None:
+            await redis.start(hubs)
+
     @app.after_serving
     async def close_boards() -> None:
         await shutdown(app)
+        if redis is not None:
+            await redis.stop()
+        await metrics.stop()
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format; with --workers, for every worker of this host."""
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
 
     @app.after_request
     async def security_headers(response: Response) -> Response:

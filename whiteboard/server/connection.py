@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ..board import LiveStroke
 from ..protocol import CloseCode, Want
+from .counters import COUNTS
 from .outbox import Batch, Outbox, SlowConsumer
 from .sink import Sink
 
@@ -116,6 +117,7 @@ class Connection:
         if self.close_code is not None:
             return
         self.close_code, self.close_reason = code, reason
+        COUNTS.closes[code] += 1
         level = logging.DEBUG if code == CloseCode.GOING_AWAY else logging.INFO
         log.log(level, "peer %d closed with %d: %s", self.peer, code, reason)
         self.outbox.drop()
@@ -168,6 +170,8 @@ class Broadcaster(Protocol):
 
     def remove(self, conn: Connection) -> bool: ...
 
+    def get(self, peer: int) -> Connection | None: ...
+
     def publish(self, batch_for: Callable[[Want], Batch | None], now: float) -> None: ...
 
     def lagging(self, conn: Connection) -> None: ...
@@ -198,6 +202,9 @@ class LocalBroadcaster:
         if group is not None and group.pop(conn.peer, None) is not None and not group:
             del self._by_want[conn.want]
         return self._by_peer.pop(conn.peer, None) is not None
+
+    def get(self, peer: int) -> Connection | None:
+        return self._by_peer.get(peer)
 
     def publish(self, batch_for: Callable[[Want], Batch | None], now: float) -> None:
         """Deliver ``batch_for(want)`` to each group of subscribers: one batch, one encoding,

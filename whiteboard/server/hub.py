@@ -48,6 +48,8 @@ from ..protocol import (
 from ..settings import Settings
 from ..store.base import BoardLog, MediaStore, StorageFull
 from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
+from .counters import COUNTS
+from .metrics import APPEND_SECONDS, FLUSH_SECONDS
 from .outbox import Batch, Outbox
 from .presence import Presence
 from .sink import Frame, Sink
@@ -94,6 +96,7 @@ class BoardHub:
             limits=settings.limits,
         )
         self.durable_seq = 0
+        self.epoch: str | None = None  # names the history (Redis mode); clients resync on a change
         self.connections: Broadcaster = LocalBroadcaster()
         self._on_idle = on_idle
         self._next_peer = 1
@@ -163,7 +166,7 @@ class BoardHub:
             return None
         settings = self.settings
         conn = Connection(
-            peer=self._next_peer,
+            peer=self._new_peer(),
             author=author_for(self.board_id, hello.client_id),
             name=hello.name,
             color=hello.color,
@@ -178,9 +181,10 @@ class BoardHub:
             close_timeout_s=settings.close_timeout_s,
             want=hello.want,
         )
-        self._next_peer += 1
         since = hello.since or 0
-        reset = since > self.durable_seq  # the client knows a board this server does not: resync
+        # The client knows a board this server does not (more ops, or another history): resync.
+        other_history = None not in (hello.epoch, self.epoch) and hello.epoch != self.epoch
+        reset = since > self.durable_seq or (since > 0 and other_history)
         if reset:
             since = 0
         welcome = protocol.encode_event(
@@ -194,6 +198,7 @@ class BoardHub:
             author=conn.author,
             name=conn.name,
             color=conn.color,
+            **({} if self.epoch is None else {"epoch": self.epoch}),
             **self.presence.welcome_fields(conn),
             **(extra or {}),
         )
@@ -207,6 +212,10 @@ class BoardHub:
         self.presence.join(conn)
         self._wakeup.set()  # a large room's summary may be due
         return conn
+
+    def _new_peer(self) -> int:
+        self._next_peer += 1
+        return self._next_peer - 1
 
     def _replay_frames(self, since: int, until: int) -> Iterator[Batch]:
         """Stored ops ``since+1..until`` in frames of about ``replay_frame_bytes``, built only as
@@ -227,7 +236,7 @@ class BoardHub:
             return
         self._nothing_to_do.pop(conn.peer, None)
         for stroke_id in [*conn.live, *conn.previews]:
-            self._queue(protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
+            self._queue_live(conn, protocol.encode_event("abort", peer=conn.peer, id=stroke_id))
         conn.live.clear()
         conn.previews.clear()
         self._drawing.discard(conn.peer)
@@ -272,7 +281,8 @@ class BoardHub:
                     self._stopped_drawing(conn)
                 if live is not None or message.id in conn.previews:
                     conn.previews.discard(message.id)
-                    self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
+                    abort = protocol.encode_event("abort", peer=conn.peer, id=message.id)
+                    self._queue_live(conn, abort)
             elif isinstance(message, Rename):
                 conn.name, conn.color = message.name, message.color
                 self.presence.rename(conn)
@@ -305,6 +315,7 @@ class BoardHub:
         counted: bool = True,
     ) -> None:
         conn.errors += counted
+        COUNTS.errors[code] += 1
         self._send(conn, protocol.encode_error(code, reason, op_id))
         if conn.errors >= self.settings.max_errors_per_connection:
             conn.close(CloseCode.TOO_MANY_ERRORS, "too many invalid messages")
@@ -324,7 +335,8 @@ class BoardHub:
             self._drawing.add(conn.peer)
             self.presence.introduce(conn)
             fields = protocol.stroke_fields(message.style, message.pts, message.pressure)
-            self._queue(protocol.encode_event("begin", peer=conn.peer, id=message.id, **fields))
+            begin = protocol.encode_event("begin", peer=conn.peer, id=message.id, **fields)
+            self._queue_live(conn, begin, message.id)
             return
         live = conn.live.get(message.id)
         if live is None:
@@ -334,9 +346,10 @@ class BoardHub:
         live.append(message)
         self.presence.introduce(conn)
         extra = {} if message.pressure is None else {"p": message.pressure}
-        self._queue(
-            protocol.encode_event("points", peer=conn.peer, id=message.id, pts=message.pts, **extra)
+        points = protocol.encode_event(
+            "points", peer=conn.peer, id=message.id, pts=message.pts, **extra
         )
+        self._queue_live(conn, points, message.id)
 
     def _stopped_drawing(self, conn: Connection) -> None:
         if not conn.live:
@@ -356,7 +369,9 @@ class BoardHub:
         else:
             fields = {"id": message.id, "ids": message.ids, "m": message.m}
         kind = _PREVIEW_KIND[type(message)]
-        self._queue(protocol.pack({"type": kind, "peer": conn.peer, **fields}))
+        self._queue_live(
+            conn, protocol.pack({"type": kind, "peer": conn.peer, **fields}), message.id
+        )
 
     def _images_exist(self, message: Any) -> list[str]:
         """The media names an op adds; raise UnknownMedia when one is not stored."""
@@ -385,7 +400,8 @@ class BoardHub:
             result = self.board.commit(message, conn.author, live, reserve=self.log.reserve)
         except (InvalidMessage, StorageFull):
             if live is not None or previewed:
-                self._queue(protocol.encode_event("abort", peer=conn.peer, id=message.id))
+                abort = protocol.encode_event("abort", peer=conn.peer, id=message.id)
+                self._queue_live(conn, abort)
             raise
         if images and self.media is not None and not isinstance(result, Duplicate):
             for name in images:
@@ -400,6 +416,10 @@ class BoardHub:
             return
         self._ops.append(result)
         self._wakeup.set()
+
+    def _queue_live(self, conn: Connection, encoded: bytes, stroke_id: str | None = None) -> None:
+        """A live-stroke event of ``conn`` (begin, points, abort) for everyone's next frame."""
+        self._queue(encoded)
 
     def _queue(self, encoded: bytes, kinds: Want = Want.LIVE) -> None:
         """An ephemeral event for this tick, for the subscribers of any of ``kinds``."""
@@ -427,7 +447,8 @@ class BoardHub:
         events = self._events
         if events:
             self._events = []
-            self.connections.publish(batches_by_want(events), now)
+            with FLUSH_SECONDS.time():
+                self.connections.publish(batches_by_want(events), now)
         if self._ops and (self._appender is None or self._appender.done()) and not self.failed:
             self._appender = asyncio.create_task(self._append_groups())
         if self.connections.pump(now):
@@ -438,7 +459,8 @@ class BoardHub:
         while self._ops and not self.failed:
             group, self._ops = self._ops, []
             try:
-                await self.log.append(group)
+                with APPEND_SECONDS.time():
+                    await self.log.append(group)
             except StorageFull as exc:
                 await self._forget_unsaved(str(exc))
                 return
@@ -447,9 +469,14 @@ class BoardHub:
                 self.fail()
                 return
             self.durable_seq += len(group)
+            COUNTS.ops_committed += len(group)
             self.connections.publish(for_everyone(Batch.of(group)), time.monotonic())
-            if self._acks:
-                self._send_acks()
+            self._on_durable()
+
+    def _on_durable(self) -> None:
+        """A group is durable: acks waiting for its seqs may go."""
+        if self._acks:
+            self._send_acks()
 
     def _wake_at(self, delay_s: float) -> None:
         """Flush again in ``delay_s`` (presence that is due later), unless a tick comes first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ..settings import Settings
 from ..store.base import BoardStore
@@ -16,9 +17,19 @@ class TooManyBoards(Exception):
 class Hubs:
     """Loaded boards by id: loaded lazily on first use, released when idle for idle_unload_s."""
 
-    def __init__(self, store: BoardStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: BoardStore,
+        settings: Settings,
+        make_hub: Callable[[str, Callable[[BoardHub], None]], BoardHub] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self._make_hub = make_hub or (
+            lambda board_id, on_idle: BoardHub(
+                board_id, store.log(board_id), settings, on_idle, store.media
+            )
+        )
         self._hubs: dict[str, BoardHub] = {}
         self._loading: dict[str, asyncio.Future[BoardHub]] = {}
         self._unloading: set[asyncio.Task[None]] = set()
@@ -38,9 +49,7 @@ class Hubs:
         future = asyncio.get_running_loop().create_future()
         self._loading[board_id] = future
         try:
-            hub = BoardHub(
-                board_id, self.store.log(board_id), self.settings, self._release, self.store.media
-            )
+            hub = self._make_hub(board_id, self._release)
             await hub.load()
             self._hubs[board_id] = hub
             future.set_result(hub)
@@ -70,6 +79,9 @@ class Hubs:
             task = asyncio.get_running_loop().create_task(hub.close())
             self._unloading.add(task)
             task.add_done_callback(self._unloading.discard)
+
+    def all_loaded(self) -> list[BoardHub]:
+        return list(self._hubs.values())
 
     async def close(self) -> None:
         """Shutdown: flush every board, close every connection with GOING_AWAY, close the logs."""

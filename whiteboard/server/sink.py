@@ -34,6 +34,7 @@ from hypercorn.protocol.ws_stream import WSStream
 from wsproto.connection import ConnectionState
 
 from .. import protocol
+from .counters import COUNTS
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,10 @@ class TransportSink:
         return transport.get_write_buffer_size()
 
     def write(self, frame: Frame) -> None:
-        self._transport.write(frame.wire)
+        wire = frame.wire
+        self._transport.write(wire)
+        COUNTS.frames_out += 1
+        COUNTS.bytes_out += len(wire)
 
     def ping(self) -> None:
         if self.backlog() is not None:
@@ -163,6 +167,8 @@ class AsgiSink:
 
     def write(self, frame: Frame) -> None:
         if self._open:
+            COUNTS.frames_out += 1
+            COUNTS.bytes_out += len(frame.payload)
             self._queue.append(frame.payload)
             self._queued_bytes += len(frame.payload)
             self._wakeup.set()

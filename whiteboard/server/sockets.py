@@ -26,6 +26,7 @@ from ..settings import Settings
 from .admission import Admission
 from .budget import WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import Connection, start_close
+from .counters import COUNTS
 from .hub import BoardHub
 from .hubs import Hubs, TooManyBoards
 from .sink import Sink, attach
@@ -54,6 +55,7 @@ class BoardSockets:
         self.admission = admission
         self._open: dict[asyncio.Task[Any], OpenSocket] = {}
         self._closing_all = False
+        self.unavailable: Callable[[], str | None] = lambda: None  # why no board can open now
         self._closers: list[tuple[asyncio.Task[None], asyncio.TimerHandle]] = []
 
     def __len__(self) -> int:
@@ -76,6 +78,11 @@ class BoardSockets:
             receive: Receive = getattr(websocket, "_receive", None) or websocket.receive
             if self._closing_all:
                 await close_and_drain(sink, receive, *_SHUTTING_DOWN, settings.shutdown_close_s)
+                return
+            unavailable = self.unavailable()
+            if unavailable is not None:
+                code, timeout_s = CloseCode.TRY_AGAIN_LATER, settings.close_timeout_s
+                await close_and_drain(sink, receive, code, unavailable, timeout_s)
                 return
             hello = await receive_hello(receive, settings)
             if not isinstance(hello, Hello):
@@ -105,7 +112,7 @@ class BoardSockets:
     async def _hub(self, board_id: str, address: str) -> tuple[BoardHub | None, str]:
         """The board's hub, or why this client may not open it (admission: too many boards)."""
         loaded = self.hubs.loaded(board_id) is not None
-        refusal = self.admission.new_board_refusal(board_id, address, loaded)
+        refusal = await self.admission.new_board_refusal(board_id, address, loaded)
         if refusal is not None:
             return None, refusal
         try:
@@ -179,6 +186,8 @@ async def receive_loop(
         except MalformedFrame as exc:
             conn.close(CloseCode.MALFORMED_FRAME, str(exc))
             return
+        COUNTS.frames_in += 1
+        COUNTS.ops_in += len(maps)
         for obj in maps:
             message = protocol.decode_or_error(obj, limits)
             await work.pay(hub.board.work_units(message, conn.author))

@@ -124,7 +124,9 @@ class BoardStore(Protocol):
 
     def log(self, board_id: str) -> BoardLog: ...
 
-    def exists(self, board_id: str) -> bool: ...
+    async def exists(self, board_id: str) -> bool:
+        """Whether the board was ever drawn on (it has a log)."""
+        ...
 
     def writable_problem(self) -> str | None:
         """Why boards cannot be written now (full or read-only disk, unreachable Redis), or None.

@@ -331,7 +331,7 @@ class FileStore:
     def log_path(self, board_id: str) -> Path:
         return self.root / f"{check_board_id(board_id)}{LOG_SUFFIX}"
 
-    def exists(self, board_id: str) -> bool:
+    async def exists(self, board_id: str) -> bool:
         return (self.root / f"{check_board_id(board_id)}{LOG_SUFFIX}").exists()
 
     def writable_problem(self) -> str | None:

@@ -1,0 +1,136 @@
+"""``whiteboard redis import|export``: move boards between a boards directory and Redis.
+
+Byte-exact both ways (``store.redis_transfer``). Import reads ``<boards-dir>/<id>.log`` files
+(all of them unless boards are named) and refuses boards Redis already holds; export writes
+``<boards-dir>/<id>.log`` for boards in Redis (all unless named) and refuses existing files. Safe
+while servers run: an export sees every op committed when it reads that board.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from .settings import Settings
+from .store.base import InvalidBoardId, check_board_id
+from .store.file import LOG_SUFFIX
+
+
+def add_redis_command(commands: Any) -> None:
+    redis = commands.add_parser(
+        "redis",
+        help="move boards between a boards directory and Redis",
+        description="Copy boards from a boards directory into Redis (import) or from Redis into a "
+        "boards directory (export), byte for byte. Existing boards are never overwritten. "
+        "Board ids that start with '-' go after '--'.",
+    )
+    actions = redis.add_subparsers(dest="redis_action", required=True, metavar="ACTION")
+    for action, help_text in (
+        ("import", "copy <id>.log files from --boards-dir into Redis"),
+        ("export", "write Redis boards as <id>.log files into --boards-dir"),
+    ):
+        sub = actions.add_parser(action, help=help_text, description=help_text)
+        sub.add_argument("boards", nargs="*", metavar="BOARD", help="board ids (default: all)")
+        sub.add_argument(
+            "--boards-dir",
+            dest="boards_dir",
+            default=None,
+            help="the boards directory [env WHITEBOARD_BOARDS_DIR; default 'boards']",
+        )
+        sub.add_argument(
+            "--redis",
+            dest="redis_url",
+            default=None,
+            help="Redis URL, e.g. redis://host:6379/0 [env WHITEBOARD_REDIS_URL]",
+        )
+        sub.set_defaults(run_export=run_redis_command)
+
+
+def run_redis_command(
+    args: argparse.Namespace, settings: Settings, stdout: TextIO | None = None
+) -> int:
+    stdout = stdout or sys.stdout
+    url = args.redis_url or settings.redis_url
+    if not url:
+        print("whiteboard redis: give --redis URL (or WHITEBOARD_REDIS_URL)", file=sys.stderr)
+        return 2
+    boards_dir = Path(args.boards_dir or settings.boards_dir)
+    try:
+        ids = [check_board_id(b) for b in args.boards]
+    except InvalidBoardId as exc:
+        print(f"whiteboard redis: {exc}", file=sys.stderr)
+        return 2
+    if args.redis_action == "import":
+        return _import(url, boards_dir, ids, stdout)
+    return _export(url, boards_dir, ids, stdout)
+
+
+def _import(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
+    from redis.asyncio import Redis
+
+    from .store.redis_transfer import TransferError, import_board
+
+    if not ids:
+        ids = sorted(p.name[: -len(LOG_SUFFIX)] for p in boards_dir.glob(f"*{LOG_SUFFIX}"))
+    logs: dict[str, bytes] = {}
+    failures = 0
+    for board_id in ids:
+        try:
+            logs[board_id] = (boards_dir / f"{board_id}{LOG_SUFFIX}").read_bytes()
+        except OSError as exc:
+            failures += 1
+            print(f"not imported: {board_id}: {exc}", file=sys.stderr)
+
+    async def put_all() -> int:
+        client, failed = Redis.from_url(url), 0
+        try:
+            for board_id, data in logs.items():
+                try:
+                    ops = await import_board(client, board_id, data)
+                    print(f"imported {board_id}: {ops} ops", file=stdout)
+                except TransferError as exc:
+                    failed += 1
+                    print(f"not imported: {exc}", file=sys.stderr)
+        finally:
+            await client.aclose()
+        return failed
+
+    failures += asyncio.run(put_all())
+    return 1 if failures else 0
+
+
+def _export(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
+    from redis.asyncio import Redis
+
+    from .store.redis_transfer import export_board, list_boards
+
+    async def get_all() -> dict[str, bytes]:
+        client = Redis.from_url(url)
+        try:
+            return {b: await export_board(client, b) for b in ids or await list_boards(client)}
+        finally:
+            await client.aclose()
+
+    failures = 0
+    boards_dir.mkdir(parents=True, exist_ok=True)
+    for board_id, data in asyncio.run(get_all()).items():
+        path = boards_dir / f"{board_id}{LOG_SUFFIX}"
+        if not data:
+            failures += 1
+            print(f"not exported: {board_id}: Redis has no such board", file=sys.stderr)
+            continue
+        try:
+            with open(path, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except FileExistsError:
+            failures += 1
+            print(f"not exported: {path} exists; not overwritten", file=sys.stderr)
+            continue
+        print(f"exported {board_id}: {len(data)} bytes to {path}", file=stdout)
+    return 1 if failures else 0

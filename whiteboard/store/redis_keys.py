@@ -1,0 +1,118 @@
+"""Where a board lives in Redis: key names and the Lua scripts that change them atomically.
+
+Pure (no I/O): the names and scripts are shared by the server's Redis store and by
+``whiteboard redis import|export``. Every key of one board carries the board id as a hash tag
+(``{<board>}``), so a board's keys share one Redis Cluster slot.
+
+``wb:{b}:log``    stream; one entry per group commit, id ``0-<seq of its last op>``, field ``r``:
+                  the group's records framed exactly as in a ``.log`` file, so the concatenated
+                  entries *are* the board's log file (import and export are byte-exact).
+``wb:{b}:meta``   hash: ``head`` (last seq), ``bytes`` (stored record bytes), ``epoch`` (names this
+                  history; a new one means clients must resync), ``run`` (the Redis ``run_id`` the
+                  epoch was minted under).
+``wb:{b}:owner``  string with a TTL: the token of the worker allowed to commit (the lease).
+``wb:{b}:ch``     pub/sub channel: committed groups (published by the commit script itself, so
+                  their order is the log's) and each worker's live events.
+``wb:boards``     sorted set: board -> creation time (``max_boards``).
+``wb:bytes``      string: record bytes of all boards (``max_total_bytes``).
+
+The two global keys make the commit script touch keys outside the board's slot: fine on a
+standalone Redis or Sentinel, not on Cluster (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+from .base import check_board_id
+
+PREFIX = "wb"
+BOARDS_KEY = f"{PREFIX}:boards"
+TOTAL_BYTES_KEY = f"{PREFIX}:bytes"
+
+
+def board_key(board_id: str, part: str) -> str:
+    return f"{PREFIX}:{{{check_board_id(board_id)}}}:{part}"
+
+
+def log_key(board_id: str) -> str:
+    return board_key(board_id, "log")
+
+
+def meta_key(board_id: str) -> str:
+    return board_key(board_id, "meta")
+
+
+def owner_key(board_id: str) -> str:
+    return board_key(board_id, "owner")
+
+
+def channel(board_id: str) -> str:
+    return board_key(board_id, "ch")
+
+
+RUN_ID = "local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')\n"
+"""Every script reads the server's run id itself: a restarted Redis (new run id) may have lost the
+tail of its append-only file, so a board's history minted under another run gets a new epoch."""
+
+ACQUIRE = (
+    RUN_ID
+    + """
+-- KEYS: owner, meta. ARGV: token, lease ms, a fresh epoch.
+-- Returns {1, epoch, head} when the caller now owns the board, {0, holder} otherwise.
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0, redis.call('GET', KEYS[1]) or ''}
+end
+local meta = redis.call('HMGET', KEYS[2], 'epoch', 'run', 'head')
+local epoch = meta[1]
+if not epoch or meta[2] ~= run then
+  epoch = ARGV[3]
+  if meta[3] then redis.call('HSET', KEYS[2], 'epoch', epoch, 'run', run) end
+end
+return {1, epoch, tonumber(meta[3] or '0')}
+"""
+)
+
+RENEW = """
+-- KEYS: owner. ARGV: token, lease ms. 1 while the caller still holds the lease.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+RELEASE = """
+-- KEYS: owner. ARGV: token. Deletes the lease only if the caller holds it.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+COMMIT = (
+    RUN_ID
+    + """
+-- Compare-and-append one group of records, fenced by the lease.
+-- KEYS: meta, log, owner, boards, total bytes.
+-- ARGV: token, expected head, ops in the group, records, max board bytes, max total bytes,
+--       max boards, board id, now (ms), channel, epoch.
+-- Returns {0, new head, total bytes, boards} or {code, detail}: -1 fenced (another owner),
+-- -2 epoch changed, -3 head moved (detail: the stored head), -4 quota (detail: which).
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {-1, 'fenced'} end
+local meta = redis.call('HMGET', KEYS[1], 'head', 'bytes', 'epoch', 'run')
+if meta[3] and (meta[3] ~= ARGV[11] or meta[4] ~= run) then return {-2, 'epoch'} end
+local head = tonumber(meta[1] or '0')
+if head ~= tonumber(ARGV[2]) then return {-3, tostring(head)} end
+local size = string.len(ARGV[4])
+local bytes = tonumber(meta[2] or '0') + size
+if bytes > tonumber(ARGV[5]) then return {-4, 'board'} end
+local total = tonumber(redis.call('GET', KEYS[5]) or '0') + size
+if total > tonumber(ARGV[6]) then return {-4, 'total'} end
+if head == 0 and not redis.call('ZSCORE', KEYS[4], ARGV[8]) then
+  if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[7]) then return {-4, 'boards'} end
+  redis.call('ZADD', KEYS[4], ARGV[9], ARGV[8])
+end
+local last = head + tonumber(ARGV[3])
+redis.call('XADD', KEYS[2], '0-' .. last, 'r', ARGV[4])
+redis.call('HSET', KEYS[1], 'head', last, 'bytes', bytes, 'epoch', ARGV[11], 'run', run)
+redis.call('SET', KEYS[5], total)
+redis.call('PUBLISH', ARGV[10], cmsgpack.pack({'c', ARGV[11], last, ARGV[4]}))
+return {0, tostring(last), tostring(total), redis.call('ZCARD', KEYS[4])}
+"""
+)

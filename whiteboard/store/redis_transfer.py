@@ -1,0 +1,115 @@
+"""Move boards between the file store and Redis, byte for byte.
+
+A Redis board's stream entries hold the very records of a ``.log`` file (``redis_keys``), so an
+export is the concatenation of its entries and an import cuts a file's records into entries. Both
+refuse to overwrite: importing a board Redis already has, or exporting onto an existing file, is
+an error the operator resolves by hand.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+
+from ..board import Board
+from .base import check_board_id
+from .records import frame_record, framed_size, parse_log
+from .redis_keys import BOARDS_KEY, RUN_ID, TOTAL_BYTES_KEY, log_key, meta_key
+
+IMPORT_ENTRY_BYTES = 64 * 1024
+"""Records per stream entry on import: about a tick's worth of a busy board, so loading an
+imported board reads a few hundred entries, not one per op (redis-py parses ~1 µs per entry)."""
+
+EXPORT_PAGE_ENTRIES = 1000
+
+
+class TransferError(Exception):
+    """The board cannot be moved as asked; nothing was written."""
+
+
+CREATE = (
+    RUN_ID
+    + """
+-- KEYS: meta, log, boards, total. ARGV: board id, epoch, now ms, head, then per entry: id, records.
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local bytes = 0
+for i = 5, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], ARGV[i], 'r', ARGV[i + 1])
+  bytes = bytes + string.len(ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], 'head', ARGV[4], 'bytes', bytes, 'epoch', ARGV[2], 'run', run)
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('INCRBY', KEYS[4], bytes)
+return 1
+"""
+)
+
+
+def group_records(records: Sequence[bytes], max_entry_bytes: int) -> list[tuple[int, bytes]]:
+    """Records -> stream entries ``(seq of the entry's last record, framed records)``."""
+    entries: list[tuple[int, bytes]] = []
+    chunk: list[bytes] = []
+    size = 0
+    for seq, record in enumerate(records, start=1):
+        chunk.append(frame_record(record))
+        size += framed_size(len(record))
+        if size >= max_entry_bytes:
+            entries.append((seq, b"".join(chunk)))
+            chunk, size = [], 0
+    if chunk:
+        entries.append((len(records), b"".join(chunk)))
+    return entries
+
+
+async def import_board(client: Redis, board_id: str, log_bytes: bytes) -> int:
+    """Put a ``.log`` file's bytes into Redis as board ``board_id``; return its op count."""
+    check_board_id(board_id)
+    parsed = parse_log(log_bytes)
+    if not parsed.clean:
+        raise TransferError(f"{board_id}: the log is damaged; run `whiteboard check {board_id}`")
+    report = Board(max_strokes=2**62).load(parsed.records)
+    if report.rejected or report.filled:
+        raise TransferError(f"{board_id}: records do not apply; run `whiteboard check {board_id}`")
+    if not parsed.records:
+        raise TransferError(f"{board_id}: the log is empty; nothing to import")
+    entries = group_records(parsed.records, IMPORT_ENTRY_BYTES)
+    args: list[bytes | str | int] = [
+        board_id,
+        secrets.token_urlsafe(9),
+        int(time.time() * 1000),
+        len(parsed.records),
+    ]
+    for last_seq, data in entries:
+        args += [f"0-{last_seq}", data]
+    created = await client.eval(
+        CREATE,
+        4,
+        meta_key(board_id),
+        log_key(board_id),
+        BOARDS_KEY,
+        TOTAL_BYTES_KEY,
+        *args,
+    )
+    if not created:
+        raise TransferError(f"{board_id}: Redis already holds this board; not overwritten")
+    return len(parsed.records)
+
+
+async def export_board(client: Redis, board_id: str) -> bytes:
+    """The board's log exactly as the file store would hold it (empty if Redis has none)."""
+    key = log_key(board_id)
+    parts: list[bytes] = []
+    start = "-"
+    while True:
+        page = await client.xrange(key, start, "+", count=EXPORT_PAGE_ENTRIES)
+        parts += [fields[b"r"] for _, fields in page]
+        if len(page) < EXPORT_PAGE_ENTRIES:
+            return b"".join(parts)
+        start = "(" + page[-1][0].decode()
+
+
+async def list_boards(client: Redis) -> list[str]:
+    return [b.decode() for b in await client.zrange(BOARDS_KEY, 0, -1)]
