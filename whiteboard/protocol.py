@@ -21,7 +21,7 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
