@@ -148,12 +148,14 @@ class ServerProcess:
         max_open_files: int | None = None,
         output: Path | None = None,
         prefix: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
         """``max_open_files`` sets the child's RLIMIT_NOFILE (soft and hard, so the server cannot
         raise it); ``output`` sends its output to that file instead of a pipe (a pipe read only at
         the end would block a server that logs more than 64 KB); ``prefix`` runs it through a
-        wrapper that ends by exec'ing it (the child's pid stays the server's)."""
-        self.port = free_port()
+        wrapper that ends by exec'ing it (the child's pid stays the server's); ``port`` restarts a
+        server where its clients will reconnect."""
+        self.port = port or free_port()
         self.boards_dir = boards_dir
         self.max_open_files = max_open_files
         self.output = output

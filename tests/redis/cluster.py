@@ -32,7 +32,7 @@ class Workers:
         self.redis = redis
         self.procs: list[ServerProcess] = []
 
-    def start(self, *flags: str) -> ServerProcess:
+    def start(self, *flags: str, port: int | None = None) -> ServerProcess:
         index = len(self.procs)
         proc = ServerProcess(
             self.tmp / f"worker{index}",
@@ -41,6 +41,7 @@ class Workers:
             "--redis-lease-ms",
             str(LEASE_MS),
             *flags,
+            port=port,
         ).start()
         self.procs.append(proc)
         return proc
