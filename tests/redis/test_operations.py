@@ -99,10 +99,15 @@ async def test_a_supervisor_runs_restarts_and_stops_its_workers(
         for index, client in enumerate(clients[:4]):
             await client.send(pen_stroke(f"s{index}"))
         await clients[0].wait_for_seq(4)
-        async with asyncio.timeout(5):  # each worker copies its counters once a second
-            while metrics(f"http://127.0.0.1:{port}")["whiteboard_ops_committed_total"] < 4:
+
+        def settled(counted: dict[str, float]) -> bool:
+            return counted["whiteboard_ops_committed_total"] >= 4 and counted[
+                "whiteboard_connections"
+            ] >= len(clients)
+
+        async with asyncio.timeout(10):  # each worker copies its counters once a second
+            while not settled(counted := metrics(f"http://127.0.0.1:{port}")):
                 await asyncio.sleep(0.2)
-        counted = metrics(f"http://127.0.0.1:{port}")
         assert counted["whiteboard_ops_committed_total"] == 4  # every worker's, summed
         assert counted["whiteboard_connections"] == len(clients)
         assert counted["whiteboard_frames_in_total"] >= 4
