@@ -1,9 +1,11 @@
-"""``whiteboard redis import|export``: move boards between a boards directory and Redis.
+"""``whiteboard redis import|export|expire``: move boards between a boards directory and Redis.
 
 Byte-exact both ways (``store.redis_transfer``). Import reads ``<boards-dir>/<id>.log`` files
 (all of them unless boards are named) and refuses boards Redis already holds; export writes
 ``<boards-dir>/<id>.log`` for boards in Redis (all unless named) and refuses existing files. Safe
-while servers run: an export sees every op committed when it reads that board.
+while servers run: an export sees every op committed when it reads that board. Expire archives
+boards idle longer than ``redis_retention_days`` as export does, then removes them from Redis,
+unless a worker took the board or it changed in between (then it stays, and the archive too).
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def add_redis_command(commands: Any) -> None:
     for action, help_text in (
         ("import", "copy <id>.log files from --boards-dir into Redis"),
         ("export", "write Redis boards as <id>.log files into --boards-dir"),
+        (
+            "expire",
+            "archive boards idle longer than --redis-retention-days into --boards-dir, "
+            "then remove them from Redis",
+        ),
     ):
         sub = actions.add_parser(action, help=help_text, description=help_text)
         sub.add_argument("boards", nargs="*", metavar="BOARD", help="board ids (default: all)")
@@ -47,6 +54,14 @@ def add_redis_command(commands: Any) -> None:
             default=None,
             help="Redis URL, e.g. redis://host:6379/0 [env WHITEBOARD_REDIS_URL]",
         )
+        if action == "expire":
+            sub.add_argument(
+                "--redis-retention-days",
+                dest="retention_days",
+                type=float,
+                default=None,
+                help="days without a commit [env WHITEBOARD_REDIS_RETENTION_DAYS]",
+            )
         sub.set_defaults(run_export=run_redis_command)
 
 
@@ -66,6 +81,17 @@ def run_redis_command(
         return 2
     if args.redis_action == "import":
         return _import(url, boards_dir, ids, stdout)
+    if args.redis_action == "expire":
+        days = args.retention_days
+        days = settings.redis_retention_days if days is None else days
+        if days <= 0:
+            print(
+                "whiteboard redis expire: boards never expire (redis_retention_days is 0); "
+                "give --redis-retention-days DAYS",
+                file=sys.stderr,
+            )
+            return 2
+        return _expire(url, boards_dir, days, stdout)
     return _export(url, boards_dir, ids, stdout)
 
 
@@ -118,19 +144,56 @@ def _export(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
     failures = 0
     boards_dir.mkdir(parents=True, exist_ok=True)
     for board_id, data in asyncio.run(get_all()).items():
-        path = boards_dir / f"{board_id}{LOG_SUFFIX}"
-        if not data:
+        if _write_log(boards_dir, board_id, data):
+            print(f"exported {board_id}: {len(data)} bytes", file=stdout)
+        else:
             failures += 1
-            print(f"not exported: {board_id}: Redis has no such board", file=sys.stderr)
-            continue
-        try:
-            with open(path, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except FileExistsError:
-            failures += 1
-            print(f"not exported: {path} exists; not overwritten", file=sys.stderr)
-            continue
-        print(f"exported {board_id}: {len(data)} bytes to {path}", file=stdout)
     return 1 if failures else 0
+
+
+def _write_log(boards_dir: Path, board_id: str, data: bytes, same_is_fine: bool = False) -> bool:
+    """Write ``<board>.log`` durably, never over another file; say why not on stderr."""
+    path = boards_dir / f"{board_id}{LOG_SUFFIX}"
+    if not data:
+        print(f"not exported: {board_id}: Redis has no such board", file=sys.stderr)
+        return False
+    try:
+        with open(path, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except FileExistsError:
+        if same_is_fine and path.read_bytes() == data:
+            return True  # archived by an earlier run that stopped before removing it
+        print(f"not exported: {path} exists; not overwritten", file=sys.stderr)
+        return False
+    return True
+
+
+def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
+    import time
+
+    from redis.asyncio import Redis
+
+    from .store.redis_transfer import export_board, idle_boards, remove_board
+
+    boards_dir.mkdir(parents=True, exist_ok=True)
+
+    async def expire_all() -> int:
+        client, failures = Redis.from_url(url), 0
+        try:
+            for board_id, head in await idle_boards(client, days * 86400, time.time()):
+                data = await export_board(client, board_id)
+                if not _write_log(boards_dir, board_id, data, same_is_fine=True):
+                    failures += 1
+                    continue
+                if await remove_board(client, board_id, head):
+                    print(f"expired {board_id}: {len(data)} bytes archived", file=stdout)
+                else:  # it stays in Redis, so its archive would only go stale
+                    (boards_dir / f"{board_id}{LOG_SUFFIX}").unlink()
+                    print(f"kept {board_id}: in use or changed since it was read", file=stdout)
+        finally:
+            await client.aclose()
+        return failures
+
+    return 1 if asyncio.run(expire_all()) else 0

@@ -9,7 +9,7 @@ Pure (no I/O): the names and scripts are shared by the server's Redis store and 
                   entries *are* the board's log file (import and export are byte-exact).
 ``wb:{b}:meta``   hash: ``head`` (last seq), ``bytes`` (stored record bytes), ``epoch`` (names this
                   history; a new one means clients must resync), ``run`` (the Redis ``run_id`` the
-                  epoch was minted under).
+                  epoch was minted under), ``touched`` (ms of the last commit: retention).
 ``wb:{b}:owner``  string with a TTL: the token of the worker allowed to commit (the lease).
 ``wb:{b}:ch``     pub/sub channel: committed groups (published by the commit script itself, so
                   their order is the log's) and each worker's live events.
@@ -110,9 +110,23 @@ if head == 0 and not redis.call('ZSCORE', KEYS[4], ARGV[8]) then
 end
 local last = head + tonumber(ARGV[3])
 redis.call('XADD', KEYS[2], '0-' .. last, 'r', ARGV[4])
-redis.call('HSET', KEYS[1], 'head', last, 'bytes', bytes, 'epoch', ARGV[11], 'run', run)
+redis.call('HSET', KEYS[1], 'head', last, 'bytes', bytes, 'epoch', ARGV[11], 'run', run,
+  'touched', ARGV[9])
 redis.call('SET', KEYS[5], total)
 redis.call('PUBLISH', ARGV[10], cmsgpack.pack({'c', ARGV[11], last, ARGV[4]}))
 return {0, tostring(last), tostring(total), redis.call('ZCARD', KEYS[4])}
 """
 )
+
+REMOVE = """
+-- Remove an archived board, only if nobody owns it and it has not changed since it was read.
+-- KEYS: meta, log, owner, boards, total bytes. ARGV: board id, head when archived.
+-- Returns 1 when removed, 0 when it is in use or changed (the caller keeps it).
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local meta = redis.call('HMGET', KEYS[1], 'head', 'bytes')
+if tonumber(meta[1] or '-1') ~= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('DECRBY', KEYS[5], tonumber(meta[2] or '0'))
+return 1
+"""

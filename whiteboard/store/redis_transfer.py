@@ -17,7 +17,15 @@ from redis.asyncio import Redis
 from ..board import Board
 from .base import check_board_id
 from .records import frame_record, framed_size, parse_log
-from .redis_keys import BOARDS_KEY, RUN_ID, TOTAL_BYTES_KEY, log_key, meta_key
+from .redis_keys import (
+    BOARDS_KEY,
+    REMOVE,
+    RUN_ID,
+    TOTAL_BYTES_KEY,
+    log_key,
+    meta_key,
+    owner_key,
+)
 
 IMPORT_ENTRY_BYTES = 64 * 1024
 """Records per stream entry on import: about a tick's worth of a busy board, so loading an
@@ -40,7 +48,8 @@ for i = 5, #ARGV, 2 do
   redis.call('XADD', KEYS[2], ARGV[i], 'r', ARGV[i + 1])
   bytes = bytes + string.len(ARGV[i + 1])
 end
-redis.call('HSET', KEYS[1], 'head', ARGV[4], 'bytes', bytes, 'epoch', ARGV[2], 'run', run)
+redis.call('HSET', KEYS[1], 'head', ARGV[4], 'bytes', bytes, 'epoch', ARGV[2], 'run', run,
+  'touched', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('INCRBY', KEYS[4], bytes)
 return 1
@@ -113,3 +122,21 @@ async def export_board(client: Redis, board_id: str) -> bytes:
 
 async def list_boards(client: Redis) -> list[str]:
     return [b.decode() for b in await client.zrange(BOARDS_KEY, 0, -1)]
+
+
+async def idle_boards(client: Redis, idle_s: float, now_s: float) -> list[tuple[str, int]]:
+    """Boards whose last commit (else creation) is older than ``idle_s``: ``(board, head)``."""
+    found = []
+    for board_id, created_ms in await client.zrange(BOARDS_KEY, 0, -1, withscores=True):
+        board = board_id.decode()
+        touched, head = await client.hmget(meta_key(board), "touched", "head")
+        last_ms = int(touched) if touched is not None else int(created_ms)
+        if head is not None and now_s - last_ms / 1000 > idle_s:
+            found.append((board, int(head)))
+    return found
+
+
+async def remove_board(client: Redis, board_id: str, head: int) -> bool:
+    """Drop an archived board from Redis unless a worker owns it or it changed since ``head``."""
+    keys = [meta_key(board_id), log_key(board_id), owner_key(board_id)]
+    return bool(await client.eval(REMOVE, 5, *keys, BOARDS_KEY, TOTAL_BYTES_KEY, board_id, head))

@@ -1,0 +1,76 @@
+"""Idle boards in Redis: `whiteboard redis expire` archives them byte-exact, then removes them.
+
+Boards never expire by default; with a retention in days, a board without a commit for longer is
+written to the boards directory first, and removed from Redis only if no worker holds it and it
+did not change in between: an archive is never the only thing lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.integration.client import pen_stroke
+from tests.redis.cluster import RawClient, Workers
+from whiteboard.store.redis_keys import BOARDS_KEY, TOTAL_BYTES_KEY, meta_key, owner_key
+from whiteboard.store.redis_transfer import export_board
+
+DAY_MS = 86_400_000
+REDIS_CLI = (sys.executable, "-m", "whiteboard", "redis")
+
+
+def expire(workers: Workers, archive: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*REDIS_CLI, "expire", "--redis", workers.redis.url, "--boards-dir", str(archive), *flags],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
+    workers: Workers, tmp_path: Path
+) -> None:
+    worker = workers.start()
+    for board in ("idle", "recent", "held"):
+        client = await RawClient.connect(worker.ws_url, board, f"writer-{board}")
+        await client.send(pen_stroke(f"{board}1"), pen_stroke(f"{board}2"))
+        await client.wait_for_seq(2)
+        await client.close()
+    worker.kill()  # its leases lapse; only "held" is taken again below
+    redis = workers.client()
+    long_ago = int(time.time() * 1000) - 40 * DAY_MS
+    for board in ("idle", "held"):
+        await redis.hset(meta_key(board), "touched", long_ago)
+    await redis.set(owner_key("held"), "another-worker", px=60_000)
+    idle_log = await export_board(redis, "idle")
+    total_before = int(await redis.get(TOTAL_BYTES_KEY))
+
+    archive = tmp_path / "archive"
+    never = expire(workers, archive)
+    assert never.returncode == 2 and "never expire" in never.stderr
+
+    done = expire(workers, archive, "--redis-retention-days", "30")
+    assert done.returncode == 0, done.stderr
+    assert "expired idle" in done.stdout and "kept held" in done.stdout
+    assert (archive / "idle.log").read_bytes() == idle_log
+    assert not (archive / "held.log").exists() and not (archive / "recent.log").exists()
+    assert await redis.exists(meta_key("idle")) == 0
+    assert await redis.zscore(BOARDS_KEY, "idle") is None
+    assert int(await redis.get(TOTAL_BYTES_KEY)) == total_before - len(idle_log)
+    assert await redis.zscore(BOARDS_KEY, "held") is not None
+    assert await redis.zscore(BOARDS_KEY, "recent") is not None
+
+    # The archive is the board: importing it back gives the same log.
+    back = subprocess.run(
+        [*REDIS_CLI, "import", "--redis", workers.redis.url, "--boards-dir", str(archive), "idle"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert back.returncode == 0, back.stderr
+    assert await export_board(redis, "idle") == idle_log
+    await redis.aclose()
