@@ -19,6 +19,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from . import settings as settings_module
+from .logformat import configure_logging
 from .loglimit import limit_repeats
 from .server.app import create_app, shutdown
 from .server.sharing import ShareLinks
@@ -139,13 +140,12 @@ async def run_server(settings: Settings, config: Config | None = None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         settings = settings_from_args(args, dict(os.environ))
     except ValueError as exc:
         parser.error(str(exc))
+    configure_logging(settings.log_format)
     if args.command == "serve":
         limit_repeats()
         if settings.workers > 1 and not os.environ.get(LISTEN_FD_ENV):

@@ -371,6 +371,12 @@ SETTINGS: tuple[Setting, ...] = (
         "export_cache_bytes", 64 * 1024 * 1024, "Bytes of rendered exports kept in that cache."
     ),
     Setting(
+        "log_format",
+        "text",
+        "How log lines look: 'text' (one line per event, for people) or 'json' (one JSON object "
+        "per line with the event's fields as keys: board, peer, code, reason; for log pipelines).",
+    ),
+    Setting(
         "redis_url",
         "",
         "Keep boards in Redis instead of boards_dir (redis://host:6379/0, rediss://..., "
@@ -390,6 +396,13 @@ SETTINGS: tuple[Setting, ...] = (
         "after a worker dies, commits pause at most this long before another takes over.",
     ),
     Setting(
+        "redis_retention_days",
+        0.0,
+        "Days without a commit after which `whiteboard redis expire` archives a board to "
+        "boards_dir (byte-exact) and removes it from Redis; 0: boards never expire. The server "
+        "itself never removes a board: run the command (e.g. daily from cron).",
+    ),
+    Setting(
         "redis_durability",
         "always",
         "What Redis' append-only file promises, checked at start-up: 'always' (appendfsync "
@@ -399,6 +412,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 REDIS_DURABILITY = ("always", "everysec")
+LOG_FORMATS = ("text", "json")
+"""The ``log_format`` values (``logformat.configure_logging``)."""
 """The Redis ``appendfsync`` modes the server can promise (docs/deploy.md, Durability)."""
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -479,9 +494,11 @@ class Settings:
     export_timeout_s: float = _DEFAULTS["export_timeout_s"]
     export_cache_entries: int = _DEFAULTS["export_cache_entries"]
     export_cache_bytes: int = _DEFAULTS["export_cache_bytes"]
+    log_format: str = _DEFAULTS["log_format"]
     redis_url: str = _DEFAULTS["redis_url"]
     workers: int = _DEFAULTS["workers"]
     redis_lease_ms: int = _DEFAULTS["redis_lease_ms"]
+    redis_retention_days: float = _DEFAULTS["redis_retention_days"]
     redis_durability: str = _DEFAULTS["redis_durability"]
     limits: Limits = field(init=False)
 
@@ -493,6 +510,10 @@ class Settings:
             raise ValueError(
                 "--workers above 1 needs --redis URL: the file store allows one writer per "
                 "board, so several workers must share boards through Redis"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
             )
         if self.redis_durability not in REDIS_DURABILITY:
             raise ValueError(

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from .. import protocol
+from ..logformat import log_event
 from ..protocol import Want
 from ..server.counters import COUNTS
 from ..store.redis import OwnershipLost, RedisLog
@@ -105,7 +106,7 @@ class BoardCluster:
             if await self.log.acquire():
                 await self._catch_up_as_owner()
         except Exception as exc:  # Redis went away meanwhile: maintenance tries again
-            log.info("board %s: could not take ownership yet (%r)", self.board_id, exc)
+            log_event(log, logging.INFO, "lease_pending", board=self.board_id, reason=repr(exc))
         self._inputs.append(["?"])  # who is here? every worker answers with its peers
         self._maintenance = asyncio.create_task(self._maintain(), name=f"cluster-{self.board_id}")
 
@@ -334,7 +335,7 @@ class BoardCluster:
         now = time.monotonic()
         for worker, seen in list(self._worker_seen.items()):
             if now - seen > PEER_TIMEOUT_S:
-                log.info("board %s: worker %s went quiet; its peers left", self.board_id, worker)
+                log_event(log, logging.INFO, "worker_quiet", board=self.board_id, worker=worker)
                 self._drop_worker(worker)
         for forwarded in self._forwarded.values():
             if now - forwarded.sent_s > REQUEST_RETRY_S:
@@ -359,7 +360,7 @@ class BoardCluster:
         if self.hub.board.head_seq != await self.log.stored_head():
             raise OwnershipLost("the stream moved while taking over")
         COUNTS.lease_changes += 1
-        log.info("board %s: this worker owns it now (epoch %s)", self.board_id, self.log.epoch)
+        log_event(log, logging.INFO, "lease_acquired", board=self.board_id, epoch=self.log.epoch)
         forwarded, self._forwarded = self._forwarded, {}
         for item in forwarded.values():
             self.hub.commit_own_forwarded(item.conn, item.request)

@@ -18,6 +18,7 @@ import msgpack
 
 from .. import protocol
 from ..board import Duplicate
+from ..logformat import log_event
 from ..protocol import CloseCode, Cursor, End, ErrorCode, InvalidMessage, Rename, Stroke, Want
 from ..server.connection import Connection, for_everyone
 from ..server.hub import BoardHub
@@ -197,7 +198,9 @@ class ClusterHub(BoardHub):
         resume (or resync) from Redis, and unload it."""
         if self.failed:
             return
-        log.warning("board %s: reloading from Redis (%s)", self.board_id, reason)
+        log_event(
+            log, logging.WARNING, "board_reload", board=self.board_id, code=code, reason=reason
+        )
         self.failed = True
         self._ops, self._acks = [], []
         for conn in self.connections:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from ..logformat import log_event
 from ..store.redis_keys import PREFIX, channel
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class RedisLink:
                 delay = RESUBSCRIBE_BACKOFF_S[min(failures, len(RESUBSCRIBE_BACKOFF_S) - 1)]
                 failures += 1
                 if failures == 1:
-                    log.warning("redis subscription lost (%s); resubscribing", exc)
+                    log_event(log, logging.WARNING, "redis_resubscribe", reason=str(exc))
                 await asyncio.sleep(delay)
             else:
                 failures = 0
@@ -205,9 +206,11 @@ class RedisLink:
             if ok != self.ready:
                 self.ready = ok
                 if ok:
-                    log.info("redis answers (run %s); worker %s", self.run_id[:8], self.worker_id)
+                    log_event(
+                        log, logging.INFO, "redis_up", run=self.run_id[:8], worker=self.worker_id
+                    )
                 else:
-                    log.warning("redis does not answer; refusing new connections until it does")
+                    log_event(log, logging.WARNING, "redis_down", worker=self.worker_id)
                 for callback in list(self._on_ready_change):
                     callback(ok)
             await asyncio.sleep(PROBE_INTERVAL_S)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..board import LiveStroke
+from ..logformat import log_event
 from ..protocol import CloseCode, Want
 from .counters import COUNTS
 from .outbox import Batch, Outbox, SlowConsumer
@@ -59,6 +60,7 @@ class Connection:
         "_closing",
         "_frame_rate",
         "author",
+        "board_id",
         "close_code",
         "close_reason",
         "close_timeout_s",
@@ -84,7 +86,9 @@ class Connection:
         bytes_per_second: float,
         close_timeout_s: float,
         want: Want = Want.ALL,
+        board_id: str = "",
     ) -> None:
+        self.board_id = board_id
         self.peer = peer
         self.want = want
         self.author = author
@@ -119,7 +123,9 @@ class Connection:
         self.close_code, self.close_reason = code, reason
         COUNTS.closes[code] += 1
         level = logging.DEBUG if code == CloseCode.GOING_AWAY else logging.INFO
-        log.log(level, "peer %d closed with %d: %s", self.peer, code, reason)
+        log_event(
+            log, level, "closed", board=self.board_id, peer=self.peer, code=code, reason=reason
+        )
         self.outbox.drop()
         self._closing, self._abort_timer = start_close(
             self.outbox.sink, code, reason, self.close_timeout_s if timeout_s is None else timeout_s

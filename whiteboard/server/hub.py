@@ -180,6 +180,7 @@ class BoardHub:
             bytes_per_second=settings.bytes_per_second,
             close_timeout_s=settings.close_timeout_s,
             want=hello.want,
+            board_id=self.board_id,
         )
         since = hello.since or 0
         # The client knows a board this server does not (more ops, or another history): resync.

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import protocol
+from ..logformat import log_event
 from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from .admission import Admission
@@ -203,7 +204,7 @@ async def close_and_drain(
     sink: Sink, receive: Receive, code: int, reason: str, timeout_s: float
 ) -> None:
     """Refuse a socket that did not join: one log line, the close frame, then drain."""
-    log.info("connection refused with %d: %s", code, reason)
+    log_event(log, logging.INFO, "refused", code=code, reason=reason)
     task, timer = start_close(sink, code, reason, timeout_s)
     try:
         await drain(receive, timeout_s)
