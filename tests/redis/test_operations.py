@@ -145,6 +145,7 @@ async def test_health_readiness_and_metrics_of_one_worker(workers: object) -> No
         {"type": "undo", "id": "u1"}, {"type": "redo", "id": "r1"}, {"type": "redo", "id": "r2"}
     )  # the last has nothing to redo: an error
     await ann.wait_for(lambda m: m.get("type") == "error")
+    await ann.wait_for_seq(4)  # the error may come before the undo and redo are durable
     await ann.close()
     with urllib.request.urlopen(worker.http_url + "/readyz", timeout=5) as response:
         assert response.status == 200
