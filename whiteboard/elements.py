@@ -378,6 +378,28 @@ def item_kind(item: Item) -> str:
 _ITEM_KIND: dict[type, str] = {Stroke: "stroke", Text: "text", Note: "note", Image: "image"}
 
 
+def element_wire(message: ElementMessage) -> dict[str, Any]:
+    """The map a client would send for ``message`` (decoding it gives ``message`` back): how a
+    follower worker forwards an element op to the board's owner in Redis mode."""
+    head: dict[str, Any] = {"type": _MESSAGE_KIND[type(message)], "id": message.id}
+    if isinstance(message, Text | Note | Image):
+        return head | item_fields(message)
+    if isinstance(message, Add):
+        items = [{"type": item_kind(i), "id": i.id, **item_fields(i)} for i in message.items]
+        return head | {"items": items}
+    if isinstance(message, Transform):
+        return head | {"ids": list(message.ids), "m": list(message.m)}
+    if isinstance(message, ZOrder):
+        return head | {"ids": list(message.ids), "to": message.to}
+    return head | {"target": message.target, "text": message.text}
+
+
+_MESSAGE_KIND: dict[type, str] = {
+    **{Text: "text", Note: "note", Image: "image"},
+    **{Add: "add", Transform: "transform", ZOrder: "z", Edit: "edit"},
+}
+
+
 def draft_fields(draft: Draft) -> dict[str, Any]:
     """A draft as relayed to others (``peer`` added by the hub)."""
     fields: dict[str, Any] = {"id": draft.id, "kind": draft.kind, "x": draft.x, "y": draft.y}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -170,6 +171,32 @@ def _write_log(boards_dir: Path, board_id: str, data: bytes, same_is_fine: bool 
     return True
 
 
+async def _archive_images(client: Any, directory: Path, board_id: str) -> None:
+    """The board's images as ``<directory>/<sha256>.<ext>`` files, fsynced, before removal."""
+    from .store.redis_media import media_key
+
+    _write_images(directory, await client.hgetall(media_key(board_id)))
+
+
+def _write_images(directory: Path, images: dict[bytes, bytes]) -> None:
+    if not images:
+        return
+    directory.mkdir(exist_ok=True)
+    for name, data in images.items():
+        with open(directory / check_media_name(name.decode()), "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def check_media_name(name: str) -> str:
+    from .elements import MEDIA_NAME
+
+    if not MEDIA_NAME.fullmatch(name):
+        raise ValueError(f"not an image name: {name!r}")
+    return name
+
+
 def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
     import time
 
@@ -187,10 +214,12 @@ def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
                 if not _write_log(boards_dir, board_id, data, same_is_fine=True):
                     failures += 1
                     continue
+                await _archive_images(client, boards_dir / f"{board_id}.media", board_id)
                 if await remove_board(client, board_id, head):
                     print(f"expired {board_id}: {len(data)} bytes archived", file=stdout)
                 else:  # it stays in Redis, so its archive would only go stale
                     (boards_dir / f"{board_id}{LOG_SUFFIX}").unlink()
+                    shutil.rmtree(boards_dir / f"{board_id}.media", ignore_errors=True)
                     print(f"kept {board_id}: in use or changed since it was read", file=stdout)
         finally:
             await client.aclose()

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.integration.client import pen_stroke
 from tests.redis.cluster import RawClient, Workers
 from whiteboard.store.redis_keys import BOARDS_KEY, TOTAL_BYTES_KEY, meta_key, owner_key
+from whiteboard.store.redis_media import media_key
 from whiteboard.store.redis_transfer import export_board
 
 DAY_MS = 86_400_000
@@ -45,6 +46,7 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     for board in ("idle", "held"):
         await redis.hset(meta_key(board), "touched", long_ago)
     await redis.set(owner_key("held"), "another-worker", px=60_000)
+    await redis.hset(media_key("idle"), "ab" * 32 + ".png", b"picture bytes")
     idle_log = await export_board(redis, "idle")
     total_before = int(await redis.get(TOTAL_BYTES_KEY))
 
@@ -56,6 +58,8 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     assert done.returncode == 0, done.stderr
     assert "expired idle" in done.stdout and "kept held" in done.stdout
     assert (archive / "idle.log").read_bytes() == idle_log
+    assert (archive / "idle.media" / ("ab" * 32 + ".png")).read_bytes() == b"picture bytes"
+    assert await redis.exists(media_key("idle")) == 0
     assert not (archive / "held.log").exists() and not (archive / "recent.log").exists()
     assert await redis.exists(meta_key("idle")) == 0
     assert await redis.zscore(BOARDS_KEY, "idle") is None

@@ -18,6 +18,7 @@ import msgpack
 
 from .. import protocol
 from ..board import Duplicate
+from ..elements import ElementMessage, element_wire
 from ..logformat import log_event
 from ..protocol import CloseCode, Cursor, End, ErrorCode, InvalidMessage, Rename, Stroke, Want
 from ..server.connection import Connection, for_everyone
@@ -25,7 +26,7 @@ from ..server.hub import BoardHub
 from ..server.outbox import Batch
 from ..server.sink import Sink
 from ..settings import Settings
-from ..store.base import StorageFull
+from ..store.base import MediaStore, StorageFull
 from ..store.redis import RedisLog
 from .board import BoardCluster, RemotePeer, encode_stroke_request
 from .link import RedisLink
@@ -41,8 +42,9 @@ class ClusterHub(BoardHub):
         settings: Settings,
         on_idle: Callable[[BoardHub], None],
         link: RedisLink,
+        media: MediaStore | None = None,
     ) -> None:
-        super().__init__(board_id, board_log, settings, on_idle)
+        super().__init__(board_id, board_log, settings, on_idle, media)
         self.cluster = BoardCluster(self, link, board_log)
 
     async def load(self) -> None:
@@ -86,13 +88,17 @@ class ClusterHub(BoardHub):
             super()._commit(conn, message)
             return
         live = conn.live.pop(message.id, None) if isinstance(message, End | Stroke) else None
+        previewed = message.id in conn.previews  # a text typed or a move dragged, now committed
+        conn.previews.discard(message.id)
         if isinstance(message, End):
             if live is None:
                 raise InvalidMessage("end of a stroke that was never begun", message.id)
             request = encode_stroke_request(message.id, live)
+        elif isinstance(message, ElementMessage):
+            request = element_wire(message)
         else:
             request = protocol.to_wire(message)
-        self.cluster.forward(conn, request, was_live=live is not None)
+        self.cluster.forward(conn, request, was_live=live is not None or previewed)
         self.wake()
 
     def flush(self) -> None:

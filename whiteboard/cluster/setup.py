@@ -3,6 +3,7 @@ an operator needs at start-up (eviction, durability)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -25,9 +26,11 @@ class RedisMode:
             self.link.client, settings, self.link.worker_id, ready=lambda: self.link.ready
         )
         self._hubs: Hubs | None = None
+        self._secret_task: asyncio.Task[None] | None = None
 
     def make_hub(self, board_id: str, on_idle: Callable[[BoardHub], None]) -> BoardHub:
-        return ClusterHub(board_id, self.store.log(board_id), self.settings, on_idle, self.link)
+        log_ = self.store.log(board_id)
+        return ClusterHub(board_id, log_, self.settings, on_idle, self.link, self.store.media)
 
     def unavailable(self) -> str | None:
         """Why no board can be opened now (new handshakes get 1013), or None."""
@@ -40,6 +43,7 @@ class RedisMode:
         self.link.on_ready_change(self._ready_changed)
         await self.link.start()
         try:
+            await self.store.media.load_secret()
             await self.check_configuration()
         except Exception as exc:  # Redis down at start-up: the probe will say when it is back
             log.warning("could not read Redis' configuration (%s)", exc)
@@ -48,11 +52,21 @@ class RedisMode:
         await self.link.stop()
 
     def _ready_changed(self, ready: bool) -> None:
-        if ready or self._hubs is None:
+        if ready:
+            self._secret_task = asyncio.get_running_loop().create_task(self._load_secret())
+            return
+        if self._hubs is None:
             return
         for hub in self._hubs.all_loaded():
             if isinstance(hub, ClusterHub):
                 hub.history_replaced("Redis does not answer", CloseCode.TRY_AGAIN_LATER)
+
+    async def _load_secret(self) -> None:
+        """Redis answers again (or for the first time): media keys need the shared secret."""
+        try:
+            await self.store.media.load_secret()
+        except Exception as exc:
+            log.warning("could not read the media secret from Redis (%s)", exc)
 
     async def check_configuration(self) -> None:
         """Warn about settings under which Redis would lose boards or break the promise made."""

@@ -42,6 +42,7 @@ from .redis_keys import (
     meta_key,
     owner_key,
 )
+from .redis_media import RedisMedia, media_bytes_key
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,13 @@ class RedisStore:
         self._renew = client.register_script(RENEW)
         self._release = client.register_script(RELEASE)
         self._commit = client.register_script(COMMIT)
+        self.media = RedisMedia(
+            client,
+            max_images_per_board=settings.max_images_per_board,
+            grace_s=settings.media_grace_s,
+            max_board_bytes=settings.max_board_bytes,
+            max_total_bytes=settings.max_total_bytes,
+        )
 
     def log(self, board_id: str) -> RedisLog:
         return RedisLog(self, board_id)
@@ -260,6 +268,7 @@ class RedisLog:
                 owner_key(self.board_id),
                 BOARDS_KEY,
                 TOTAL_BYTES_KEY,
+                media_bytes_key(self.board_id),
             ],
             args=[
                 self.token,

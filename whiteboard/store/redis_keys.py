@@ -89,7 +89,7 @@ COMMIT = (
     RUN_ID
     + """
 -- Compare-and-append one group of records, fenced by the lease.
--- KEYS: meta, log, owner, boards, total bytes.
+-- KEYS: meta, log, owner, boards, total bytes, the board's image bytes (redis_media).
 -- ARGV: token, expected head, ops in the group, records, max board bytes, max total bytes,
 --       max boards, board id, now (ms), channel, epoch.
 -- Returns {0, new head, total bytes, boards} or {code, detail}: -1 fenced (another owner),
@@ -101,7 +101,9 @@ local head = tonumber(meta[1] or '0')
 if head ~= tonumber(ARGV[2]) then return {-3, tostring(head)} end
 local size = string.len(ARGV[4])
 local bytes = tonumber(meta[2] or '0') + size
-if bytes > tonumber(ARGV[5]) then return {-4, 'board'} end
+if bytes + tonumber(redis.call('GET', KEYS[6]) or '0') > tonumber(ARGV[5]) then
+  return {-4, 'board'}
+end
 local total = tonumber(redis.call('GET', KEYS[5]) or '0') + size
 if total > tonumber(ARGV[6]) then return {-4, 'total'} end
 if head == 0 and not redis.call('ZSCORE', KEYS[4], ARGV[8]) then
@@ -120,13 +122,15 @@ return {0, tostring(last), tostring(total), redis.call('ZCARD', KEYS[4])}
 
 REMOVE = """
 -- Remove an archived board, only if nobody owns it and it has not changed since it was read.
--- KEYS: meta, log, owner, boards, total bytes. ARGV: board id, head when archived.
+-- KEYS: meta, log, owner, boards, total bytes, images, pending images, image bytes.
+-- ARGV: board id, head when archived.
 -- Returns 1 when removed, 0 when it is in use or changed (the caller keeps it).
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local meta = redis.call('HMGET', KEYS[1], 'head', 'bytes')
 if tonumber(meta[1] or '-1') ~= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+local images = tonumber(redis.call('GET', KEYS[8]) or '0')
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[6], KEYS[7], KEYS[8])
 redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('DECRBY', KEYS[5], tonumber(meta[2] or '0'))
+redis.call('DECRBY', KEYS[5], tonumber(meta[2] or '0') + images)
 return 1
 """
