@@ -49,6 +49,7 @@ PEER_BITS = 24
 MAINTENANCE_S = 1.0
 HEARTBEAT_S = 2.0
 PEER_TIMEOUT_S = 6.0
+ASK_INTERVAL_S = 1.0
 REQUEST_RETRY_S = 2.0
 
 
@@ -92,6 +93,7 @@ class BoardCluster:
         self._held_acks: list[tuple[str, int, int, str, bytes]] = []  # worker, peer, seq, id, ack
         self._maintenance: asyncio.Task[None] | None = None
         self._next_heartbeat = 0.0
+        self._next_ask = 0.0
         self._resync = asyncio.Event()
         self.closed = False
 
@@ -107,7 +109,7 @@ class BoardCluster:
                 await self._catch_up_as_owner()
         except Exception as exc:  # Redis went away meanwhile: maintenance tries again
             log_event(log, logging.INFO, "lease_pending", board=self.board_id, reason=repr(exc))
-        self._inputs.append(["?"])  # who is here? every worker answers with its peers
+        self._ask_who_is_here()
         self._maintenance = asyncio.create_task(self._maintain(), name=f"cluster-{self.board_id}")
 
     async def close(self) -> None:
@@ -203,6 +205,17 @@ class BoardCluster:
 
     def on_resubscribed(self) -> None:
         self._resync.set()
+        self._ask_who_is_here()  # joins may have been published while we were not listening
+
+    def _ask_who_is_here(self) -> None:
+        """Every worker answers with its peers. Asked on load, after a resubscription, and when
+        an event names a peer this worker never heard join (pub/sub lost it): at most once per
+        ``ASK_INTERVAL_S``."""
+        now = time.monotonic()
+        if now >= self._next_ask:
+            self._next_ask = now + ASK_INTERVAL_S
+            self._inputs.append(["?"])
+            self.hub.wake()
 
     def _on_committed(self, epoch: str, last_seq: int, data: bytes) -> None:
         hub = self.hub
@@ -249,13 +262,17 @@ class BoardCluster:
                 self._remote_leave(item[1])
             elif kind == b"c":
                 peer = self._remote.get(item[1])
-                if peer is not None:
+                if peer is None:
+                    self._ask_who_is_here()
+                else:
                     hub.presence.cursor(peer, item[2], item[3])  # type: ignore[arg-type]
                     hub.wake()
             elif kind == b"x":
                 peer = self._remote.get(item[1])
                 stroke_id = None if item[3] is None else _text(item[3])
-                if peer is not None:
+                if peer is None:
+                    self._ask_who_is_here()
+                else:
                     hub.relay(peer, item[4], Want(item[2]), stroke_id)
             elif kind == b"r":
                 if self.is_owner:
