@@ -2,7 +2,8 @@
  * The wire protocol's browser side: msgpack frames, delta-coded points, ids.
  * Names follow `whiteboard/protocol.py`; the reference is docs/protocol.md.
  */
-import { decode, encode } from "../vendor/msgpack/index.mjs";
+import { decode } from "../vendor/msgpack/decode.mjs";
+import { encode } from "../vendor/msgpack/encode.mjs";
 import { LIMITS } from "./limits.js";
 
 /**
