@@ -18,10 +18,12 @@ it (10,000 freehand strokes x 50 points, ``latejoin.build_board``), then drives 
 
 ``--baseline REV`` serves ``git archive REV`` from a second server on its own copy of the board
 and measures it in the same run, interleaved run by run, as the reference (repeat it to compare
-several revisions).
+several revisions); ``--variant NAME=ARGS`` does the same for this tree served with other
+``serve`` arguments.
 
     python bench/bench_browser.py                       # this tree, both views, 5 runs each
     python bench/bench_browser.py --baseline c0e1bf2    # and the old client beside it
+    python bench/bench_browser.py --variant "small=--replay-frame-bytes 131072"  # a setting
 
 Wrap it in ``/work/tools/quiet`` on a shared machine (the CPU pressure of each run is printed).
 Results go to bench/results/browser-<time>.json (git-ignored); docs/performance.md, "Browser".
@@ -154,6 +156,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--visits", default="first,return", help="comma-separated: first (nothing cached), return"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="also measure this tree served with these extra serve arguments (repeatable), e.g."
+        " 'small-frames=--replay-frame-bytes 131072'",
+    )
     parser.add_argument("--strokes", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=50)
     parser.add_argument("--no-gesture", action="store_true", help="skip the pan/zoom measurement")
@@ -163,8 +173,10 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def start_server(label: str, root: Path, port: int, tmp: Path) -> Server:
-    argv = [sys.executable, "-m", "whiteboard", "serve", "--port", str(port)]
+def start_server(
+    label: str, root: Path, port: int, tmp: Path, extra: list[str] | None = None
+) -> Server:
+    argv = [sys.executable, "-m", "whiteboard", "serve", "--port", str(port), *(extra or [])]
     argv += ["--boards-dir", str(tmp / f"boards-{label}"), "--fsync", "off"]
     server = Server(label, "whiteboard", port, argv, tmp / f"server-{label}.log", cwd=root)
     server.start()
@@ -314,13 +326,19 @@ def main() -> None:
     visits = [v.strip() for v in args.visits.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-browser-"))
     trees = {"this tree": REPO}
+    extra_args: dict[str, list[str]] = {}
+    for variant in args.variant:
+        name, _, serve_args = variant.partition("=")
+        trees[f"this tree {name}"] = REPO
+        extra_args[f"this tree {name}"] = serve_args.split()
     for rev in args.baseline:
         trees[f"baseline {rev}"] = export_tree(rev, tmp)
     servers: dict[str, Server] = {}
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": [], "gestures": []}
     try:
         for index, (label, root) in enumerate(trees.items()):
-            servers[label] = start_server(f"t{index}", root, args.base_port + index, tmp)
+            port = args.base_port + index
+            servers[label] = start_server(f"t{index}", root, port, tmp, extra_args.get(label))
             hello = builder_hello(root)
             built = asyncio.run(
                 build_board(servers[label], BOARD, args.strokes, args.points, hello=hello)
@@ -336,7 +354,7 @@ def main() -> None:
                     shot = None
                     if args.screenshots:
                         args.screenshots.mkdir(parents=True, exist_ok=True)
-                        name = f"{label.split()[0]}-{view.rstrip('%')}-{visit}-{rep}.png"
+                        name = f"{label.replace(' ', '-')}-{view.rstrip('%')}-{visit}-{rep}.png"
                         shot = args.screenshots / name
                     run = first_render(browser, url, seq, shot, visit)
                     run.update(tree=label, view=view, visit=visit, rep=rep)
