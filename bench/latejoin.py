@@ -39,7 +39,9 @@ async def build_board(
     window_strokes: int = 2048,
     seed: int = 7,
     hello: bytes | None = None,
+    since: int | None = None,
 ) -> dict:
+    """Draw ``strokes`` on ``board``: empty, or (``since``) already holding that many ops."""
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
     state = {"committed": 0, "errors": 0}
@@ -61,10 +63,11 @@ async def build_board(
             state["errors"] += 1
 
     ws = await RawWebSocket.connect(server.port, f"/b/{board}/ws", on_message)
-    ws.send(hello or _hello("builder"))  # another tree's server may speak another version
+    # another tree's server may speak another version
+    ws.send(hello or hello_frame(f"bench{random.getrandbits(48):x}", "builder", "#654321", since))
     welcome = await asyncio.wait_for(welcomed, 10)
-    if welcome["seq"]:
-        raise RuntimeError(f"board {board} is not empty (seq {welcome['seq']})")
+    if welcome["seq"] != (since or 0):
+        raise RuntimeError(f"board {board} is at seq {welcome['seq']}, not {since or 0}")
     started = time.perf_counter()
     deadline = loop.time() + BUILD_TIMEOUT_S
     sent = 0
@@ -108,6 +111,8 @@ async def late_join(server: Server, board: str) -> dict:
         "frames": 0,
         "welcome_s": None,
         "decode_s": 0.0,
+        "snapshot_bytes": 0,
+        "snapshot_seq": None,
     }
     started = time.perf_counter()
 
@@ -119,6 +124,7 @@ async def late_join(server: Server, board: str) -> dict:
         kind = message.get("type")
         if kind == "welcome":
             state["target"] = message["seq"]
+            state["snapshot_seq"] = message.get("snapshot")
             state["welcome_s"] = t0 - started
             if not message["seq"]:
                 done.set_result(None)
@@ -128,6 +134,12 @@ async def late_join(server: Server, board: str) -> dict:
                 if op.get("type") == "stroke":
                     state["strokes"] += 1
                     state["points"] += len(op["pts"]) // 2
+                elif op.get("type") == "snapshot":  # the board so far, compacted
+                    state["snapshot_bytes"] += len(payload)  # one part per frame
+                    state["strokes"] += sum(1 for style in op["style"] if style is not None)
+                    state["points"] += sum(op["n"])
+                    if not op["last"]:
+                        continue
                 seq = op.get("seq")
                 if seq is not None and seq == state["target"]:
                     done.set_result(None)
@@ -148,4 +160,6 @@ async def late_join(server: Server, board: str) -> dict:
         "strokes": state["strokes"],
         "points": state["points"],
         "seq": state["target"],
+        "snapshot_seq": state["snapshot_seq"],
+        "snapshot_bytes": state["snapshot_bytes"],
     }

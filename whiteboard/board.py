@@ -20,7 +20,7 @@ from typing import Any
 
 import msgpack
 
-from . import elements, protocol
+from . import elements, protocol, restore
 from .elements import (
     IDENTITY,
     Add,
@@ -114,11 +114,17 @@ class BoardStats:
 @dataclass(slots=True)
 class Board:
     """State of one board, rebuilt from its log; ``max_strokes`` caps the elements one board may
-    hold, ``max_images`` its images; ``limits`` bound what transforms may do."""
+    hold, ``max_images`` its images; ``limits`` bound what transforms may do.
+
+    ``undo_window`` is how many of each author's newest actions a snapshot (``snapshot.py``)
+    keeps what they need to be undone or redone; an undo or redo reaching further back carries
+    that itself, in its ``restore`` field (0: never, the board keeps no window).
+    """
 
     max_strokes: int
     max_images: int = 2**62
     limits: Limits = field(default_factory=Limits)
+    undo_window: int = 0
     ops: list[bytes] = field(default_factory=list)
     strokes: dict[str, int] = field(default_factory=dict)  # stroke id -> index, in seq order
     stroke_ids: list[str] = field(default_factory=list)  # index -> stroke id
@@ -132,6 +138,9 @@ class Board:
     added_by: dict[str, tuple[str, ...]] = field(default_factory=dict)  # add op -> its items
     item_of: dict[str, str] = field(default_factory=dict)  # item id -> its add op
     layout: Layout = field(default_factory=Layout)
+    action_counts: dict[str, int] = field(default_factory=dict)  # actions each author pushed
+    action_numbers: dict[str, int] = field(default_factory=dict)  # action op id -> its number
+    # among its author's actions (1, 2, ...): the newest undo_window of them are in the window
     stats: BoardStats = field(default_factory=BoardStats)
 
     @property
@@ -164,6 +173,8 @@ class Board:
         kind = _KIND[type(message)]
         fields = self._fields_for(message, author, live)
         encoded = protocol.encode_op(seq, kind, message.id, author, **fields)
+        if isinstance(fields.get("restore"), restore.Encoded):  # spliced in, not re-encoded
+            encoded = restore.with_field(encoded, "restore", fields.pop("restore"))
         if reserve is not None:
             reserve(len(encoded))
         self.apply({"type": kind, "seq": seq, "id": message.id, "by": author, **fields}, encoded)
@@ -201,7 +212,17 @@ class Board:
         stack = (self.undo_stacks if isinstance(message, Undo) else self.redo_stacks).get(author)
         if not stack:
             raise NothingToDo(f"nothing to {_KIND[type(message)]}", message.id)
-        return {"target": stack[-1]}
+        target = stack[-1]
+        changes = restore.what_changes(self, target, isinstance(message, Undo), self.head_seq + 1)
+        return {"target": target} if changes is None else {"target": target, "restore": changes}
+
+    def in_window(self, action_id: str) -> bool:
+        """Is ``action_id`` among its author's newest ``undo_window`` actions? Actions only ever
+        leave the window (counts grow), so what a snapshot kept for them stays enough later."""
+        if not self.undo_window:
+            return True
+        author = self.op_author[action_id]
+        return self.action_counts[author] - self.action_numbers[action_id] < self.undo_window
 
     def is_visible(self, stroke_id: str) -> bool:
         index = self.strokes.get(stroke_id)
@@ -244,6 +265,8 @@ class Board:
                 units += len(self.layout.transforms[stack[-1]][1])
             elif stack and stack[-1] in self.added_by:
                 units += len(self.added_by[stack[-1]])
+            if stack and not self.in_window(stack[-1]):  # the restore copies elements whole
+                units += WORK_PER_MESSAGE * len(restore.action_elements(self, stack[-1]))
         return units
 
     def _check_room(self, elements_added: int, images_added: int, op_id: str) -> None:
@@ -393,6 +416,9 @@ class Board:
     def _push_action(self, author: str, op_id: str) -> None:
         self.undo_stacks.setdefault(author, []).append(op_id)
         self.redo_stacks.pop(author, None)
+        number = self.action_counts.get(author, 0) + 1
+        self.action_counts[author] = number
+        self.action_numbers[op_id] = number
 
     def _hide(self, ids: Sequence[str]) -> tuple[str, ...] | bytes:
         """Hide ``ids`` for an erase; return what its undo must show again: the ids that were
@@ -484,6 +510,21 @@ class Board:
         if edited is not None:
             op["text"] = edited[0]
         return op
+
+    def element(self, element_id: str, decoded: dict[int, Any] | None = None) -> dict[str, Any]:
+        """An element as it is now: the op (or the item of an ``add``) that added it, with its
+        ``seq`` and ``by``, its current placement ``m`` and text (``pts`` stay delta-coded).
+        ``decoded`` caches decoded ``add`` ops by seq across calls."""
+        seq = self.op_seq[element_id]
+        op = None if decoded is None else decoded.get(seq)
+        if op is None:
+            op = msgpack.unpackb(self.ops[seq - 1], raw=False, use_list=False)
+            if decoded is not None and op["type"] == "add":
+                decoded[seq] = op
+        if op["type"] == "add":
+            position = self.layout.positions.get(element_id, 0)
+            op = {**op["items"][position], "seq": seq, "by": op["by"]}
+        return self._as_placed(element_id, op)
 
 
 def _checked_element(op: dict[str, Any]) -> dict[str, Any]:

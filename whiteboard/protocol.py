@@ -21,11 +21,11 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
-MIN_PROTOCOL_VERSION = 5
+MIN_PROTOCOL_VERSION = 7
 """The oldest client version still served. A change old pages cannot follow raises it to the new
 version; an older page is closed with UNSUPPORTED_VERSION and told to reload (a tab left open
 across an upgrade runs the old JavaScript)."""

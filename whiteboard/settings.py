@@ -312,6 +312,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
     Setting("replay_frame_bytes", 1024 * 1024, "Target size of one replay frame to a late joiner."),
     Setting("ping_interval_s", 20.0, "WebSocket ping interval: finds peers that vanished."),
+    Setting(
+        "compact_after_ops",
+        1000,
+        "A board's snapshot is rebuilt, in a background process, once this many ops were "
+        "committed since the last one: a late joiner gets the snapshot and at most about this "
+        "many ops, however long the history. 0: no snapshots (joins replay the whole log).",
+    ),
+    Setting(
+        "snapshot_undo_actions",
+        100,
+        "Each author's newest actions whose undo or redo a snapshot prepares: the strokes they "
+        "would show again travel in it. An undo reaching further back carries its strokes itself.",
+    ),
     # Exports (whiteboard/export/): memory, CPU and queue bounds.
     Setting(
         "max_export_pixels",
@@ -483,6 +496,8 @@ class Settings:
     idle_unload_s: float = _DEFAULTS["idle_unload_s"]
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]
     ping_interval_s: float = _DEFAULTS["ping_interval_s"]
+    compact_after_ops: int = _DEFAULTS["compact_after_ops"]
+    snapshot_undo_actions: int = _DEFAULTS["snapshot_undo_actions"]
     max_export_pixels: int = _DEFAULTS["max_export_pixels"]
     max_export_points: int = _DEFAULTS["max_export_points"]
     export_processes: int = _DEFAULTS["export_processes"]

@@ -97,6 +97,13 @@ class Visibility:
         return out
 
     @staticmethod
+    def indexes_in(snapshot: bytes) -> list[int]:
+        """Indexes set in a bitmap ``snapshot`` (what a clear hid), ascending."""
+        bits = Visibility()
+        bits._bits = bytearray(snapshot)
+        return bits.indexes()
+
+    @staticmethod
     def count_in(snapshot: bytes) -> int:
         return int.from_bytes(snapshot, "little").bit_count()
 

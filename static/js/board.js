@@ -7,7 +7,7 @@
  * (the names are older than the other kinds).
  */
 import { compose, IDENTITY, isIdentity, placeBox, placePoints, widthScale } from "./placement.js";
-import { absolutePoints, pointBoundsOfDeltas, strokeBoundsOfDeltas } from "./points.js";
+import { absolutePoints, pointBoundsOfDeltas, strokeBoundsOfDeltas, zigzagVarints } from "./points.js";
 import { noteBox, textBox, textLines } from "./text.js";
 
 /** Keys per seq in the drawing order (layout.py Z_SLOTS). */
@@ -152,6 +152,8 @@ export class Board {
   reset() {
     /** @type {number} highest seq applied */
     this.seq = 0;
+    /** Started from a snapshot: undo stacks hold only its window, older targets are unknown. */
+    this.fromSnapshot = false;
     /** @type {Map<string, ElementRecord>} */
     this.strokes = new Map();
     /** @type {ElementRecord[]} elements in the order they were added */
@@ -225,8 +227,77 @@ export class Board {
       this.#push(op.by, op.id);
     } else if (type === "undo" || type === "redo") {
       this.#undoRedo(type, op.by, op.target, op.seq, change);
+      if (op.restore) this.#restore(op.restore, change);
     } else {
       console.warn("whiteboard: unknown committed op", type);
+    }
+    return change;
+  }
+
+  /**
+   * Apply one part of a snapshot (docs/protocol.md, "Snapshots"): part 0 replaces the board; the
+   * last part sets its seq, undo and redo stacks and what the erases, clears and pastes in them
+   * hid or added.
+   * @param {object} part  a `snapshot` message
+   * @returns {Change} every element added (hidden ones with `visible` false)
+   */
+  loadSnapshot(part) {
+    if (part.part === 0) {
+      this.reset();
+      this.fromSnapshot = true;
+    }
+    /** @type {Change} */
+    const change = { added: [], shown: [], hidden: [], moved: [], reordered: [] };
+    const ids = part.ids || [];
+    const counts = part.n || [];
+    let total = 0;
+    for (const count of counts) total += 2 * count;
+    const coords = zigzagVarints(part.pts, total);
+    const seqSteps = zigzagVarints(part.seqs, ids.length);
+    const pairs = (list) => {
+      const map = new Map();
+      for (let i = 0; i + 1 < (list || []).length; i += 2) map.set(list[i], list[i + 1]);
+      return map;
+    };
+    const pressure = pairs(part.p);
+    const items = pairs(part.items);
+    const state = pairs(part.state);
+    let seq = 0;
+    let offset = 0;
+    for (let i = 0; i < ids.length; i++) {
+      seq += seqSteps[i];
+      const by = part.authors[part.by[i]];
+      let op;
+      if (items.has(i)) op = { ...items.get(i), id: ids[i], seq, by };
+      else {
+        const [tool, color, width] = part.styles[part.style[i]];
+        const end = offset + 2 * counts[i];
+        op = { type: "stroke", id: ids[i], seq, by, tool, color, width, pts: coords.subarray(offset, end) };
+        if (pressure.has(i)) op.p = pressure.get(i);
+        offset = end;
+      }
+      const placed = state.get(i);
+      if (placed?.m) op.m = placed.m;
+      const rec = new ElementRecord(op, this.order.length, placed?.z ?? seq * Z_SLOTS);
+      this.strokes.set(op.id, rec);
+      this.order.push(rec);
+      this.visibleCount += 1;
+      change.added.push(rec);
+    }
+    for (const position of part.hidden || []) {
+      const rec = this.order[position];
+      if (rec && rec.visible) {
+        rec.visible = false;
+        this.visibleCount -= 1;
+      }
+    }
+    if (part.last) {
+      this.seq = part.seq;
+      const idsAt = (positions) => positions.map((position) => this.order[position].id);
+      for (const [opId, positions] of Object.entries(part.hidden_by || {})) this.hiddenBy.set(opId, idsAt(positions));
+      for (const [opId, positions] of Object.entries(part.added_by || {})) this.addedBy.set(opId, idsAt(positions));
+      for (const [author, stack] of Object.entries(part.undo || {})) this.undoStacks.set(author, [...stack]);
+      for (const [author, stack] of Object.entries(part.redo || {})) this.redoStacks.set(author, [...stack]);
     }
     return change;
   }
@@ -272,7 +343,7 @@ export class Board {
       : [this.redoStacks, this.undoStacks];
     const stack = source.get(author);
     if (stack && stack[stack.length - 1] === target) stack.pop();
-    else console.warn(`whiteboard: ${kind} of ${target} is not on top of the stack`);
+    else if (!this.fromSnapshot) console.warn(`whiteboard: ${kind} of ${target} is not on top of the stack`);
     if (!dest.has(author)) dest.set(author, []);
     dest.get(author).push(target);
     const undoing = kind === "undo";
@@ -288,6 +359,52 @@ export class Board {
     } else if (this.zMoves.has(target)) this.#reorderAgain(target, seq, undoing, change);
     else if (this.edits.has(target)) this.#editAgain(target, undoing, change);
     else this.#setVisible(this.hiddenBy.get(target) || [], undoing, change);
+  }
+
+  /**
+   * What an undo or redo's `restore` says changes (docs/protocol.md, "Snapshots"), after the op
+   * was applied as usual: this page may lack what its target did (it started from a snapshot).
+   * @param {{show?: object[], hide?: string[], set?: object[]}} restore
+   * @param {Change} change
+   */
+  #restore(restore, change) {
+    const show = restore.show || [];
+    const missing = show.filter((op) => !this.strokes.has(op.id));
+    if (missing.length) this.#insertOld(missing, change);
+    this.#setVisible(show.map((op) => op.id), true, change);
+    this.#setVisible(restore.hide || [], false, change);
+    for (const { id, m, z, text } of restore.set || []) {
+      const rec = this.strokes.get(id);
+      if (!rec) continue;
+      if (m) this.#setPlacement(rec, Array.from(m, Number), change);
+      if (typeof z === "number" && rec.z !== z) {
+        rec.z = z;
+        change.reordered.push(rec);
+      }
+      if (typeof text === "string" && rec.text !== text) {
+        const before = rec.bbox;
+        rec.text = text;
+        rec.version += 1;
+        change.moved.push({ rec, before });
+      }
+    }
+  }
+
+  /**
+   * Add elements older than some on the board (an undo's `restore`), hidden, at their place in
+   * seq order. `order` becomes a new array, so the canvas redraws the board as after a reset.
+   */
+  #insertOld(ops, change) {
+    const added = ops.map((op) => {
+      const rec = new ElementRecord(op, 0, op.z ?? op.seq * Z_SLOTS);
+      rec.visible = false;
+      this.strokes.set(op.id, rec);
+      change.added.push(rec);
+      return rec;
+    });
+    const order = [...this.order, ...added].sort((a, b) => a.seq - b.seq);
+    order.forEach((rec, index) => { rec.index = index; });
+    this.order = order;
   }
 
   /** Set visibility; return the ids that changed (what an undo must later restore). */

@@ -76,3 +76,27 @@ export function absolutePointsInto(pts, out, offset) {
     out[offset + i + 1] = y / COORD_SCALE;
   }
 }
+
+/**
+ * Decode `count` zigzag varints (protobuf's sint encoding; a snapshot's `pts` and `seqs`): one byte
+ * for -64..63, so a freehand delta costs one byte. The values are whole numbers below 2**31.
+ * @param {Uint8Array} bytes
+ * @param {number} count
+ * @returns {Int32Array}
+ */
+export function zigzagVarints(bytes, count) {
+  const out = new Int32Array(count);
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    let byte = bytes[pos++];
+    let value = byte & 0x7f;
+    let scale = 128;
+    while (byte & 0x80) {
+      byte = bytes[pos++];
+      value += (byte & 0x7f) * scale;
+      scale *= 128;
+    }
+    out[i] = value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+  }
+  return out;
+}

@@ -109,6 +109,13 @@ export class Session {
     }
     switch (type) {
       case "welcome": return this.#welcome(msg);
+      case "snapshot": {
+        // Replaces the board (part 0) with the state at msg.seq; committed ops follow.
+        const change = this.board.loadSnapshot(msg);
+        if (msg.part === 0) this.on.reset();
+        this.on.change(change, msg);
+        return;
+      }
       case "begin":
         if (!this.board.strokes.has(msg.id)) {
           this.presence.beginLive(msg);

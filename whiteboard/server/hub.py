@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -47,12 +48,14 @@ from ..protocol import (
 )
 from ..settings import Settings
 from ..store.base import BoardLog, MediaStore, StorageFull
+from .compactor import Compactor
 from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
 from .counters import COUNTS
 from .metrics import APPEND_SECONDS, FLUSH_SECONDS
 from .outbox import Batch, Outbox
 from .presence import Presence
 from .sink import Frame, Sink
+from .snapshots import BoardSnapshots, new_board
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +88,14 @@ class BoardHub:
         settings: Settings,
         on_idle: Callable[[BoardHub], None],
         media: MediaStore | None = None,
+        compactor: Compactor | None = None,
     ) -> None:
         self.board_id = board_id
         self.log = board_log
         self.settings = settings
         self.media = media
-        self.board = Board(
-            max_strokes=settings.max_strokes_per_board,
-            max_images=settings.max_images_per_board,
-            limits=settings.limits,
-        )
+        self.board = new_board(settings)
+        self.snapshots = BoardSnapshots(board_id, board_log, settings, compactor)
         self.durable_seq = 0
         self.epoch: str | None = None  # names the history (Redis mode); clients resync on a change
         self.connections: Broadcaster = LocalBroadcaster()
@@ -117,13 +118,16 @@ class BoardHub:
         self._closing = False
 
     async def load(self) -> None:
-        """Read the log and rebuild the board without holding the event loop for long: records
-        are applied in slices of ``load_slice_ms``, yielding to other boards in between."""
-        rejected = await self._apply_in_slices(self.board, await self.log.read())
+        """Rebuild the board from its snapshot and the log records after it (or the whole log)
+        without holding the event loop for long: records are applied in slices of
+        ``load_slice_ms``, yielding to other boards in between."""
+        self.board, records = await self.snapshots.load()
+        rejected = await self._apply_in_slices(self.board, records)
         if rejected:
             index, reason = rejected[0]
             await self.log.set_aside([i for i, _ in rejected], f"first: #{index}, {reason}")
         self.durable_seq = self.board.head_seq
+        self.snapshots.loaded(self.durable_seq)
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.board_id}")
         self._ping()
 
@@ -188,6 +192,9 @@ class BoardHub:
         reset = since > self.durable_seq or (since > 0 and other_history)
         if reset:
             since = 0
+        snapshot = self.snapshots.replay_from_snapshot(since, self._op_bytes)
+        if snapshot:
+            reset, since = reset or since > 0, self.snapshots.seq  # it replaces what it had
         welcome = protocol.encode_event(
             "welcome",
             v=protocol.PROTOCOL_VERSION,
@@ -195,6 +202,7 @@ class BoardHub:
             seq=self.durable_seq,
             since=since,
             reset=reset,
+            snapshot=since if snapshot else None,
             peer=conn.peer,
             author=conn.author,
             name=conn.name,
@@ -206,7 +214,14 @@ class BoardHub:
         now = time.monotonic()
         conn.outbox.write_now(Frame(welcome), now)
         self.connections.add(conn)
-        if since < self.durable_seq:
+        if snapshot:
+            conn.outbox.start_replay(
+                itertools.chain(
+                    self.snapshots.frames(), self._replay_frames(since, self.durable_seq)
+                )
+            )
+            self._behind(conn)
+        elif since < self.durable_seq:
             conn.outbox.start_replay(self._replay_frames(since, self.durable_seq))
             self._behind(conn)
         self._cancel_idle_timer()
@@ -230,6 +245,15 @@ class BoardHub:
                 start, size = index + 1, 0
         if start < until:
             yield Batch.of(ops[start:until])
+
+    def _op_bytes(self, start: int, stop: int, limit: int) -> int:
+        """Bytes of ops ``start+1..stop``, counted until they pass ``limit``."""
+        ops, total = self.board.ops, 0
+        for index in range(start, stop):
+            total += len(ops[index])
+            if total >= limit:
+                break
+        return total
 
     def leave(self, conn: Connection) -> None:
         conn.finish()
@@ -478,6 +502,7 @@ class BoardHub:
         """A group is durable: acks waiting for its seqs may go."""
         if self._acks:
             self._send_acks()
+        self.snapshots.durable(self.durable_seq)
 
     def _wake_at(self, delay_s: float) -> None:
         """Flush again in ``delay_s`` (presence that is due later), unless a tick comes first."""
@@ -502,8 +527,13 @@ class BoardHub:
         self._unsaved = reason
         unsaved = self.board.ops[self.durable_seq :]
         self._ops = []
-        board = Board(max_strokes=self.settings.max_strokes_per_board)
-        await self._apply_in_slices(board, self.board.ops[: self.durable_seq])
+        rebuilt = await self.snapshots.board_at(self.durable_seq)
+        if rebuilt is None:
+            log.error("board %s: cannot rebuild it without its unsaved ops", self.board_id)
+            self.fail()
+            return
+        board, start = rebuilt
+        await self._apply_in_slices(board, self.board.ops[start : self.durable_seq])
         self.board = board
         acks, self._acks = self._acks, []
         refused = [msgpack.unpackb(op) for op in unsaved]
@@ -545,6 +575,7 @@ class BoardHub:
         for timer in (self._presence_timer, self._ping_timer):
             if timer is not None:
                 timer.cancel()
+        await self.snapshots.close()
         await self.log.close()
 
 

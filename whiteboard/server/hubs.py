@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..settings import Settings
 from ..store.base import BoardStore
+from .compactor import Compactor
 from .hub import BoardHub
 
 
@@ -25,9 +26,10 @@ class Hubs:
     ) -> None:
         self.store = store
         self.settings = settings
+        self.compactor = Compactor()
         self._make_hub = make_hub or (
             lambda board_id, on_idle: BoardHub(
-                board_id, store.log(board_id), settings, on_idle, store.media
+                board_id, store.log(board_id), settings, on_idle, store.media, self.compactor
             )
         )
         self._hubs: dict[str, BoardHub] = {}
@@ -89,3 +91,4 @@ class Hubs:
         timeout_s = self.settings.shutdown_close_s
         closing = (hub.close(close_timeout_s=timeout_s) for hub in hubs)
         await asyncio.gather(*closing, *self._unloading)
+        self.compactor.close()

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..protocol import ID_PATTERN
+
+if TYPE_CHECKING:
+    from ..board import Board
 
 
 class StorageFull(Exception):
@@ -62,6 +65,25 @@ class BoardLog(Protocol):
         """Remove the records at ``indexes`` (positions in what ``read`` returned) from the log,
         keeping a copy: they verify but do not apply to the board (``Board.load`` says which).
         Later records keep their positions' order; ``read`` no longer returns the removed ones."""
+        ...
+
+    async def read_after(self, seq: int, op_id: str, position: int) -> list[bytes] | None:
+        """Like ``read``, but only the records after op ``op_id`` at ``seq``, which the store
+        said is at ``position`` (a snapshot's ``position``: for files a byte offset); None when
+        the log does not hold that op there any more (then ``read`` everything)."""
+        ...
+
+    async def read_snapshot(self) -> bytes | None:
+        """The board's latest snapshot (``whiteboard/snapshot.py``), or None."""
+        ...
+
+    async def write_snapshot(self, data: bytes) -> None:
+        """Replace the board's snapshot, atomically: a crash leaves the old one or the new one.
+        Best effort: a store that cannot write now may skip it (the log holds everything)."""
+        ...
+
+    def snapshot_source(self) -> SnapshotSource:
+        """What a compaction process reads (picklable)."""
         ...
 
     async def close(self) -> None: ...
@@ -116,6 +138,19 @@ class MediaStore(Protocol):
     async def sweep(self) -> int:
         """Delete pending images older than ``grace_s`` the board's log does not name; returns
         how many."""
+        ...
+
+
+class SnapshotSource(Protocol):
+    """A board's log and snapshot as a compaction process reads them: read-only, no repairs."""
+
+    def read(self) -> tuple[Board | None, list[bytes], list[int]]:
+        """The board at the snapshot (None: no usable snapshot, start from nothing), the log
+        records after it, and each one's position (what ``Snapshot.position`` holds)."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Replace the snapshot, atomically (as ``BoardLog.write_snapshot``)."""
         ...
 
 

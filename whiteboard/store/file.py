@@ -19,18 +19,22 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..board import Board
+from ..snapshot import Snapshot, StaleSnapshot
 from .base import StorageFull, check_board_id
 from .descriptors import Descriptors
 from .health import DiskHealth
 from .media import FileMedia
-from .records import ParsedLog, Span, frame_record, framed_size, parse_log
+from .records import ParsedLog, Span, end_of_op, frame_record, framed_size, parse_log
 
 log = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
+SNAPSHOT_SUFFIX = ".snap"
 T = TypeVar("T")
 RECOVERY_HINT = "see 'Damaged logs' in docs/security.md; `whiteboard check` reports it"
 
@@ -43,7 +47,9 @@ class FileLog:
         self._store = store
         self.board_id = check_board_id(board_id)
         self.path = store.root / f"{board_id}{LOG_SUFFIX}"
+        self.snapshot_path = store.root / f"{board_id}{SNAPSHOT_SUFFIX}"
         self._offsets: list[int] = []
+        self._tail_start = 0  # bytes before the records the last read returned (a snapshot's)
         self._size = 0
         self._reserved = 0  # bytes of committed ops not yet written
         self.read_only_reason: str | None = None  # set on load when the log is over the cap
@@ -55,16 +61,31 @@ class FileLog:
             self._offsets, self._size = [], 0
             return []
         data = await self._in_thread(fd, _read_all, keep=False)
-        return await asyncio.to_thread(self._repair, data)
+        return await asyncio.to_thread(self._repair, data, 0)
 
-    def _repair(self, data: bytes) -> list[bytes]:
-        parsed = parse_log(data)
+    async def read_after(self, seq: int, op_id: str, position: int) -> list[bytes] | None:
+        """The records after op ``op_id`` at ``seq``, whose record starts at byte ``position``
+        (a snapshot covers the log up to it), repaired as ``read`` repairs; None when the log
+        does not hold that op there. Only the records after it are parsed."""
+        try:
+            fd = self._store.descriptors.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        data = await self._in_thread(fd, _read_all, keep=False)
+        start = end_of_op(data, position, seq, op_id)
+        if start is None:
+            return None
+        return await asyncio.to_thread(self._repair, data, start)
+
+    def _repair(self, data: bytes, start: int) -> list[bytes]:
+        parsed = parse_log(data, start)
+        self._tail_start = start
         if parsed.torn_tail is not None:
             self._cut_torn_tail(data, parsed.torn_tail)
         if parsed.damaged:
             self._excise_damage(data, parsed)
-        self._offsets = _offsets_of(parsed.records)
-        self._size = sum(framed_size(len(r)) for r in parsed.records)
+        self._offsets = _offsets_of(parsed.records, start)
+        self._size = start + sum(framed_size(len(r)) for r in parsed.records)
         cap = self._store.max_board_bytes
         if self._size > cap:
             self.read_only_reason = (
@@ -93,7 +114,8 @@ class FileLog:
             self._keep_aside(f"damaged-at-{span.offset}", data[span.offset : span.end])
             for span in parsed.damaged
         ]
-        self._rewrite(b"".join(frame_record(r) for r in parsed.records))
+        start = self._tail_start
+        self._rewrite(data[:start] + b"".join(frame_record(r) for r in parsed.records))
         for span, aside in zip(parsed.damaged, asides, strict=True):
             after = sum(1 for offset in parsed.offsets if offset >= span.end)
             log.warning(
@@ -109,7 +131,7 @@ class FileLog:
             )
         self._store.resized(
             len(data) - (parsed.torn_tail.length if parsed.torn_tail else 0),
-            sum(framed_size(len(r)) for r in parsed.records),
+            start + sum(framed_size(len(r)) for r in parsed.records),
         )
 
     async def set_aside(self, indexes: Sequence[int], reason: str) -> None:
@@ -121,12 +143,13 @@ class FileLog:
 
     def _set_aside(self, indexes: list[int], reason: str) -> None:
         data = self.path.read_bytes()
-        parsed = parse_log(data)  # the file as read() left it: clean, same records
+        start = self._tail_start
+        parsed = parse_log(data, start)  # the file as read() left it: clean, same records
         drop = set(indexes)
         rejected = [r for i, r in enumerate(parsed.records) if i in drop]
         kept = [r for i, r in enumerate(parsed.records) if i not in drop]
         aside = self._keep_aside("rejected", b"".join(frame_record(r) for r in rejected))
-        self._rewrite(b"".join(frame_record(r) for r in kept))
+        self._rewrite(data[:start] + b"".join(frame_record(r) for r in kept))
         log.warning(
             "board log %s: %d records do not apply (%s); moved them to %s, itself a valid log (%s)",
             self.path.name,
@@ -135,8 +158,8 @@ class FileLog:
             aside.name,
             RECOVERY_HINT,
         )
-        self._offsets = _offsets_of(kept)
-        new_size = sum(framed_size(len(r)) for r in kept)
+        self._offsets = _offsets_of(kept, start)
+        new_size = start + sum(framed_size(len(r)) for r in kept)
         self._store.resized(self._size, new_size)
         self._size = new_size
 
@@ -245,6 +268,29 @@ class FileLog:
         future.add_done_callback(settle)
         return await asyncio.shield(future)
 
+    # --- snapshots -------------------------------------------------------------------------------
+
+    async def read_snapshot(self) -> bytes | None:
+        """The board's snapshot file, ``<id>.snap``, or None."""
+        try:
+            return await asyncio.to_thread(self.snapshot_path.read_bytes)
+        except FileNotFoundError:
+            return None
+
+    async def write_snapshot(self, data: bytes) -> None:
+        """Replace the snapshot atomically (a new file, fsynced, renamed over the old): a crash
+        leaves the old snapshot or the new one, never part of one. Skipped while the disk is
+        full or read-only (a snapshot is only a shortcut; the log holds everything)."""
+        if self._store.health.problem() is None:
+            await asyncio.to_thread(self._write_snapshot, data)
+
+    def _write_snapshot(self, data: bytes) -> None:
+        _replace_file(self.snapshot_path, data)
+
+    def snapshot_source(self) -> FileSnapshotSource:
+        """What a compaction process reads: the log and the snapshot, read-only."""
+        return FileSnapshotSource(self.path, self.snapshot_path)
+
     @property
     def size_bytes(self) -> int:
         return self._size
@@ -257,8 +303,8 @@ class FileLog:
         self._store.descriptors.forget(self)
 
 
-def _offsets_of(records: Sequence[bytes]) -> list[int]:
-    offsets, position = [], 0
+def _offsets_of(records: Sequence[bytes], position: int = 0) -> list[int]:
+    offsets = []
     for record in records:
         offsets.append(position)
         position += framed_size(len(record))
@@ -386,6 +432,55 @@ class FileStore:
     def fsync_dir(self) -> None:
         """Make a new or renamed file's directory entry durable."""
         os.fsync(self._dir_fd)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSnapshotSource:
+    """A board's files as a compaction process reads them: read-only and without repairs (the
+    server may be appending meanwhile), like ``read_board_log``. Picklable."""
+
+    log_path: Path
+    snapshot_path: Path
+
+    def read(self) -> tuple[Board | None, list[bytes], list[int]]:
+        """The board as the snapshot has it (None when there is none, or it is stale, or the log
+        does not fit it) and the log's records after it, with the byte offset of each."""
+        try:
+            data = self.log_path.read_bytes()
+        except FileNotFoundError:
+            return None, [], []
+        board, start = None, 0
+        try:
+            snapshot = Snapshot.decode(self.snapshot_path.read_bytes())
+            found = end_of_op(data, snapshot.position, snapshot.seq, snapshot.last_id)
+            if found is not None:
+                board, start = snapshot.board(), found
+        except (FileNotFoundError, StaleSnapshot):
+            pass
+        parsed = parse_log(data, start)
+        return board, parsed.records, parsed.offsets
+
+    def write(self, data: bytes) -> None:
+        """Replace the snapshot atomically (``FileLog.write_snapshot``'s way)."""
+        _replace_file(self.snapshot_path, data)
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically: a new file, fsynced, renamed over the old, the directory
+    fsynced. A crash leaves the old contents or the new ones."""
+    temporary = path.with_name(f"{path.name}.new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def read_board_log(path: Path) -> list[bytes]:

@@ -15,6 +15,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+import msgpack
+
 RECORD_HEADER = struct.Struct(">BBIBI")
 RECORD_MARKERS = (0x92, 0xCE, 0xC6)  # fixarray(2), uint32, bin32
 RECORD_START = bytes(RECORD_MARKERS[:2])
@@ -61,7 +63,7 @@ class ParsedLog:
         return self.offsets[-1] + framed_size(len(self.records[-1]))
 
 
-def _record_at(data: bytes, pos: int) -> int | str:
+def record_at(data: bytes, pos: int) -> int | str:
     """End offset of the valid record starting at ``pos``, or why there is none."""
     size = len(data)
     if size - pos < RECORD_HEADER.size:
@@ -100,17 +102,20 @@ def _resync(data: bytes, start: int) -> int | None:
         pos = data.find(RECORD_START, pos + 1)
         if pos < 0:
             return None
-        end = _record_at(data, pos)
-        if isinstance(end, int) and (end == len(data) or isinstance(_record_at(data, end), int)):
+        end = record_at(data, pos)
+        if isinstance(end, int) and (end == len(data) or isinstance(record_at(data, end), int)):
             return pos
 
 
-def parse_log(data: bytes) -> ParsedLog:
-    """Split a log into its valid records; report damaged spans (skipped) and a torn tail."""
+def parse_log(data: bytes, start: int = 0) -> ParsedLog:
+    """Split a log into its valid records; report damaged spans (skipped) and a torn tail.
+
+    ``start`` skips a prefix known to be whole records (the part a snapshot covers); offsets
+    stay offsets in ``data``."""
     parsed = ParsedLog(size=len(data))
-    pos = 0
+    pos = start
     while pos < len(data):
-        end = _record_at(data, pos)
+        end = record_at(data, pos)
         if isinstance(end, int):
             parsed.offsets.append(pos)
             parsed.records.append(data[pos + RECORD_HEADER.size : end])
@@ -127,3 +132,21 @@ def parse_log(data: bytes) -> ParsedLog:
         parsed.damaged.append(Span(pos, resume - pos, end))
         pos = resume
     return parsed
+
+
+def end_of_op(data: bytes, position: int, seq: int, op_id: str) -> int | None:
+    """Where the records after a snapshot start: the end of the record at ``position``, if it is
+    a valid record holding op ``op_id`` at ``seq`` (what the snapshot says it covers up to).
+    None when it is not: the log was rewritten or replaced since, and the snapshot does not fit."""
+    if position == 0 and seq == 0:
+        return 0
+    end = record_at(data, position)
+    if not isinstance(end, int):
+        return None
+    try:
+        op = msgpack.unpackb(data[position + RECORD_HEADER.size : end], raw=False)
+    except (ValueError, msgpack.UnpackException):
+        return None
+    if not isinstance(op, dict) or op.get("seq") != seq or op.get("id") != op_id:
+        return None
+    return end

@@ -1,0 +1,143 @@
+"""Late joiners get a snapshot and the recent ops, not the history; a server restarted on a
+snapshot goes on as before: old op ids are acknowledged, undo reaches past the snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.client import BoardClient
+from tests.mirror import Mirror
+from tests.serving import ServerThread
+from whiteboard.settings import Settings
+
+COMPACT_AFTER_OPS = 20
+UNDO_WINDOW = 2
+SNAPSHOT_TIMEOUT_S = 30.0  # the first compaction starts its process
+
+
+def settings(boards_dir: Path, compact_after_ops: int = COMPACT_AFTER_OPS) -> Settings:
+    return Settings(
+        boards_dir=boards_dir,
+        fsync=False,
+        compact_after_ops=compact_after_ops,
+        snapshot_undo_actions=UNDO_WINDOW,
+    )
+
+
+def stroke(op_id: str, x: int = 0) -> dict[str, Any]:
+    return {"type": "stroke", "id": op_id, "tool": "pen", "color": "#000000", "width": 2.0,
+            "pts": [x, 0, 4, 4]}  # fmt: skip
+
+
+def snapshot_seq(server: ServerThread, board: str) -> int:
+    def read() -> int:
+        hub = server.app.extensions["whiteboard_hubs"].loaded(board)
+        return 0 if hub is None else hub.snapshots.seq
+
+    return server.call(read)
+
+
+async def wait_for_snapshot(server: ServerThread, board: str, seq: int) -> None:
+    deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
+    while snapshot_seq(server, board) < seq:
+        assert time.monotonic() < deadline, f"no snapshot at seq {seq} in {SNAPSHOT_TIMEOUT_S} s"
+        await asyncio.sleep(0.02)
+
+
+async def join(server: ServerThread, board: str, client: str, since: int | None = None) -> Mirror:
+    """A client joining: its mirror of the board once the replay is in, and the messages."""
+    joiner = await BoardClient.connect(server.ws_url, board, client, since=since)
+    await joiner.wait_for(lambda m: m.get("seq") == joiner.welcome["seq"] and "by" in m)
+    mirror = Mirror()
+    mirror.seq = since or 0
+    for message in joiner.received:
+        mirror.receive(message)
+    mirror.welcome = joiner.welcome  # type: ignore[attr-defined]
+    await joiner.close()
+    return mirror
+
+
+async def draw(client: BoardClient, *messages: dict[str, Any]) -> None:
+    await client.send(*messages)
+    last = messages[-1]["id"]
+    await client.wait_for(lambda m: m.get("id") == last and "seq" in m)
+
+
+@pytest.mark.timeout(60)
+async def test_late_joiner_after_clears_gets_the_snapshot_not_the_history(
+    boards_dir: Path,
+) -> None:
+    with ServerThread(settings(boards_dir, compact_after_ops=1)) as server:
+        author = await BoardClient.connect(server.ws_url, "b", "author")
+        for round_number in range(3):
+            await draw(author, *(stroke(f"r{round_number}s{i}", i) for i in range(15)))
+            await draw(author, {"type": "clear", "id": f"clear{round_number}"})
+        await draw(author, *(stroke(f"last{i}", i) for i in range(5)))
+        head = author.last_seq
+        await wait_for_snapshot(server, "b", head)  # every op since came within the last one
+        mirror = await join(server, "b", "joiner")
+        assert mirror.welcome["snapshot"] == snapshot_seq(server, "b")  # type: ignore[attr-defined]
+        assert mirror.seq == head
+        assert mirror.visible_ids() == [f"last{i}" for i in range(5)]
+        assert len(mirror.order) < 15  # not the cleared boards
+        assert mirror.snapshots >= 1
+        # A client that saw most of it gets only what it missed, no snapshot.
+        resumed = await join(server, "b", "resumer", since=head - 2)
+        assert resumed.snapshots == 0 and resumed.ops == 2
+        await author.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_restarted_server_loads_the_snapshot_and_acknowledges_old_op_ids(
+    boards_dir: Path,
+) -> None:
+    with ServerThread(settings(boards_dir)) as server:
+        author = await BoardClient.connect(server.ws_url, "b", "author")
+        await draw(author, *(stroke(f"s{i}", i) for i in range(30)))
+        await wait_for_snapshot(server, "b", COMPACT_AFTER_OPS)
+        await author.close()
+    log_before = (boards_dir / "b.log").read_bytes()
+    with ServerThread(settings(boards_dir)) as server:
+        author = await BoardClient.connect(server.ws_url, "b", "author")
+        floor = server.call(lambda: server.app.extensions["whiteboard_hubs"].loaded("b").snapshots)
+        assert floor.floor >= COMPACT_AFTER_OPS  # loaded from the snapshot
+        # The outbox resends an op committed long before the snapshot: acknowledged, not stored.
+        await author.send(stroke("s3"))
+        ack = await author.wait_for(lambda m: m["type"] == "ack")
+        assert ack == {"type": "ack", "id": "s3", "seq": 4}
+        # Undo reaches back past the snapshot and the window.
+        for index in range(30):
+            await draw(author, {"type": "undo", "id": f"u{index}"})
+        assert (boards_dir / "b.log").read_bytes().startswith(log_before)  # the log is kept
+        mirror = await join(server, "b", "joiner")
+        assert mirror.visible_ids() == []
+        await author.close()
+
+
+@pytest.mark.timeout(60)
+async def test_undo_of_a_clear_the_snapshot_left_out_shows_its_strokes_to_a_late_joiner(
+    boards_dir: Path,
+) -> None:
+    with ServerThread(settings(boards_dir)) as server:
+        author = await BoardClient.connect(server.ws_url, "b", "author")
+        await draw(author, *(stroke(f"s{i}", i) for i in range(12)))
+        await draw(author, {"type": "clear", "id": "clear"})
+        await draw(author, *(stroke(f"t{i}", i) for i in range(8)))
+        await wait_for_snapshot(server, "b", COMPACT_AFTER_OPS)
+        watcher = await BoardClient.connect(server.ws_url, "b", "watcher")
+        await watcher.wait_for(lambda m: m.get("seq") == watcher.welcome["seq"] and "by" in m)
+        for index in range(9):  # the eight strokes after the clear, then the clear
+            await draw(author, {"type": "undo", "id": f"u{index}"})
+        undo = await watcher.wait_for(lambda m: m.get("id") == "u8")
+        assert [s["id"] for s in undo["restore"]["show"]] == [f"s{i}" for i in range(12)]
+        mirror = Mirror()
+        for message in watcher.received:
+            mirror.receive(message)
+        assert mirror.visible_ids() == [f"s{i}" for i in range(12)]
+        await author.close()
+        await watcher.close()

@@ -1,0 +1,160 @@
+"""What an undo or redo changes, spelled out in its ``restore`` field (docs/protocol.md,
+"Snapshots"), for clients that started from a snapshot and lack what the op's ``target`` did.
+Pure; computed before the op is applied, exactly as :meth:`Board.apply` will then change things.
+
+- ``show`` and ``hide``: for an action outside its author's undo window (``Board.in_window``),
+  the elements it shows, whole and as they are now, and the ids of those it hides. A snapshot
+  keeps only what the window's actions need, so a client may not have these elements at all.
+- ``set``: for every undo or redo of a ``transform``, ``z`` or ``edit``, the new placement,
+  drawing-order key or text of each element it changes. Those depend on every transform, reorder
+  and edit since the element was added, which a snapshot does not carry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from .elements import IDENTITY, Placement, compose
+from .layout import Z_SLOTS, default_z
+from .visibility import Visibility
+
+if TYPE_CHECKING:
+    from .board import Board
+
+
+class Encoded(bytes):
+    """A ``restore`` already msgpack-encoded: :meth:`Board.commit` splices it into the op."""
+
+
+def what_changes(board: Board, target: str, undoing: bool, seq: int) -> Encoded | None:
+    """The ``restore`` of an undo (``undoing``) or redo of ``target`` committed as ``seq``; None
+    when clients need none.
+
+    Showing a cleared board again copies every element of it into the op: the stored bytes of
+    each element op that nothing changed since are spliced in as they are (a few milliseconds
+    for 10,000 strokes), only the others are decoded and encoded again."""
+    entries: list[bytes] = []
+    if not board.in_window(target):
+        adds = target in board.strokes or target in board.added_by
+        shows = adds != undoing
+        changed = [i for i in action_elements(board, target) if board.is_visible(i) != shows]
+        if changed and shows:
+            decoded: dict[int, Any] = {}
+            records = [_stored_element(board, i) or _packed(board, i, decoded) for i in changed]
+            entries.append(msgpack.packb("show") + _array_header(len(records)) + b"".join(records))
+        elif changed:
+            entries.append(msgpack.packb("hide") + msgpack.packb(changed))
+    changes = _layout_changes(board, target, undoing, seq)
+    if changes:
+        entries.append(msgpack.packb("set") + msgpack.packb(changes))
+    return Encoded(bytes((0x80 | len(entries),)) + b"".join(entries)) if entries else None
+
+
+def _stored_element(board: Board, element_id: str) -> bytes | None:
+    """The element's op as stored, when it is a single element op that nothing moved, reordered
+    or edited since: exactly what ``element_record`` would encode."""
+    layout = board.layout
+    if element_id in layout.factors or element_id in layout.texts or element_id in layout.z_keys:
+        return None
+    if element_id in board.item_of:
+        return None
+    return board.ops[board.op_seq[element_id] - 1]
+
+
+def _packed(board: Board, element_id: str, decoded: dict[int, Any]) -> bytes:
+    return msgpack.packb(element_record(board, element_id, decoded))
+
+
+def _array_header(count: int) -> bytes:
+    if count < 16:
+        return bytes((0x90 | count,))
+    if count < 1 << 16:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
+def with_field(encoded_map: bytes, key: str, value: bytes) -> bytes:
+    """``encoded_map`` (a msgpack map of fewer than 15 entries, as every op is) with one more
+    entry, ``key`` -> the already encoded ``value``."""
+    count = encoded_map[0] & 0x0F
+    if encoded_map[0] & 0xF0 != 0x80 or count >= 15:
+        raise ValueError("not a small msgpack map")
+    return bytes((0x80 | count + 1,)) + encoded_map[1:] + msgpack.packb(key) + value
+
+
+def action_elements(board: Board, action_id: str) -> list[str]:
+    """The elements an action added (a single element, the items of an ``add``) or hid (an
+    erase, a clear); none for the others."""
+    if action_id in board.strokes:
+        return [action_id]
+    if action_id in board.added_by:
+        return list(board.added_by[action_id])
+    hidden = board.hidden_by.get(action_id, ())
+    if isinstance(hidden, bytes):
+        return [board.stroke_ids[i] for i in Visibility.indexes_in(hidden)]
+    return list(hidden)
+
+
+def element_record(board: Board, element_id: str, decoded: dict[int, Any]) -> dict[str, Any]:
+    """An element as a client adds it: ``Board.element`` and, when it is not ``seq * Z_SLOTS``
+    (an item after the first of an ``add``, or reordered), its drawing-order key ``z``."""
+    record = board.element(element_id, decoded)
+    z = board.layout.z_key(element_id, board.op_seq)
+    if z != default_z(record["seq"]):
+        record["z"] = z
+    return record
+
+
+def _layout_changes(board: Board, target: str, undoing: bool, seq: int) -> list[dict[str, Any]]:
+    """The placement, key or text of every element an undo or redo of a transform, z or edit
+    touches, as it will be after it (layout.py's rules, without applying them): all of them,
+    changed or not, since a client's own bookkeeping may lack what came before its snapshot."""
+    layout = board.layout
+    if target in layout.transforms:
+
+        def undone_after(op_id: str) -> bool:
+            return undoing if op_id == target else op_id in layout.undone
+
+        out = []
+        for element_id in layout.transforms[target][1]:
+            placed: Placement = layout.initial.get(element_id, IDENTITY)
+            for op_id in layout.factors[element_id]:
+                if not undone_after(op_id):
+                    placed = compose(layout.transforms[op_id][0], placed)
+            out.append({"id": element_id, "m": placed})
+        return out
+    if target in layout.z_moves:
+        to, moves = layout.z_moves[target]
+        base = seq * Z_SLOTS if to == "front" else -seq * Z_SLOTS
+        out = []
+        for position, (element_id, before, after) in enumerate(moves):
+            z = layout.z_key(element_id, board.op_seq)
+            if undoing and z == after:
+                z = before
+            elif not undoing and z == before:
+                z = base + position
+            out.append({"id": element_id, "z": z})
+        return out
+    if target in layout.edits:
+        record = layout.edits[target]
+        element_id = record.target
+        text = board.element(element_id, {})["text"]
+        setter = layout.text_setter(element_id)
+        if undoing and setter == target:
+            text = _own_text(board, element_id) if record.before is None else record.before[0]
+        before_setter = element_id if record.before is None else record.before[1]
+        if not undoing and setter == before_setter:
+            text = record.after
+        return [{"id": element_id, "text": text}]
+    return []
+
+
+def _own_text(board: Board, element_id: str) -> str:
+    """The text an element was added with (before any edit)."""
+    seq = board.op_seq[element_id]
+    op = msgpack.unpackb(board.ops[seq - 1], raw=False)
+    if op["type"] == "add":
+        op = op["items"][board.layout.positions.get(element_id, 0)]
+    return str(op["text"])

@@ -1,0 +1,215 @@
+"""One board's snapshot as its hub uses it: loading the board from it, choosing what a joiner's
+replay is, and starting compaction (``compactor.py``) every ``compact_after_ops`` ops.
+
+A loaded board keeps its whole state but only the ops after the snapshot it loaded from
+(``floor``); ops before it are empty placeholders (``snapshot.take_snapshot``). So a client whose
+``since`` is older than the floor gets the snapshot; one whose ``since`` is recent gets the ops it
+missed, unless they add up to more than the snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+
+from ..board import Board
+from ..settings import Settings
+from ..snapshot import Snapshot, StaleSnapshot
+from ..store.base import BoardLog
+from .compactor import Built, Compactor
+from .outbox import Batch
+
+log = logging.getLogger(__name__)
+
+ELEMENTS_PER_OP_OF_COMPACTION = 8
+
+
+def new_board(settings: Settings) -> Board:
+    return configured(Board(max_strokes=settings.max_strokes_per_board), settings)
+
+
+def configured(board: Board, settings: Settings) -> Board:
+    """``board`` with this server's limits (a snapshot holds those of the server that wrote it)."""
+    board.max_strokes = settings.max_strokes_per_board
+    board.max_images = settings.max_images_per_board
+    board.limits = settings.limits
+    board.undo_window = settings.snapshot_undo_actions
+    return board
+
+
+class BoardSnapshots:
+    def __init__(
+        self, board_id: str, board_log: BoardLog, settings: Settings, compactor: Compactor | None
+    ) -> None:
+        self.board_id = board_id
+        self.log = board_log
+        self.settings = settings
+        # A store that keeps no snapshots (none of BoardLog's snapshot methods) loads and
+        # replays from its log, as with compact_after_ops 0.
+        self.stored = all(
+            hasattr(board_log, name)
+            for name in ("read_after", "read_snapshot", "write_snapshot", "snapshot_source")
+        )
+        enabled = self.stored and settings.compact_after_ops > 0
+        self.compactor = compactor if enabled else None
+        self.floor = 0  # ops up to this seq are placeholders in the loaded board
+        self.seq = 0  # the snapshot late joiners get (0: none)
+        self.wire: list[bytes] = []
+        self.wire_bytes = 0
+        self._task: asyncio.Task[None] | None = None
+        self._next_seq = settings.compact_after_ops  # compact once the durable head reaches it
+        self._durable_seq = 0
+        self.built = 0  # snapshots built by this hub (tests and logs)
+        self.elements = 0  # elements in the installed snapshot
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    async def load(self) -> tuple[Board, list[bytes]]:
+        """The board at the stored snapshot and the log records after it; when there is no
+        snapshot that fits this code and this log, a new board and every record."""
+        snapshot = await self._stored()
+        if snapshot is not None:
+            records = await self.log.read_after(snapshot.seq, snapshot.last_id, snapshot.position)
+            if records is not None:
+                try:
+                    board = snapshot.board()
+                except StaleSnapshot as exc:
+                    log.info(
+                        "board %s: snapshot not used (%s); loading its log", self.board_id, exc
+                    )
+                else:
+                    self._install(snapshot.seq, snapshot.wire)
+                    self.floor, self.elements = snapshot.seq, snapshot.elements
+                    return configured(board, self.settings), records
+            else:
+                log.warning(
+                    "board %s: the log does not hold seq %d where its snapshot says; loading the "
+                    "whole log (a new snapshot follows)",
+                    self.board_id,
+                    snapshot.seq,
+                )
+        return new_board(self.settings), await self.log.read()
+
+    async def _stored(self) -> Snapshot | None:
+        if not self.stored:
+            return None
+        data = await self.log.read_snapshot()
+        if data is None:
+            return None
+        try:
+            return Snapshot.decode(data)
+        except StaleSnapshot as exc:
+            log.info("board %s: snapshot not used (%s); loading its log", self.board_id, exc)
+            return None
+
+    def interval(self) -> int:
+        """Ops between two compactions: ``compact_after_ops``, or an eighth of the elements of
+        the last snapshot if more, so that compaction (which costs about the board's size) costs
+        each op a bounded share however large the board, even under a flood of cheap ops."""
+        return max(self.settings.compact_after_ops, self.elements // ELEMENTS_PER_OP_OF_COMPACTION)
+
+    def loaded(self, head_seq: int) -> None:
+        """The board is loaded at ``head_seq``: compact soon if the log went far past the
+        snapshot (a board last written by an older server, or with snapshots off)."""
+        self._next_seq = self.seq + self.interval()
+        self.durable(head_seq)
+
+    async def board_at(self, seq: int) -> tuple[Board, int] | None:
+        """A board to rebuild the board at ``seq`` on: the stored snapshot's (when the loaded
+        board has placeholders) or a new one, and the seq after which ops must be applied to it;
+        None when the stored snapshot cannot serve (the caller gives up the board)."""
+        if not self.floor:
+            return new_board(self.settings), 0
+        snapshot = await self._stored()
+        if snapshot is None or not self.floor <= snapshot.seq <= seq:
+            return None
+        try:
+            board = snapshot.board()
+        except StaleSnapshot:
+            return None
+        return configured(board, self.settings), snapshot.seq
+
+    # --- replay ----------------------------------------------------------------------------------
+
+    def replay_from_snapshot(self, since: int, op_bytes: Callable[[int, int, int], int]) -> bool:
+        """Should a client that has seen ``since`` get the snapshot rather than the ops after
+        ``since``? Yes when those ops are not in memory, or weigh more than the snapshot
+        (``op_bytes(start, stop, limit)``: the bytes of ops ``start+1..stop``, counted up to
+        ``limit``)."""
+        if not self.seq or since >= self.seq:
+            return False
+        if since < self.floor:
+            return True
+        return op_bytes(since, self.seq, self.wire_bytes) >= self.wire_bytes
+
+    def frames(self) -> Iterator[Batch]:
+        """The snapshot's messages, one frame each."""
+        for part in self.wire:
+            yield Batch(1, part)
+
+    # --- compaction ------------------------------------------------------------------------------
+
+    def durable(self, durable_seq: int) -> None:
+        """Ops up to ``durable_seq`` are in the log: start a compaction if one is due."""
+        self._durable_seq = durable_seq
+        if self.compactor is None or self._task is not None or durable_seq < self._next_seq:
+            return
+        if durable_seq <= self.seq:
+            return
+        self._next_seq = durable_seq + self.interval()
+        self._task = asyncio.create_task(
+            self._compact(durable_seq), name=f"compact-{self.board_id}"
+        )
+
+    async def _compact(self, upto_seq: int) -> None:
+        assert self.compactor is not None
+        settings = self.settings
+        try:
+            built = await self.compactor.build(
+                self.log.snapshot_source(),
+                upto_seq,
+                settings.max_strokes_per_board,
+                settings.snapshot_undo_actions,
+                settings.replay_frame_bytes,
+            )
+            self.elements = built.elements
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a snapshot is a shortcut: the board goes on without it
+            log.warning(
+                "board %s: compaction up to seq %d failed: %r", self.board_id, upto_seq, exc
+            )
+            return
+        finally:
+            self._task = None
+        self._installed(built)
+        self.durable(self._durable_seq)  # as many ops came meanwhile: go again at once
+
+    def _installed(self, built: Built) -> None:
+        if built.seq > self.seq:
+            self._install(built.seq, built.wire)
+            self.built += 1
+            log.info(
+                "board %s: snapshot at seq %d: %d elements, %d points, %d bytes for a late joiner",
+                self.board_id,
+                built.seq,
+                built.elements,
+                built.points,
+                self.wire_bytes,
+            )
+
+    def _install(self, seq: int, wire: list[bytes]) -> None:
+        self.seq, self.wire = seq, wire
+        self.wire_bytes = sum(len(part) for part in wire)
+
+    async def close(self) -> None:
+        """Stop waiting for a compaction in progress (its result is dropped; the process goes on
+        and writes nothing)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
