@@ -119,6 +119,7 @@ class Supervisor:
             [sys.executable, "-m", "whiteboard", "serve", *self.argv],
             env={**env, WORKER_INDEX_ENV: str(worker.index), LISTEN_FD_ENV: str(fd)},
             pass_fds=(fd,),
+            preexec_fn=_die_with_parent,
         )
         worker.started, worker.restart_at = now, None
 
@@ -136,3 +137,15 @@ class Supervisor:
                 )
                 proc.kill()
                 proc.wait()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: the kernel sends SIGTERM when the supervisor dies, even by
+    SIGKILL, so no orphaned worker keeps serving (and holding boards' leases) on its own."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)

@@ -19,6 +19,7 @@ from tests.serving import free_port, wait_for_port
 from whiteboard.cluster.board import PEER_BITS
 
 REPO = Path(__file__).resolve().parents[2]
+SERVE = (sys.executable, "-m", "whiteboard", "serve")
 
 
 def children_of(pid: int) -> set[int]:
@@ -134,6 +135,36 @@ async def test_a_supervisor_runs_restarts_and_stops_its_workers(
             supervisor.wait()
         output_file.close()
     assert "restarting" in output_path.read_text(errors="replace")
+
+
+async def test_workers_do_not_outlive_a_killed_supervisor(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    port, boards = free_port(), ("--boards-dir", str(tmp_path / "b"))
+    supervisor = subprocess.Popen(
+        [*SERVE, "--redis", redis_server.url, "--workers", "2", "--port", str(port), *boards],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(20):
+            while len(children_of(supervisor.pid)) < 2:
+                await asyncio.sleep(0.1)
+        workers = children_of(supervisor.pid)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    async with asyncio.timeout(15):  # they close their sockets and flush, then exit
+        while any(Path(f"/proc/{pid}").exists() and not zombie(pid) for pid in workers):
+            await asyncio.sleep(0.1)
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 async def test_health_readiness_and_metrics_of_one_worker(workers: object) -> None:
