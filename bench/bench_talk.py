@@ -88,7 +88,8 @@ def make_servers(args: argparse.Namespace, tmp: Path) -> dict[str, Server]:
         elif name == "wb-base":
             if args.baseline_repo is None:
                 raise SystemExit("wb-base needs --baseline-repo")
-            base_flags = [f for f in flags if not f.startswith("--max-connections")]
+            # Its default was 200 connections per board: raised, as for this tree.
+            base_flags = [*args.server_flag, "--max-connections-per-board", "5000"]
             servers[name] = whiteboard_server(
                 name,
                 port,
@@ -96,7 +97,7 @@ def make_servers(args: argparse.Namespace, tmp: Path) -> dict[str, Server]:
                 tmp,
                 SERVER_CORE,
                 True,
-                [*base_flags, "--max-connections-per-board", "5000"],
+                base_flags,
                 repo=args.baseline_repo.resolve(),
             )
         elif name == "relay-quart":

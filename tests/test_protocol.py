@@ -328,3 +328,13 @@ def test_points_must_be_integers(pts: list) -> None:
     op = {"type": "stroke", "id": "s", "tool": "pen", "color": "#000000", "width": 2, "pts": pts}
     (message,) = protocol.decode_frame(msgpack.packb(op), LIMITS)
     assert isinstance(message, protocol.Stroke) is (pts == [1, 2, 3, 4])
+
+
+@pytest.mark.parametrize("fields", [1, 13, 14, 15, 16, 40])
+def test_encoded_values_are_spliced_into_an_event_as_if_encoded_with_it(fields: int) -> None:
+    """Whatever the map's size (fixmap or map 16 before or after splicing)."""
+    plain = {f"f{n}": n for n in range(fields)}
+    peers = [{"peer": n, "name": f"guest {n}"} for n in range(20)]
+    encoded = {"peers": protocol.encode_array([protocol.pack(p) for p in peers]), "next": b"\xc0"}
+    spliced = protocol.encode_event_with("welcome", encoded, **plain)
+    assert msgpack.unpackb(spliced) == {"type": "welcome", **plain, "peers": peers, "next": None}

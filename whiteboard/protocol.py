@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -632,18 +632,41 @@ def encode_event(kind: str, **fields: Any) -> bytes:
     return pack({"type": kind, **fields})
 
 
+def encode_event_with(kind: str, encoded: Mapping[str, bytes], **fields: Any) -> bytes:
+    """``encode_event`` where the values in ``encoded`` are msgpack bytes already (a welcome's
+    list of peers, each encoded once when it joined): they are spliced in, not re-encoded."""
+    body = pack({"type": kind, **fields})
+    if body[0] & 0xF0 == 0x80:
+        entries, start = body[0] & 0x0F, 1
+    else:  # map 16: a map of 16 entries or more
+        entries, start = int.from_bytes(body[1:3], "big"), 3
+    entries += len(encoded)
+    header = bytes((0x80 | entries,)) if entries < 16 else b"\xde" + entries.to_bytes(2, "big")
+    parts = [header, body[start:]]
+    for key, value in encoded.items():
+        parts += (_packer.pack(key), value)
+    return b"".join(parts)
+
+
+def encode_array(encoded_items: Sequence[bytes]) -> bytes:
+    """A msgpack array of items that are msgpack bytes already."""
+    return array_header(len(encoded_items)) + b"".join(encoded_items)
+
+
+def array_header(items: int) -> bytes:
+    if items < 16:
+        return bytes((0x90 | items,))
+    if items < 0x10000:
+        return b"\xdc" + items.to_bytes(2, "big")
+    return b"\xdd" + items.to_bytes(4, "big")
+
+
 _BATCH_PREFIX = pack({"type": "batch"})[1:]  # the map's key/value bytes without its header
 
 
 def batch_header(op_count: int) -> bytes:
     """The bytes of ``{"type": "batch", "ops": [`` for ``op_count`` ops that follow, encoded."""
-    if op_count < 16:
-        array = bytes((0x90 | op_count,))
-    elif op_count < 0x10000:
-        array = b"\xdc" + op_count.to_bytes(2, "big")
-    else:
-        array = b"\xdd" + op_count.to_bytes(4, "big")
-    return b"\x82" + _BATCH_PREFIX + b"\xa3ops" + array
+    return b"\x82" + _BATCH_PREFIX + b"\xa3ops" + array_header(op_count)
 
 
 def encode_batch(encoded_ops: Sequence[bytes]) -> bytes:

@@ -195,8 +195,10 @@ class BoardHub:
         snapshot = self.snapshots.replay_from_snapshot(since, self._op_bytes)
         if snapshot:
             reset, since = reset or since > 0, self.snapshots.seq  # it replaces what it had
-        welcome = protocol.encode_event(
+        presence, presence_encoded = self.presence.welcome_fields(conn)
+        welcome = protocol.encode_event_with(
             "welcome",
+            presence_encoded,
             v=protocol.PROTOCOL_VERSION,
             board=self.board_id,
             seq=self.durable_seq,
@@ -208,7 +210,7 @@ class BoardHub:
             name=conn.name,
             color=conn.color,
             **({} if self.epoch is None else {"epoch": self.epoch}),
-            **self.presence.welcome_fields(conn),
+            **presence,
             **(extra or {}),
         )
         now = time.monotonic()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any
 
 from .. import protocol
@@ -57,6 +58,7 @@ class Presence:
         self.settings = settings
         self._queue = queue
         self.peers: dict[int, Connection] = {}  # in joining order (peer numbers only grow)
+        self._encoded: dict[int, bytes] = {}  # each peer's info, encoded once (join, rename)
         self._authors: Counter[str] = Counter()
         self.large = False
         self._spotlight: OrderedDict[int, None] = OrderedDict()
@@ -77,6 +79,7 @@ class Presence:
 
     def join(self, conn: Connection) -> None:
         self.peers[conn.peer] = conn
+        self._encoded[conn.peer] = protocol.pack(peer_info(conn))
         self._authors[conn.author] += 1
         if not self.large and len(self.peers) > self.settings.presence_detail_max_peers:
             self.large = True
@@ -90,6 +93,7 @@ class Presence:
     def leave(self, conn: Connection) -> None:
         if self.peers.pop(conn.peer, None) is None:
             return
+        del self._encoded[conn.peer]
         self._authors[conn.author] -= 1
         if not self._authors[conn.author]:
             del self._authors[conn.author]
@@ -108,6 +112,7 @@ class Presence:
             self._become_small()
 
     def rename(self, conn: Connection) -> None:
+        self._encoded[conn.peer] = protocol.pack(peer_info(conn))
         if not self.large:
             self._queue(join_event(conn), Want.ALL)
             return
@@ -141,23 +146,36 @@ class Presence:
 
     # --- what a client is told ------------------------------------------------------------------
 
-    def welcome_fields(self, conn: Connection) -> dict[str, Any]:
-        """Presence for ``conn``'s welcome: counts, and the peers it must (or may) know."""
-        fields: dict[str, Any] = {"count": len(self.peers) + 1, "large": self.large}
-        others = [c for c in self.peers.values() if c is not conn]
-        authors = self._authors.keys() | {conn.author}
-        fields["people"] = len(authors)
+    def welcome_fields(self, conn: Connection) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Presence for ``conn``'s welcome: counts, and the peers it must (or may) know (encoded
+        already: ``protocol.encode_event_with``).
+
+        In a large room this costs the same whatever its size (a join storm calls it for every
+        arrival): the spotlight, then the first peers in joining order up to a page, each
+        encoded once when it joined rather than once per welcome.
+        """
+        peers, authors = self.peers, self._authors
+        fields: dict[str, Any] = {
+            "count": len(peers) + 1,
+            "large": self.large,
+            "people": len(authors) + (conn.author not in authors),
+        }
         if not self.large:
-            fields["peers"] = [peer_info(c) for c in others]
             fields["next"] = None
-            return fields
-        listed = [self.peers[peer] for peer in reversed(self._spotlight) if peer in self.peers]
+            return fields, {"peers": self._listed(c for c in peers.values() if c is not conn)}
+        spotlight = self._spotlight
+        listed = [peers[p] for p in reversed(spotlight) if p in peers and peers[p] is not conn]
         room = self.settings.peers_page_size - len(listed)
-        in_order = [c for c in others if c.peer not in self._spotlight][:room]
-        fields["peers"] = [peer_info(c) for c in listed + in_order]
-        complete = len(listed) + len(in_order) >= len(others)
-        fields["next"] = None if complete else (in_order[-1].peer if in_order else 0)
-        return fields
+        rest = (c for c in peers.values() if c is not conn and c.peer not in spotlight)
+        in_order = list(islice(rest, room + 1))  # one more than fits: are there others?
+        more = len(in_order) > room
+        del in_order[room:]
+        fields["next"] = (in_order[-1].peer if in_order else 0) if more else None
+        return fields, {"peers": self._listed(listed + in_order)}
+
+    def _listed(self, conns: Iterable[Connection]) -> bytes:
+        encoded = self._encoded
+        return protocol.encode_array([encoded[c.peer] for c in conns])
 
     def page(self, after: int) -> bytes:
         """The ``peers`` answer to one client: the next page of peers above ``after``."""
@@ -165,9 +183,9 @@ class Presence:
         page = [c for c in self.peers.values() if c.peer > after][: size + 1]
         more = len(page) > size
         page = page[:size]
-        return protocol.encode_event(
+        return protocol.encode_event_with(
             "peers",
-            peers=[peer_info(c) for c in page],
+            {"peers": self._listed(page)},
             after=after,
             next=page[-1].peer if more else None,
             count=len(self.peers),
