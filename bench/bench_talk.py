@@ -30,7 +30,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
+from itertools import product
 from pathlib import Path
+from typing import Any
 
 from bench_fanout import collapse, machine, wait_until_quiet
 from joins import join_storm, memory_per_connection
@@ -60,6 +63,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--memory", action="store_true", help="RSS per connection")
     parser.add_argument(
         "--profile", type=int, default=0, help="py-spy a talk of this many viewers on each server"
+    )
+    parser.add_argument(
+        "--profile-joins", type=int, default=0, help="py-spy a join storm of waves of this many"
     )
     parser.add_argument("--profile-s", type=float, default=8.0)
     parser.add_argument("--servers", default="wb,relay-quart,relay-ws")
@@ -179,12 +185,33 @@ def layers(raw_path: Path) -> list[tuple[str, float]]:
 
 async def profiled_talk(server: Server, viewers: int, seconds: float, out: Path) -> dict:
     """A talk of ``viewers`` with py-spy recording the server for ``seconds`` of its window."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    raw_path = out / f"pyspy-talk{viewers}-{server.label}.txt"
     config = TalkConfig(viewers, warmup_s=1.0, duration_s=seconds + 2)
     talk = TalkRun(server, config, f"profile{viewers}", 7)
-    task = asyncio.create_task(talk.run())
-    await asyncio.wait_for(talk.window_open.wait(), 120)
+    raw_path = out / f"pyspy-talk{viewers}-{server.label}.txt"
+    return await profiled(server, talk.run(), talk.window_open, seconds, raw_path)
+
+
+async def profiled_joins(
+    server: Server, clients: int, at_once: int, seconds: float, out: Path
+) -> dict:
+    """A join storm with py-spy recording the server for its first ``seconds``."""
+    raw_path = out / f"pyspy-joins{clients}x{at_once}-{server.label}.txt"
+    return await profiled(server, join_storm(server, clients, at_once), None, seconds, raw_path)
+
+
+async def profiled(
+    server: Server,
+    work: Coroutine[Any, Any, dict],
+    started: asyncio.Event | None,
+    seconds: float,
+    raw_path: Path,
+) -> dict:
+    """Run ``work`` with py-spy recording the server for ``seconds`` from ``started`` (or at
+    once); the samples summed by layer and by function, and ``work``'s own row."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    task = asyncio.create_task(work)
+    if started is not None:
+        await asyncio.wait_for(started.wait(), 120)
     spy = await asyncio.create_subprocess_exec(
         *("taskset", "-c", str(CLIENT_CORE), py_spy, "record", "--pid", str(server.pid)),
         *("--duration", str(int(seconds)), "--rate", "250", "--format", "raw"),
@@ -239,15 +266,15 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict:
                     row.update(scenario=label, rep=rep)
                     rows.append(row)
         if args.joins:
-            for at_once in (int(n) for n in args.joins_at_once.split(",")):
-                for name, server in servers.items():
-                    row = await measured(
-                        lambda s=server, a=at_once: join_storm(s, args.join_clients, a),
-                        f"join storm {args.join_clients} x{at_once} [{name}]",
-                        server,
-                    )
-                    row.update(scenario=f"join {at_once} at a time")
-                    rows.append(row)
+            waves = [int(n) for n in args.joins_at_once.split(",")]
+            for rep, at_once, (name, server) in product(range(args.reps), waves, servers.items()):
+                row = await measured(
+                    lambda s=server, a=at_once: join_storm(s, args.join_clients, a),
+                    f"join storm {args.join_clients} x{at_once} [{name}]",
+                    server,
+                )
+                row.update(scenario=f"join {at_once} at a time", rep=rep)
+                rows.append(row)
         if args.memory:
             for idle in (True, False):
                 for name, server in servers.items():
@@ -258,20 +285,39 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict:
                     )
                     row.update(scenario="memory idle" if idle else "memory active")
                     rows.append(row)
-        if args.profile:
-            profiles = {}
-            for name, server in servers.items():
-                if name == "relay-ws":
-                    continue
+        profiles: dict[str, dict] = {}
+        for name, server in servers.items():
+            if name == "relay-ws" or not (args.profile or args.profile_joins):
+                continue
+            plans = []
+            if args.profile:
+                plans.append(
+                    (
+                        f"talk {args.profile}",
+                        lambda s=server: profiled_talk(
+                            s, args.profile, args.profile_s, RESULTS_DIR
+                        ),
+                    )
+                )
+            if args.profile_joins:
+                plans.append(
+                    (
+                        f"joins {args.join_clients} x{args.profile_joins}",
+                        lambda s=server: profiled_joins(
+                            s, args.join_clients, args.profile_joins, args.profile_s, RESULTS_DIR
+                        ),
+                    )
+                )
+            for label, run in plans:
                 server.restart() if server.proc else server.start()
                 await wait_until_quiet(MAX_PRESSURE / 2)
-                profile = await profiled_talk(server, args.profile, args.profile_s, RESULTS_DIR)
-                profiles[name] = profile
-                print(f"profile talk {args.profile} [{name}]: {profile.get('samples')} samples")
+                profile = profiles[f"{label} [{name}]"] = await run()
+                print(f"profile {label} [{name}]: {profile.get('samples')} samples")
                 for layer, share in profile.get("layers", []):
                     print(f"    {share * 100:5.1f}%  {layer}")
                 for function, share in profile.get("self", [])[:15]:
                     print(f"    self {share * 100:5.1f}%  {function}")
+        if profiles:
             results["profiles"] = profiles
     finally:
         for server in servers.values():
