@@ -76,10 +76,12 @@ def helpers(count: int, niceness: int) -> concurrent.futures.ProcessPoolExecutor
 
 
 def _start_helper(niceness: int) -> None:
-    """A helper's start: low priority, and the modules of every part it may write imported now
-    rather than during its first export (the PDF's number tables take 0.2 s to build)."""
+    """A helper's start: low priority, and what every part it may write needs made now rather
+    than during its first export (the PDF's number table takes 0.2 s to build)."""
     lower_priority(niceness)
-    from . import pdf, svg  # noqa: F401
+    from . import pdf, pdfcontent, svg  # noqa: F401
+
+    pdfcontent.number_table()
 
 
 def shutdown_helpers() -> None:
