@@ -121,6 +121,11 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
 
         start_helpers = getattr(raster, "helpers", None) or raster._helpers
         start_helpers(1, EXPORT_NICENESS).submit(int).result()  # as the server keeps them
+        try:  # the PDF's number table, built once per server process
+            from whiteboard.export.pdfcontent import number_table
+        except ImportError:  # a revision without it
+            number_table = int  # type: ignore[assignment]
+        number_table()
     else:
         from whiteboard.export.job import load_board, run_export
         from whiteboard.export.render import ExportOptions
