@@ -71,3 +71,14 @@ def test_a_board_never_drawn_on_has_no_log(
 ) -> None:
     code, out = run_check(capsys, "--boards-dir", str(tmp_path), "fresh")
     assert code == 0 and "fresh: no log" in out
+
+
+def test_an_id_starting_with_a_dash_is_checked_after_double_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "-rf.log").write_bytes(board_log(2))
+    code, out = run_check(capsys, "--boards-dir", str(tmp_path), "--", "-rf")
+    assert code == 0 and "-rf: ok, 2 records" in out
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    assert "after '--'" in capsys.readouterr().out

@@ -96,7 +96,12 @@ def add_check_command(commands: Any) -> None:
         "runs. Exit status 0 when every log is clean, 1 otherwise. To recover a damaged board "
         "see 'Damaged logs' in docs/security.md.",
     )
-    check.add_argument("board_ids", nargs="*", metavar="BOARD_ID", help="boards to check")
+    check.add_argument(
+        "board_ids",
+        nargs="*",
+        metavar="BOARD_ID",
+        help="boards to check; after '--' if one starts with '-': whiteboard check -- -my-board",
+    )
     check.add_argument("--all", action="store_true", help="check every board in the directory")
     check.add_argument(
         "--boards-dir",
