@@ -22,6 +22,11 @@ const ELEMENT_OPS = new Set(["stroke", "text", "note", "image"]);
 let measureLine = (line, size) => 0.6 * size * [...line].length;
 let measureVersion = 0;
 
+/** @returns {import("./text.js").Measure} the width of one line at a font size, as measured now */
+export function textMeasure() {
+  return measureLine;
+}
+
 /**
  * Use `measure` for text widths from now on (bounding boxes of text and notes are recomputed).
  * @param {import("./text.js").Measure} measure
@@ -480,6 +485,7 @@ export class Board {
     if (setBy === null) this.textBy.delete(id);
     else this.textBy.set(id, setBy);
     rec.version += 1;
+    rec.built = null;
     change.moved.push({ rec, before });
   }
 

@@ -13,6 +13,7 @@
  * `whiteboard:drawn`; `busy` says whether the picture on show is incomplete right now.
  */
 import { CommittedLayer } from "./committed.js";
+import { drawElement } from "./elements.js";
 import { absolutePoints } from "./points.js";
 import { buildStroke, paintStroke } from "./render.js";
 
@@ -32,8 +33,11 @@ export class Surface {
    * @param {HTMLCanvasElement} canvas
    * @param {import("./board.js").Board} board
    * @param {{overlays: function(): object[], isHidden: function(string): boolean,
-   *          caughtUp?: function(): boolean}} sources  caughtUp: every op the server had when
-   *   this page joined is applied (absent: always)
+   *          caughtUp?: function(): boolean, overlayElements?: function(): object[],
+   *          mediaBase?: function(): string}} sources  caughtUp: every op the server had when
+   *   this page joined is applied (absent: always); overlayElements: elements drawn on top
+   *   (previews of text being typed and of elements being moved, pending ones), as
+   *   committed.js `elementOf` makes them; mediaBase: the board's media URL prefix
    */
   constructor(canvas, board, sources) {
     this.canvas = canvas;
@@ -45,7 +49,7 @@ export class Surface {
     this.width = 1; // CSS pixels
     this.height = 1;
     this.dpr = 1;
-    this.committed = new CommittedLayer(board, (id) => sources.isHidden(id));
+    this.committed = new CommittedLayer(board, (id) => sources.isHidden(id), sources.mediaBase);
     /** @type {WeakMap<object, {version: number, built: object, abs: Float64Array, bbox: number[]}>} */
     this.overlayCache = new WeakMap();
     this.syncQueued = false;
@@ -175,6 +179,14 @@ export class Surface {
     this.committed.invalidateBoxes(boxes);
   }
 
+  /**
+   * Elements were moved, resized, reordered or edited: the layer redraws them.
+   * @param {import("./board.js").ElementRecord[]} records
+   */
+  elementsChanged(records) {
+    this.committed.update(records);
+  }
+
   /** @returns {boolean} the picture on show is not yet the whole board for this view */
   get busy() {
     return !this.complete;
@@ -192,6 +204,8 @@ export class Surface {
     committed.setView(layerView);
     const pumping = committed.pump();
     const overlays = this.sources.overlays();
+    const elements = this.sources.overlayElements ? this.sources.overlayElements() : [];
+    if (elements.length) overlays.push(...elements);
     const key = `${committed.serial},${this.view.x},${this.view.y},${this.view.zoom},${this.canvas.width},${committed.sent}`;
     if (key !== this.shownKey || committed.fresh || overlays.length > 0 || this.hadOverlays) {
       this.shownKey = key;
@@ -212,6 +226,13 @@ export class Surface {
     this.committed.draw(ctx, layerView, rect);
     this.#applyTransform(ctx, this.view);
     for (const op of overlays) {
+      if (op.kind) {
+        if (!this.#intersects(op.bbox, rect)) continue;
+        ctx.save();
+        drawElement(ctx, op);
+        ctx.restore();
+        continue;
+      }
       const cached = this.#overlayBuilt(op);
       if (this.#intersects(cached.bbox, rect)) paintStroke(ctx, op, cached.built);
     }

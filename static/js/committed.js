@@ -11,10 +11,11 @@
  * drawn on top here until the next snapshot has them (a peer's stroke never blinks between its
  * live preview and the layer).
  */
+import { drawElement } from "./elements.js";
 import { Layer } from "./layer.js";
 import { intersects, sameView } from "./boxes.js";
+import { isIdentity, widthScale } from "./placement.js";
 import { absolutePointsInto } from "./points.js";
-import { buildStroke, paintStroke } from "./render.js";
 
 /** Strokes newer than the snapshot drawn on the page at most; more mean the layer is loading. */
 const MAX_UNBAKED = 64;
@@ -31,11 +32,13 @@ export const LAYER_BANDS = (globalThis.navigator?.hardwareConcurrency || 1) >= 4
 export class CommittedLayer {
   /**
    * @param {import("./board.js").Board} board
-   * @param {function(string): boolean} isHidden  hidden locally (a pending erase)
+   * @param {function(string): boolean} isHidden  hidden locally (a pending erase, a drag)
+   * @param {function(): string} mediaBase  where the board's images are (welcome.media)
    */
-  constructor(board, isHidden) {
+  constructor(board, isHidden, mediaBase = () => "") {
     this.board = board;
     this.isHidden = isHidden;
+    this.mediaBase = mediaBase;
     /** @type {object[]|null} the `board.order` array the renderers mirror (a reset replaces it) */
     this.mirrored = null;
     this.sent = 0;
@@ -47,6 +50,8 @@ export class CommittedLayer {
     /** A snapshot arrived since the last `draw`. */
     this.fresh = false;
     this.firstAddMs = null;
+    /** Called when a snapshot arrives (a renderer may redraw on its own: an image loaded). */
+    this.onFresh = () => {};
     /** @type {object[]} records drawn on the page, whose cached paths a snapshot makes useless */
     this.built = [];
     /** @type {Layer[]} */
@@ -93,14 +98,47 @@ export class CommittedLayer {
     if (this.sent >= order.length) return;
     const records = order.slice(this.sent);
     for (const rec of records) this.shown[rec.index] = rec.visible && !this.isHidden(rec.id);
-    const strokes = packStrokes(records, this.shown);
     this.sent = order.length;
     this.firstAddMs ??= performance.now();
-    // The first renderers get copies; the last one the buffer itself.
-    this.layers.forEach((layer, band) => {
-      const last = band === this.layers.length - 1;
-      layer.post({ type: "add", strokes }, last ? [strokes.points.buffer] : []);
-    });
+    // Runs of strokes go packed; other kinds as elements, in between, so indices stay in order.
+    let start = 0;
+    while (start < records.length) {
+      const stroke = records[start].kind === "stroke";
+      let end = start + 1;
+      while (end < records.length && (records[end].kind === "stroke") === stroke) end += 1;
+      const run = records.slice(start, end);
+      if (stroke) {
+        const strokes = packStrokes(run, this.shown);
+        // The first renderers get copies; the last one the buffer itself.
+        this.layers.forEach((layer, band) => {
+          const last = band === this.layers.length - 1;
+          layer.post({ type: "add", strokes }, last ? [strokes.points.buffer] : []);
+        });
+      } else {
+        const media = this.mediaBase();
+        this.#post({ type: "add", elements: run.map((rec) => elementOf(rec, this.shown[rec.index], media)) });
+      }
+      start = end;
+    }
+  }
+
+  /**
+   * Records moved, resized, reordered or edited: the renderers replace them (those they have).
+   * @param {import("./board.js").ElementRecord[]} records
+   */
+  update(records) {
+    if (records.length === 0 || this.board.order !== this.mirrored) return;
+    const elements = [];
+    const seen = new Set();
+    const media = this.mediaBase();
+    for (const rec of records) {
+      if (rec.index >= this.sent || seen.has(rec.index)) continue;
+      seen.add(rec.index);
+      elements.push([rec.index, elementOf(rec, this.shown[rec.index], media)]);
+    }
+    if (elements.length === 0) return;
+    this.visibility += 1;
+    this.#post({ type: "update", elements, version: this.visibility });
   }
 
   /**
@@ -174,16 +212,18 @@ export class CommittedLayer {
     }
     const order = this.board.order;
     if (baked < 0 || order !== this.mirrored || order.length - baked > MAX_UNBAKED) return;
+    ctx.save();
     ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s);
     for (let i = baked; i < order.length; i++) {
       const rec = order[i];
       if (!rec.visible || this.isHidden(rec.id) || !intersects(rec.bbox, rect)) continue;
       if (!rec.built) {
-        rec.built = buildStroke(rec.op, rec.abs);
+        rec.built = elementOf(rec, true, this.mediaBase());
         this.built.push(rec);
       }
-      paintStroke(ctx, rec.op, rec.built);
+      drawElement(ctx, rec.built);
     }
+    ctx.restore(); // strokes leave their alpha and width set
   }
 
   /** The view as band `band` of the renderers draws it: its device-pixel rows. */
@@ -231,6 +271,7 @@ export class CommittedLayer {
     front?.bitmap.close();
     this.fronts[band] = { ...info, bitmap };
     this.fresh = true;
+    this.onFresh();
     const baked = Math.min(...this.fronts.map((f) => (f ? f.added : 0)));
     this.built = this.built.filter((rec) => {
       if (rec.index >= baked) return true;
@@ -264,7 +305,8 @@ export class CommittedLayer {
 /**
  * Strokes as the renderer takes them: one array per field and every point in one buffer, so a
  * replay's thousands cross to the worker as a few copies (and one transfer), not thousands of
- * small objects (layer-renderer.js `unpackStrokes` turns them back into elements).
+ * small objects (layer-renderer.js `unpackStrokes` turns them back into elements). Points are
+ * placed (a moved or resized stroke's placement applied), widths scaled with them.
  * @param {import("./board.js").StrokeRecord[]} records
  * @param {boolean[]} shown  effective visibility by record index
  * @returns {object}
@@ -276,20 +318,51 @@ export function packStrokes(records, shown) {
   const points = new Float64Array(offsets[count]);
   const bboxes = new Float64Array(4 * count);
   const widths = new Float64Array(count);
+  const zs = new Float64Array(count);
   const visible = new Uint8Array(count);
   const tools = new Array(count);
   const colors = new Array(count);
   const pressure = new Array(count);
   for (let i = 0; i < count; i++) {
     const rec = records[i];
-    if (rec.decoded) points.set(rec.decoded, offsets[i]);
+    if (!isIdentity(rec.m)) points.set(rec.placedAbs, offsets[i]);
+    else if (rec.decoded) points.set(rec.decoded, offsets[i]);
     else absolutePointsInto(rec.op.pts, points, offsets[i]);
     bboxes.set(rec.bbox, 4 * i);
-    widths[i] = rec.op.width;
+    widths[i] = rec.op.width * widthScale(rec.m);
+    zs[i] = rec.z;
     visible[i] = shown[rec.index] ? 1 : 0;
     tools[i] = rec.op.tool;
     colors[i] = rec.op.color;
     pressure[i] = rec.op.p ?? null;
   }
-  return { count, offsets, points, bboxes, widths, visible, tools, colors, pressure };
+  return { count, offsets, points, bboxes, widths, visible, tools, colors, pressure, zs };
+}
+
+/**
+ * A board record as the renderer (and `drawElement`) takes it: placed, with its current text.
+ * @param {import("./board.js").ElementRecord} rec
+ * @param {boolean} visible
+ * @param {string} mediaBase  the board's media URL prefix (welcome.media)
+ * @returns {object}
+ */
+export function elementOf(rec, visible, mediaBase) {
+  const op = rec.op;
+  const common = { kind: rec.kind, bbox: [...rec.bbox], visible, z: rec.z };
+  switch (rec.kind) {
+    case "text":
+      return { ...common, x: op.x, y: op.y, size: op.size, color: op.color, lines: rec.lines, m: [...rec.m] };
+    case "note":
+      return {
+        ...common, x: op.x, y: op.y, size: op.size, color: op.color, lines: rec.lines,
+        box: rec.ownBox, m: [...rec.m],
+      };
+    case "image":
+      return { ...common, url: mediaBase + op.src, x: op.x, y: op.y, w: op.w, h: op.h, m: [...rec.m] };
+    default:
+      return {
+        ...common, tool: op.tool, color: op.color, width: op.width * widthScale(rec.m),
+        p: op.p ?? null, pts: rec.placedAbs, geometry: null, lod: null,
+      };
+  }
 }

@@ -1,14 +1,18 @@
 /**
- * How each kind of board element is drawn on the committed layer. Today every element is a
- * stroke; text, sticky notes and images add an entry here (and their bounds in board.js), and the
- * layer renderer culls, orders and schedules them without knowing what they are.
+ * How each kind of board element is drawn (docs/protocol.md, Rendering): strokes, text, sticky
+ * notes and images. The layer renderer culls, orders and schedules them without knowing what they
+ * are; the page draws its overlays (previews, pending elements) with the same functions.
  *
  * An element is what the layer holds for one committed board element: `kind`, `bbox`
- * ([minX, minY, maxX, maxY] in board units, ink included, for culling), `visible`, and the kind's
- * own fields. `draw(ctx, element, detail)` draws it with `ctx`'s transform mapping board units to
- * pixels; `detail` says how small it is drawn (`levelOfDetail`).
+ * ([minX, minY, maxX, maxY] in board units, ink included, for culling), `visible`, `z` (drawing
+ * order), and the kind's own fields (`elementOf` in board.js makes one from a record). Strokes come
+ * with their points already placed; text, notes and images carry their placement `m`, applied as
+ * the canvas transform. `draw(ctx, element, detail)` draws it with `ctx`'s transform mapping board
+ * units to pixels; `detail` says how small it is drawn (`levelOfDetail`).
  */
+import { getImage } from "./images.js";
 import { paintCurrentPath, simplifyPoints, strokeGeometry, traceGeometry } from "./render.js";
+import { fillLines, NOTE_PADDING, NOTE_TEXT_COLOR } from "./text.js";
 
 /**
  * Largest distance, in device pixels, by which a simplified spline or outline may depart from
@@ -76,5 +80,75 @@ function denserThan(bbox, count, tolerance) {
   return (bbox[2] - bbox[0] + bbox[3] - bbox[1]) < tolerance * count;
 }
 
+/**
+ * Run `draw` with the element's placement `m` composed onto the context's transform.
+ * @param {CanvasRenderingContext2D|OffscreenCanvasRenderingContext2D} ctx
+ * @param {ArrayLike<number>} m
+ * @param {function(): void} draw
+ */
+function placed(ctx, m, draw) {
+  ctx.save();
+  ctx.globalAlpha = 1;
+  ctx.transform(m[0], 0, 0, m[1], m[2], m[3]);
+  draw();
+  ctx.restore();
+}
+
+/** Text: `lines` (as drawn: text.js `textLines`) from its top-left corner `x, y`. */
+const text = {
+  draw(ctx, element) {
+    placed(ctx, element.m, () => fillLines(ctx, element.lines, element.x, element.y, element.size, element.color));
+  },
+};
+
+/** A sticky note: its paper (`box`, own coordinates), then its text inset by the padding. */
+const note = {
+  draw(ctx, element) {
+    placed(ctx, element.m, () => {
+      const [x0, y0, x1, y1] = element.box;
+      ctx.fillStyle = element.color;
+      ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
+      const pad = NOTE_PADDING * element.size;
+      fillLines(ctx, element.lines, element.x + pad, element.y + pad, element.size, NOTE_TEXT_COLOR);
+    });
+  },
+};
+
+/** Placeholder paper of an image still loading (or that failed to load). */
+const IMAGE_PLACEHOLDER = "#e8eaed";
+
+/**
+ * An image scaled into its box. While it loads a grey box stands in; `onImage` on the element
+ * (set by whoever draws it) hears when it can be drawn.
+ */
+const image = {
+  draw(ctx, element) {
+    const bitmap = getImage(element.url, () => element.onImage?.(element));
+    placed(ctx, element.m, () => {
+      if (bitmap) {
+        ctx.imageSmoothingEnabled = true;
+        ctx.imageSmoothingQuality = "high";
+        ctx.drawImage(bitmap, element.x, element.y, element.w, element.h);
+      } else {
+        ctx.fillStyle = IMAGE_PLACEHOLDER;
+        ctx.fillRect(element.x, element.y, element.w, element.h);
+      }
+    });
+  },
+};
+
 /** @type {Record<string, {draw: function(object, object, Detail): void}>} */
-export const ELEMENT_KINDS = { stroke };
+export const ELEMENT_KINDS = { stroke, text, note, image };
+
+/** Full detail: every point (previews, the few elements drawn on the page). */
+export const FULL_DETAIL = Object.freeze({ level: 0, tolerance: 0 });
+
+/**
+ * Draw one element (any kind) with `ctx`'s transform mapping board units to pixels.
+ * @param {CanvasRenderingContext2D|OffscreenCanvasRenderingContext2D} ctx
+ * @param {object} element
+ * @param {Detail} [detail]
+ */
+export function drawElement(ctx, element, detail = FULL_DETAIL) {
+  ELEMENT_KINDS[element.kind].draw(ctx, element, detail);
+}

@@ -6,21 +6,24 @@
  * cannot draw it runs on the page in slices (`layer.js`).
  *
  * Messages in (`receive`), in order, from the page's mirror of the board:
- * - `{type: "add", strokes}`: strokes appended in drawing order (index = arrival order), packed
- *   (committed.js `packStrokes`); other kinds of elements will come as `{type: "add", elements}`;
+ * - `{type: "add", strokes}`: strokes appended (index = arrival order), packed (committed.js
+ *   `packStrokes`); `{type: "add", elements}`: other kinds, as `elementOf` makes them;
  * - `{type: "visibility", changes: [index, 0|1, ...], version}`: elements hidden or shown;
+ * - `{type: "update", elements: [[index, element], ...], version}`: elements moved, resized,
+ *   reordered or edited: each replaces the one at its index (its visibility stays);
  * - `{type: "view", view: {x, y, zoom, width, height, dpr, top, rows}}`: what to draw: the view
  *   (CSS pixels), of which this renderer draws device-pixel rows top .. top + rows (a band);
  * - `{type: "reset", visibility}`: the board starts again from nothing (at that visibility version).
  *
- * A view is drawn by a job, in slices: elements whose box meets the view, at the level of detail
- * of its scale (elements.js). Elements added while a job runs are drawn by it (they come last);
+ * A view is drawn by a job, in slices: elements whose box meets the view, in drawing order (their
+ * `z`: arrival order until someone reorders), at the level of detail of its scale (elements.js).
+ * Elements added while a job runs are drawn by it (they come last);
  * shown or hidden ones it already passed are redrawn in their region when it ends. An idle layer
  * draws new elements on top and redraws the region of hidden or shown ones at once. Every snapshot
  * says what it holds (`FrameInfo`), so the page knows when the picture is complete.
  */
 import { intersects, sameView, viewRect } from "./boxes.js";
-import { ELEMENT_KINDS, levelOfDetail } from "./elements.js";
+import { drawElement, levelOfDetail } from "./elements.js";
 
 /**
  * A region redraw covering more than this share of the view, or more elements' boxes than
@@ -58,8 +61,10 @@ export class LayerRenderer {
     this.ctx = canvas.getContext("2d", { willReadFrequently: true });
     this.emit = emit;
     this.options = options;
-    /** @type {object[]} */
+    /** @type {object[]} by index (arrival order) */
     this.elements = [];
+    /** @type {object[]|null} in drawing order when that is not arrival order (after a `z`) */
+    this.sorted = null;
     this.visibility = 0;
     /** @type {object|null} the view to draw next */
     this.target = null;
@@ -85,12 +90,16 @@ export class LayerRenderer {
       case "visibility":
         this.#visibility(message.changes, message.version);
         break;
+      case "update":
+        this.#update(message.elements, message.version);
+        break;
       case "view":
         this.target = message.view;
         if (!this.job && !sameView(this.target, this.drawnView)) this.#startJob(this.target);
         break;
       case "reset":
         this.elements = [];
+        this.sorted = null;
         this.visibility = message.visibility ?? 0;
         this.job = null;
         this.drawnView = null;
@@ -113,7 +122,12 @@ export class LayerRenderer {
 
   #add(elements) {
     const first = this.elements.length;
-    for (const element of elements) this.elements.push(element);
+    for (const element of elements) {
+      element.index = this.elements.length;
+      this.#adopt(element);
+      this.elements.push(element);
+      this.sorted?.push(element); // a new element is above all (its z is the highest)
+    }
     if (this.job || !this.drawnView) return; // the running job draws them: they come last
     const view = this.drawnView;
     if (elements.length > MAX_SYNC_ADDS) {
@@ -130,6 +144,47 @@ export class LayerRenderer {
     this.#queueEmit();
   }
 
+  /** An image element redraws its region once it has loaded. */
+  #adopt(element) {
+    if (element.kind === "image") element.onImage = (loaded) => this.#redrawElement(loaded);
+  }
+
+  #redrawElement(element) {
+    if (!element.visible || this.elements[element.index] !== element) return;
+    if (this.job) this.job.dirty.push(element.bbox);
+    else if (this.drawnView) {
+      this.#redrawRegions([element.bbox], this.drawnView);
+      if (!this.job) this.#queueEmit();
+    }
+  }
+
+  #update(updates, version) {
+    const boxes = [];
+    let reordered = false;
+    for (const [index, element] of updates) {
+      const old = this.elements[index];
+      if (!old) continue;
+      element.visible = old.visible;
+      element.index = index;
+      this.#adopt(element);
+      this.elements[index] = element;
+      if (element.z !== old.z) reordered = true;
+      if (old.visible) boxes.push(old.bbox, element.bbox);
+    }
+    this.visibility = version;
+    if (reordered || this.sorted) {
+      this.sorted = [...this.elements].sort((a, b) => a.z - b.z);
+      if (this.sorted.every((element, i) => element === this.elements[i])) this.sorted = null;
+    }
+    if (this.job) {
+      if (reordered) this.#startJob(this.job.view);
+      else for (const box of boxes) this.job.dirty.push(box);
+    } else if (this.drawnView) {
+      if (boxes.length) this.#redrawRegions(boxes, this.drawnView);
+      if (!this.job) this.#queueEmit();
+    }
+  }
+
   #visibility(changes, version) {
     const boxes = [];
     const job = this.job;
@@ -139,7 +194,7 @@ export class LayerRenderer {
       if (!element) continue;
       element.visible = changes[i + 1] === 1;
       // A running job has yet to reach the elements after its cursor: it will draw them right.
-      if (!job || index < job.index) boxes.push(element.bbox);
+      if (!job || index < job.index || this.sorted) boxes.push(element.bbox);
     }
     this.visibility = version;
     if (job) {
@@ -190,7 +245,7 @@ export class LayerRenderer {
     const ctx = this.ctx;
     const deadline = performance.now() + budgetMs;
     this.#applyTransform(job.view);
-    const elements = this.elements;
+    const elements = this.sorted ?? this.elements;
     while (job.index < elements.length) {
       const element = elements[job.index++];
       if (!element.visible || !intersects(element.bbox, job.rect)) continue;
@@ -253,7 +308,7 @@ export class LayerRenderer {
     ctx.clearRect(px0, py0, px1 - px0, py1 - py0);
     this.#applyTransform(view);
     const detail = levelOfDetail(s);
-    for (const element of this.elements) {
+    for (const element of this.sorted ?? this.elements) {
       if (element.visible && intersects(element.bbox, region)) drawElement(ctx, element, detail);
     }
     ctx.restore();
@@ -293,18 +348,14 @@ export class LayerRenderer {
  * @returns {object[]}
  */
 export function unpackStrokes(packed) {
-  const { count, offsets, points, bboxes, widths, visible, tools, colors, pressure } = packed;
+  const { count, offsets, points, bboxes, widths, visible, tools, colors, pressure, zs } = packed;
   const elements = new Array(count);
   for (let i = 0; i < count; i++) {
     elements[i] = {
       kind: "stroke", tool: tools[i], color: colors[i], width: widths[i], p: pressure[i],
       pts: points.subarray(offsets[i], offsets[i + 1]), bbox: bboxes.subarray(4 * i, 4 * i + 4),
-      visible: visible[i] === 1, geometry: null, lod: null,
+      visible: visible[i] === 1, geometry: null, lod: null, z: zs[i],
     };
   }
   return elements;
-}
-
-function drawElement(ctx, element, detail) {
-  ELEMENT_KINDS[element.kind].draw(ctx, element, detail);
 }

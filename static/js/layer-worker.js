@@ -3,6 +3,7 @@
  * `{type: "unsupported"}` to the first message where it cannot draw (no OffscreenCanvas 2D), and
  * the page then draws the layer itself.
  */
+import { loadFonts } from "./fonts-load.js";
 import { LayerRenderer } from "./layer-renderer.js";
 
 /** Long enough to draw a few hundred strokes, short enough to notice a new view soon. */
@@ -23,8 +24,20 @@ function schedule(fn) {
 
 /** @type {LayerRenderer|null} */
 let renderer = null;
+/** Messages that came before the fonts were loaded: text drawn earlier would use other fonts. */
+let waiting = [];
+loadFonts(self.fonts).finally(() => {
+  const messages = waiting;
+  waiting = null;
+  for (const message of messages) receive(message);
+});
 
 self.onmessage = (event) => {
+  if (waiting) waiting.push(event.data);
+  else receive(event.data);
+};
+
+function receive(message) {
   if (!renderer) {
     const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(1, 1) : null;
     if (!canvas || !canvas.getContext("2d", { willReadFrequently: true })) {
@@ -38,5 +51,5 @@ self.onmessage = (event) => {
       { sliceMs: SLICE_MS, progressMs: PROGRESS_MS, schedule },
     );
   }
-  renderer.receive(event.data);
-};
+  renderer.receive(message);
+}

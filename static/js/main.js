@@ -3,9 +3,11 @@
  * Sends at most one frame per animation frame: everything tools and the UI do is queued in the
  * session and flushed by the frame loop.
  */
-import { Board } from "./board.js";
+import { Board, setTextMeasure } from "./board.js";
 import { Surface } from "./canvas.js";
 import { Connection } from "./connection.js";
+import { loadFonts } from "./fonts-load.js";
+import { onImageLoaded } from "./images.js";
 import { loadIdentity, saveIdentity } from "./identity.js";
 import { attachInput } from "./input.js";
 import { ID_PATTERN } from "./protocol.js";
@@ -20,6 +22,7 @@ import * as rect from "./tools/rect.js";
 import { PALETTE, UI, WIDTHS } from "./ui.js";
 import { describeHeld, isStale, OfflineStore, splitStale } from "./offline.js";
 import { ago, BoardMemory } from "./recent.js";
+import { cssFont } from "./text.js";
 
 const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand].map((t) => [t.name, t]));
 const STYLE_KEY = "whiteboard.style";
@@ -46,11 +49,18 @@ const board = new Board();
 const session = new Session(board, identity);
 const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById("board"));
 const previews = new Set();
+/** Element ids a preview stands for (moved, or their text being edited): hidden on the layer. */
+let previewHidden = new Set();
 const surface = new Surface(canvas, board, {
   overlays: () => (previews.size ? [...session.overlayStrokes(), ...previews] : session.overlayStrokes()),
-  isHidden: (id) => session.localHidden.has(id),
+  overlayElements: () => session.previews.elements(session.pending.values(), session.mediaBase),
+  isHidden: (id) => session.localHidden.has(id) || previewHidden.has(id),
   caughtUp: () => session.welcomeSeq !== null && board.seq >= session.welcomeSeq,
+  mediaBase: () => session.mediaBase,
 });
+
+surface.committed.onFresh = () => requestFrame();
+onImageLoaded(() => requestFrame());
 
 const offline = new OfflineStore(memory.key, isDestructive);
 session.outbox.store = offline;
@@ -146,6 +156,9 @@ ui.setShareUrl(`${location.origin}${location.pathname}`);
 
 session.on.change = (change) => {
   for (const rec of change.added) surface.strokeAdded(rec);
+  if (change.moved.length || change.reordered.length) {
+    surface.elementsChanged([...change.moved.map((moved) => moved.rec), ...change.reordered]);
+  }
   arrival.changed();
   memory.boardChanged();
   const boxes = [...change.shown, ...change.hidden].map((rec) => rec.bbox);
@@ -158,6 +171,15 @@ session.on.hidden = (ids) => {
   requestFrame();
 };
 session.on.overlay = requestFrame;
+session.on.previews = () => {
+  const hidden = new Set(session.previews.hiddenIds());
+  const changed = [...hidden].filter((id) => !previewHidden.has(id));
+  for (const id of previewHidden) if (!hidden.has(id)) changed.push(id);
+  previewHidden = hidden;
+  const boxes = changed.map((id) => board.strokes.get(id)?.bbox).filter(Boolean);
+  if (boxes.length) surface.invalidateBoxes(boxes);
+  requestFrame();
+};
 session.on.cursors = requestFrame;
 session.on.reset = () => { surface.invalidateAll(); requestFrame(); };
 session.on.peers = () => ui.setPeers(session.presence, session.me?.peer ?? null);
@@ -278,6 +300,29 @@ function saveStyle() {
   }
 }
 
+/**
+ * Load the board fonts and measure text with them (bounding boxes of text and notes); text
+ * already on the board is laid out again. A page whose fonts fail keeps the estimate.
+ */
+async function useFonts() {
+  if (!(await loadFonts(document.fonts))) return;
+  const measuring = document.createElement("canvas").getContext("2d");
+  const widths = new Map();
+  setTextMeasure((line, size) => {
+    const key = `${size}\u0000${line}`;
+    let width = widths.get(key);
+    if (width === undefined) {
+      measuring.font = cssFont(size);
+      width = measuring.measureText(line).width;
+      if (widths.size > 10_000) widths.clear();
+      widths.set(key, width);
+    }
+    return width;
+  });
+  surface.elementsChanged(board.order.filter((rec) => rec.kind === "text" || rec.kind === "note"));
+  requestFrame();
+}
+
 // --- ink kept offline --------------------------------------------------------------------------
 
 /**
@@ -377,6 +422,9 @@ memory.keepThumbnail(canvas, () => {
 setTool("pen");
 // The socket first: restoring kept ops reads IndexedDB (30-140 ms on a cold page), and restored
 // ops are sent whenever they arrive (session.restore), so the replay need not wait for it.
+// The fonts load meanwhile; text already drawn is laid out again once they are in (useFonts).
+const fontsLoaded = useFonts();
 connection.start();
 await restoreKept();
+await fontsLoaded;
 requestFrame();

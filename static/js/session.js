@@ -9,9 +9,12 @@ import {
 } from "./live.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./peers.js";
+import { Previews } from "./previews.js";
 import { encodeFrame, newId, PROTOCOL_VERSION, SHAPE_TOOLS } from "./protocol.js";
 
-const COMMITTED_TYPES = new Set(["stroke", "erase", "clear", "undo", "redo"]);
+const COMMITTED_TYPES = new Set([
+  "stroke", "erase", "clear", "undo", "redo", "text", "note", "image", "add", "transform", "z", "edit",
+]);
 
 /** Protocol state of this page: live strokes, the outbox, presence, local hiding. */
 export class Session {
@@ -30,6 +33,14 @@ export class Session {
     /** @type {{peer: number, author: string}|null} */
     this.me = null;
     this.shareUrl = "";
+    /** Where the board's images are served (welcome.media): no board id in it. */
+    this.mediaBase = "";
+    /** Text being typed and elements being moved, ours and peers' (previews.js). */
+    this.previews = new Previews(board);
+    /** @type {Map<string, object>} our draft or moving messages for the next frame, by op id */
+    this.ownPreviews = new Map();
+    /** @type {Set<string>} op ids of our drafts and moves the server has seen (this connection) */
+    this.sentPreviews = new Set();
     /** @type {number|null} the board's seq when the last welcome came: the replay ends there */
     this.welcomeSeq = null;
     /** @type {string|null} names the board's history (Redis mode): sent back in the next hello */
@@ -46,6 +57,7 @@ export class Session {
     this.on = {
       change: (_change) => {}, overlay: () => {}, peers: () => {}, cursors: () => {},
       error: (_message) => {}, welcome: () => {}, reset: () => {}, hidden: (_ids) => {},
+      previews: () => {},
     };
   }
 
@@ -81,6 +93,8 @@ export class Session {
       live.sentPoints = 0;
     }
     this.presence.disconnected(this.me?.peer ?? null);
+    this.previews.dropPeers();
+    this.sentPreviews.clear();
     this.on.overlay();
     this.on.cursors();
     this.on.peers();
@@ -101,10 +115,12 @@ export class Session {
     const type = msg.type;
     if (typeof msg.seq === "number" && typeof msg.by === "string" && COMMITTED_TYPES.has(type)) {
       this.#settle(msg.id);
+      const previewed = this.previews.end(msg.id);
       const change = this.board.apply(msg);
       if (type === "stroke") this.presence.live.delete(msg.id);
       if (change) this.on.change(change, msg);
-      if (type === "stroke") this.on.overlay();
+      if (type === "stroke" || previewed) this.on.overlay();
+      if (previewed) this.on.previews();
       return;
     }
     switch (type) {
@@ -127,6 +143,19 @@ export class Session {
         return;
       case "abort":
         if (this.presence.live.delete(msg.id)) this.on.overlay();
+        if (this.previews.end(msg.id)) this.on.previews();
+        return;
+      case "draft":
+        if (msg.peer !== this.me?.peer && !this.board.strokes.has(msg.id)) {
+          this.previews.draft(msg);
+          this.on.previews();
+        }
+        return;
+      case "moving":
+        if (msg.peer !== this.me?.peer) {
+          this.previews.moving(msg);
+          this.on.previews();
+        }
         return;
       case "cursors":
         this.presence.moveCursors(msg, this.me?.peer ?? null, performance.now());
@@ -149,6 +178,8 @@ export class Session {
         return;
       case "leave":
         this.presence.leave(msg.peer);
+        this.previews.leave(msg.peer);
+        this.on.previews();
         this.on.peers();
         this.on.cursors();
         this.on.overlay();
@@ -173,6 +204,7 @@ export class Session {
           this.#settle(msg.id);
           this.on.overlay();
         }
+        if (msg.id && this.previews.end(msg.id)) this.on.previews();
         this.on.error(msg);
         return;
       default:
@@ -185,6 +217,7 @@ export class Session {
     this.welcomeSeq = typeof msg.seq === "number" ? msg.seq : 0;
     this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.shareUrl = typeof msg.share_url === "string" ? msg.share_url : "";
+    this.mediaBase = typeof msg.media === "string" ? msg.media : "";
     this.presence.welcome(msg);
     if (msg.reset) {
       this.board.reset();
@@ -198,6 +231,9 @@ export class Session {
 
   /** An op of ours is committed, acknowledged or refused: stop resending it. */
   #settle(opId) {
+    this.sentPreviews.delete(opId);
+    this.ownPreviews.delete(opId);
+    if (this.previews.end(opId)) this.on.previews();
     if (!this.outbox.settle(opId)) return;
     const ids = this.eraseTargets.get(opId);
     if (!ids) return;
@@ -226,6 +262,11 @@ export class Session {
     if (!this.ready || !this.conn?.open) return this.pending.size > 0 && this.ready;
     const now = performance.now();
     for (const live of this.ownLive.values()) this.#emitLive(live);
+    for (const message of this.ownPreviews.values()) {
+      this.outbox.queue.push(message);
+      this.sentPreviews.add(message.id);
+    }
+    this.ownPreviews.clear();
     const cursor = this.presence.takeOwnCursor();
     if (cursor) this.outbox.queue.push(cursor);
     if (this.#pageWanted) {
@@ -406,6 +447,55 @@ export class Session {
     }
     this.#commit(message);
     this.on.overlay();
+  }
+
+  // --- elements: text, notes, images, moves ---------------------------------------------------
+
+  /**
+   * Commit an element op (`text`, `note`, `image`, `add`, `transform`, `z`, `edit`) built by a
+   * tool; `id` is its op id (a draft or move preview with that id ends when it is committed).
+   * @param {object} message
+   * @returns {string} its op id
+   */
+  commitElementOp(message) {
+    const id = message.id ?? newId();
+    this.ownPreviews.delete(id); // a draft or move not yet sent must not follow its commit
+    this.#commit({ ...message, id });
+    this.on.overlay();
+    return id;
+  }
+
+  /**
+   * Show others the text being typed (and show it here until it is committed or dropped).
+   * @param {object} draft  `{id, kind, x, y, size, color, text, m?, target?}`
+   */
+  draft(draft) {
+    this.previews.draft({ ...draft, peer: null });
+    this.ownPreviews.set(draft.id, { type: "draft", ...draft });
+    this.on.previews();
+  }
+
+  /**
+   * Show others elements being dragged or resized: `m` on top of their placements.
+   * @param {string} id  the op id the committing `transform` will use
+   * @param {string[]} ids
+   * @param {number[]} m
+   */
+  moving(id, ids, m) {
+    this.previews.moving({ id, ids, m });
+    this.ownPreviews.set(id, { type: "moving", id, ids, m });
+    this.on.previews();
+  }
+
+  /**
+   * Drop a draft or move without committing it; others get an `abort`.
+   * @param {string} id
+   */
+  dropPreview(id) {
+    this.ownPreviews.delete(id);
+    const sent = this.sentPreviews.delete(id);
+    if (this.previews.end(id)) this.on.previews();
+    if (sent && this.ready) this.outbox.queue.push({ type: "abort", id });
   }
 
   /** Hide every visible stroke (after the user confirmed). */

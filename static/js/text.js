@@ -20,8 +20,10 @@ export const NOTE_SIDE = 10;
 /** Space between a note's edge and its text, in font sizes. */
 export const NOTE_PADDING = 1;
 export const NOTE_TEXT_COLOR = "#1f2328";
+/** The family names of the two shipped fonts, main first (whiteboard/export/fonts.py). */
+export const FONT_FAMILY_NAMES = Object.freeze(["Whiteboard Sans", "Whiteboard Fallback"]);
 /** The CSS font-family of element text: the two shipped fonts and nothing else. */
-export const FONT_FAMILY = '"Whiteboard Sans", "Whiteboard Fallback"';
+export const FONT_FAMILY = FONT_FAMILY_NAMES.map((name) => `"${name}"`).join(", ");
 const MISSING = "\u25a1";
 
 /**
