@@ -127,7 +127,7 @@ const image = {
     placed(ctx, element.m, () => {
       if (bitmap) {
         ctx.imageSmoothingEnabled = true;
-        ctx.imageSmoothingQuality = "high";
+        ctx.imageSmoothingQuality = "medium"; // bilinear with mipmaps: the export's sampling
         ctx.drawImage(bitmap, element.x, element.y, element.w, element.h);
       } else {
         ctx.fillStyle = IMAGE_PLACEHOLDER;

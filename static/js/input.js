@@ -19,7 +19,10 @@
  *   the pointer that went down is ignored (it must not draw on everyone's board)
  */
 
-const TOOL_KEYS = { p: "pen", h: "highlighter", e: "eraser", l: "line", r: "rect", o: "ellipse" };
+const TOOL_KEYS = {
+  p: "pen", h: "highlighter", e: "eraser", l: "line", r: "rect", o: "ellipse", v: "select", t: "text",
+  n: "note",
+};
 
 /**
  * Attach all input listeners.
@@ -41,7 +44,7 @@ export function attachInput(target) {
     const [sx, sy] = local(ev);
     const [x, y] = surface.toBoard(sx, sy);
     const pressure = ev.pointerType === "pen" ? (ev.pressure > 0 ? ev.pressure : 0.5) : null;
-    return { id: ev.pointerId, type: ev.pointerType, x, y, sx, sy, pressure };
+    return { id: ev.pointerId, type: ev.pointerType, x, y, sx, sy, pressure, shift: ev.shiftKey };
   };
   const touches = () => [...pointers.values()].filter((p) => p.type === "touch" && p.mode !== "ignored");
 
@@ -172,7 +175,9 @@ export function attachInput(target) {
     if (typing) return;
     const mod = ev.ctrlKey || ev.metaKey;
     const key = ev.key.toLowerCase();
-    if (mod && key === "z") {
+    if (target.elementKey?.(ev)) {
+      ev.preventDefault();
+    } else if (mod && key === "z") {
       ev.preventDefault();
       target.shortcut(ev.shiftKey ? "redo" : "undo");
     } else if (mod && key === "y") {

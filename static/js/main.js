@@ -18,13 +18,19 @@ import * as hand from "./tools/hand.js";
 import * as highlighter from "./tools/highlighter.js";
 import * as line from "./tools/line.js";
 import * as pen from "./tools/pen.js";
+import * as note from "./tools/note.js";
 import * as rect from "./tools/rect.js";
+import * as select from "./tools/select.js";
+import * as text from "./tools/text.js";
+import { TextEditor } from "./editor.js";
+import { Selection } from "./selection.js";
+import { attachImageInput } from "./upload.js";
 import { PALETTE, UI, WIDTHS } from "./ui.js";
 import { describeHeld, isStale, OfflineStore, splitStale } from "./offline.js";
 import { ago, BoardMemory } from "./recent.js";
 import { cssFont } from "./text.js";
 
-const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand].map((t) => [t.name, t]));
+const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand, select, text, note].map((t) => [t.name, t]));
 const STYLE_KEY = "whiteboard.style";
 const ERROR_TEXT = {
   board_full: "This board is full: no more strokes can be added.",
@@ -67,6 +73,8 @@ session.outbox.store = offline;
 
 const style = loadStyle();
 let tool = pen;
+/** Set once the selection exists (below): switching to a drawing tool drops the selection. */
+let clearSelection = () => {};
 
 // --- the frame loop -------------------------------------------------------------------------
 
@@ -85,6 +93,8 @@ function tick() {
   updateHistory();
   const drawing = surface.frame();
   ui.drawCursors(session.cursors, session.peers, (x, y) => surface.toScreen(x, y));
+  app.selection.render(select.dragging());
+  app.editor.place();
   if (surface.view.zoom !== lastZoom) {
     lastZoom = surface.view.zoom;
     ui.setZoom(lastZoom);
@@ -108,6 +118,7 @@ const ui = new UI({
   undo: () => { session.undo(); requestFrame(); },
   redo: () => { session.redo(); requestFrame(); },
   clear: () => { session.clear(); requestFrame(); },
+  pickImage: () => document.getElementById("image-file").click(),
   zoomBy: (factor) => { surface.zoomAt(factor, surface.width / 2, surface.height / 2); requestFrame(); },
   zoomReset: () => { surface.zoomAt(1 / surface.view.zoom, surface.width / 2, surface.height / 2); requestFrame(); },
   zoomFit: () => { surface.fit(board.visibleBounds()); requestFrame(); },
@@ -141,6 +152,7 @@ function updateHistory() {
 
 function setTool(name) {
   tool = TOOLS.get(name) || pen;
+  if (tool !== select) clearSelection();
   canvas.style.cursor = tool.cursor;
   ui.setTool(tool.name);
 }
@@ -210,7 +222,15 @@ session.conn = connection;
 
 // --- input and view ---------------------------------------------------------------------------
 
-const app = { session, surface, board, previews, requestFrame, style: () => currentStyle() };
+const app = {
+  session, surface, board, previews, requestFrame, style: () => currentStyle(), boardId,
+  isHidden: (id) => session.localHidden.has(id) || previewHidden.has(id),
+  toast: (message) => ui.toast(message),
+};
+app.editor = new TextEditor(app);
+app.selection = new Selection(app);
+clearSelection = () => app.selection.clear();
+attachImageInput(app, canvas, /** @type {HTMLInputElement} */ (document.getElementById("image-file")));
 attachInput({
   canvas, surface, session, app, requestFrame,
   dismiss: () => ui.panels.dismiss(),
@@ -222,16 +242,48 @@ attachInput({
     else if (name === "zoom-out") surface.zoomAt(0.8, surface.width / 2, surface.height / 2);
     else if (name === "zoom-reset") surface.zoomAt(1 / surface.view.zoom, surface.width / 2, surface.height / 2);
     else if (name === "zoom-fit") surface.fit(board.visibleBounds());
-    else if (name === "escape") ui.closePanels();
+    else if (name === "escape") {
+      ui.closePanels();
+      app.selection.clear();
+    }
     else if (name === "help") ui.toggleHelp();
     else if (TOOLS.has(name)) setTool(name);
     requestFrame();
   },
+  elementKey: (ev) => elementKey(ev),
 });
+
+/**
+ * Keys acting on the selection: Delete, Ctrl+D (duplicate), Ctrl+A (select all), ] and [ (front,
+ * back), arrows (nudge one unit; Shift: ten).
+ * @param {KeyboardEvent} ev
+ * @returns {boolean} the key was used
+ */
+function elementKey(ev) {
+  const selection = app.selection;
+  const mod = ev.ctrlKey || ev.metaKey;
+  const key = ev.key.toLowerCase();
+  if (mod && key === "a") {
+    setTool("select");
+    selection.set(board.visibleStrokes().filter((rec) => !app.isHidden(rec.id)).map((rec) => rec.id));
+    return true;
+  }
+  if (selection.ids.size === 0) return false;
+  const step = (ev.shiftKey ? 10 : 1) / surface.view.zoom;
+  const arrows = { arrowleft: [-step, 0], arrowright: [step, 0], arrowup: [0, -step], arrowdown: [0, step] };
+  if (ev.key === "Delete" || ev.key === "Backspace") selection.delete();
+  else if (mod && key === "d") selection.duplicate();
+  else if (!mod && ev.key === "]") selection.reorder("front");
+  else if (!mod && ev.key === "[") selection.reorder("back");
+  else if (!mod && arrows[key]) selection.nudge(...arrows[key]);
+  else return false;
+  requestFrame();
+  return true;
+}
 
 function currentStyle() {
   const width = tool.name === "highlighter" ? style.width * 4 : style.width;
-  return { tool: tool.name, color: style.color, width };
+  return { tool: tool.name, color: style.color, width: tool.name === "text" || tool.name === "note" ? style.width : width };
 }
 
 const DEFAULT_VIEW = Object.freeze({ x: 0, y: 0, zoom: 1 });
@@ -386,6 +438,13 @@ Object.defineProperty(window, "__whiteboard", {
         strokes: board.strokes.size,
         visible: board.visibleStrokes().map((rec) => rec.id),
         withPressure: board.order.filter((rec) => rec.op.p).length,
+        elements: board.visibleStrokes().map((rec) => ({
+          id: rec.id, kind: rec.kind, text: rec.text, m: [...rec.m], bbox: [...rec.bbox], by: rec.by,
+        })),
+        drafts: [...session.previews.drafts.values()].map((d) => ({ id: d.id, peer: d.peer, text: d.text })),
+        moves: session.previews.moves.size,
+        selected: app.selection.list(),
+        editing: app.editor.open !== null,
         status: connection.status,
         ready: session.ready,
         pending: session.pending.size,

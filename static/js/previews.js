@@ -103,7 +103,7 @@ export class Previews {
           moved.m = compose(move.m, rec.m);
           moved.cachedBox = null;
           moved.boxKey = "";
-          moved.decoded = rec.abs;
+          if (rec.kind === "stroke") moved.decoded = rec.abs;
           built.elements.push(elementOf(moved, true, mediaBase));
         }
         built.elements.sort((a, b) => a.z - b.z);

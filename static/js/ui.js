@@ -94,6 +94,9 @@ export class UI {
         this.panels.closeAll();
       });
     }
+    for (const button of document.querySelectorAll("[data-action=image]")) {
+      button.addEventListener("click", () => this.actions.pickImage());
+    }
     for (const button of document.querySelectorAll("[data-action=undo]")) {
       button.addEventListener("click", () => this.actions.undo());
     }

@@ -97,3 +97,104 @@ def test_text_notes_and_images_others_commit_are_drawn_moved_and_reordered(
     wait_share(page, (500, 320, 570, 360), RED, 0.9)  # under the image
     seed_board(server.ws_url, board, [{"type": "z", "id": "z2", "ids": ["n1"], "to": "front"}])
     wait_share(page, (500, 320, 570, 360), YELLOW, 0.9)  # in front: over the image
+
+
+SUMMARY = "() => window.__whiteboard.summary()"
+PASTE_JS = """async () => {
+  const canvas = new OffscreenCanvas(160, 100);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#c82828';
+  ctx.fillRect(0, 0, 160, 100);
+  const blob = await canvas.convertToBlob({type: 'image/png'});
+  const data = new DataTransfer();
+  data.items.add(new File([blob], 'pasted.png', {type: 'image/png'}));
+  document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true}));
+}"""
+
+
+def elements(page: Page, kind: str) -> list[dict]:
+    return [e for e in page.evaluate(SUMMARY)["elements"] if e["kind"] == kind]
+
+
+@pytest.mark.timeout(90)
+def test_typing_moving_pasting_and_undo_are_seen_by_the_other_page(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/elements-tools#0,0,1"
+    ann, bob = open_board(url), open_board(url)
+
+    # Text: Bob sees it while Ann types, then committed when she clicks away.
+    ann.keyboard.press("t")
+    ann.mouse.click(100, 150)
+    ann.keyboard.type("Hello \u05e9\u05dc\u05d5\u05dd")
+    wait_for(
+        bob,
+        "(s, text) => s.drafts.length === 1 && s.drafts[0].text === text",
+        "Hello \u05e9\u05dc\u05d5\u05dd",
+    )
+    assert elements(bob, "text") == []
+    assert share(bob, (95, 130, 240, 175), (0x1E, 0x1E, 0x1E)) > 0.02  # drawn while typed
+    ann.keyboard.press("Enter")
+    ann.keyboard.type("two")
+    ann.mouse.click(600, 500)  # click away: committed
+    wait_for(bob, "(s) => s.drafts.length === 0 && s.elements.some((e) => e.kind === 'text')")
+    assert elements(bob, "text")[0]["text"] == "Hello \u05e9\u05dc\u05d5\u05dd\ntwo"
+
+    # A sticky note, committed with Escape.
+    ann.keyboard.press("n")
+    ann.mouse.click(520, 120)
+    ann.keyboard.type("Note")
+    ann.keyboard.press("Escape")
+    wait_for(bob, "(s) => s.elements.some((e) => e.kind === 'note' && e.text === 'Note')")
+
+    # Select and drag the text: Bob sees it move while dragged; one transform; undo puts it back.
+    ann.keyboard.press("v")
+    ann.mouse.move(130, 150)
+    ann.mouse.down()
+    ann.mouse.move(200, 300, steps=5)
+    wait_for(bob, "(s) => s.moves === 1")
+    ann.mouse.up()
+    wait_for(bob, "(s) => s.moves === 0 && s.elements.some((e) => e.kind === 'text' && e.m[3] > 0)")
+    moved = elements(bob, "text")[0]["m"]
+    assert moved[:2] == [1, 1] and moved[2] == pytest.approx(70) and moved[3] == pytest.approx(150)
+    ann.keyboard.press("Control+z")
+    wait_for(bob, "(s) => s.elements.every((e) => e.m[2] === 0 && e.m[3] === 0)")
+
+    # Paste an image: uploaded, placed, selected; duplicate it and resize the copy by its handle.
+    ann.evaluate(PASTE_JS)
+    wait_for(bob, "(s) => s.elements.some((e) => e.kind === 'image')")
+    wait_for(ann, "(s) => s.selected.length === 1")
+    ann.keyboard.press("Control+d")
+    wait_for(bob, "(s) => s.elements.filter((e) => e.kind === 'image').length === 2")
+    wait_for(ann, "(s) => s.selected.length === 1 && s.pending === 0")
+    corner = ann.evaluate(
+        "() => { const r = document.getElementById('selection').getBoundingClientRect();"
+        " return [r.right, r.bottom]; }"
+    )
+    ann.mouse.move(*corner)
+    ann.mouse.down()
+    ann.mouse.move(corner[0] + 80, corner[1] + 50, steps=5)
+    ann.mouse.up()
+    wait_for(bob, "(s) => s.elements.some((e) => e.kind === 'image' && e.m[0] > 1.2)")
+    copy = max(elements(bob, "image"), key=lambda e: e["m"][0])
+    assert copy["m"][0] == pytest.approx(copy["m"][1])  # aspect kept
+    wait_share(
+        bob,
+        (copy["bbox"][0] + 5, copy["bbox"][1] + 5, copy["bbox"][2] - 5, copy["bbox"][3] - 5),
+        RED,
+        0.9,
+    )
+
+    # Double-click the text to edit it; Delete removes the selection.
+    ann.keyboard.press("Escape")
+    ann.mouse.click(110, 150)
+    ann.mouse.click(110, 150)
+    wait_for(ann, "(s) => s.editing")
+    ann.keyboard.press("Control+End")
+    ann.keyboard.type("!")
+    ann.keyboard.press("Escape")
+    wait_for(bob, "(s) => s.elements.some((e) => e.kind === 'text' && e.text.endsWith('two!'))")
+    ann.mouse.click(540, 140)  # the note
+    wait_for(ann, "(s) => s.selected.length === 1")
+    ann.keyboard.press("Delete")
+    wait_for(bob, "(s) => !s.elements.some((e) => e.kind === 'note')")

@@ -1,0 +1,122 @@
+/**
+ * Select (V): click an element to select it (Shift adds), drag a box over empty board to select
+ * what lies inside, drag the selection to move it, drag the corner handle to resize it (aspect
+ * kept; Shift stretches), double-click a text or note to edit it. Others see the move while it is
+ * dragged (`moving`); releasing commits it as one `transform`, undone with Ctrl+Z like any op.
+ */
+import { newId } from "../protocol.js";
+import { topElementAt } from "../selection.js";
+import { editElement } from "./text.js";
+
+export const name = "select";
+export const label = "Select (V)";
+export const cursor = "default";
+
+/** Smallest scale a resize may reach in one gesture (the protocol's is 1/1000). */
+const MIN_SCALE = 0.02;
+const DOUBLE_CLICK_MS = 400;
+
+/** @type {Map<number, object>} pointerId -> gesture */
+const gestures = new Map();
+let lastClick = { id: "", at: 0 };
+
+/** @param {object} app @param {object} pointer */
+export function press(app, pointer) {
+  const selection = app.selection;
+  if (selection.onHandle(pointer.sx, pointer.sy)) {
+    const box = selection.bounds();
+    gestures.set(pointer.id, { mode: "resize", box, opId: newId(), ids: selection.list(), m: null });
+    return;
+  }
+  const hit = topElementAt(app, pointer.x, pointer.y);
+  if (hit) {
+    const now = performance.now();
+    if ((hit.kind === "text" || hit.kind === "note") && lastClick.id === hit.id && now - lastClick.at < DOUBLE_CLICK_MS) {
+      lastClick = { id: "", at: 0 };
+      selection.clear();
+      editElement(app, hit);
+      return;
+    }
+    lastClick = { id: hit.id, at: now };
+    if (pointer.shift) selection.set([...selection.list(), hit.id]);
+    else if (!selection.ids.has(hit.id)) selection.set([hit.id]);
+  } else {
+    const box = selection.bounds();
+    const inside = box && pointer.x >= box[0] && pointer.x <= box[2] && pointer.y >= box[1] && pointer.y <= box[3];
+    if (!inside) {
+      if (!pointer.shift) selection.clear();
+      selection.band = [pointer.x, pointer.y, pointer.x, pointer.y];
+      gestures.set(pointer.id, { mode: "band", keep: pointer.shift ? selection.list() : [] });
+      app.requestFrame();
+      return;
+    }
+  }
+  gestures.set(pointer.id, { mode: "move", from: [pointer.x, pointer.y], opId: newId(), ids: selection.list(), m: null });
+}
+
+/** @param {object} app @param {object} pointer */
+export function move(app, pointer) {
+  const gesture = gestures.get(pointer.id);
+  if (!gesture) return;
+  if (gesture.mode === "band") {
+    const band = app.selection.band;
+    band[2] = pointer.x;
+    band[3] = pointer.y;
+    app.requestFrame();
+    return;
+  }
+  if (gesture.ids.length === 0) return;
+  if (gesture.mode === "move") {
+    gesture.m = [1, 1, pointer.x - gesture.from[0], pointer.y - gesture.from[1]];
+  } else {
+    const [x0, y0, x1, y1] = gesture.box;
+    let sx = Math.max(MIN_SCALE, (pointer.x - x0) / Math.max(x1 - x0, 1e-6));
+    let sy = Math.max(MIN_SCALE, (pointer.y - y0) / Math.max(y1 - y0, 1e-6));
+    if (!pointer.shift) sx = sy = Math.max(sx, sy);
+    gesture.m = [sx, sy, x0 - sx * x0, y0 - sy * y0];
+  }
+  app.session.moving(gesture.opId, gesture.ids, gesture.m);
+  app.requestFrame();
+}
+
+/** @param {object} app @param {object} pointer */
+export function release(app, pointer) {
+  const gesture = gestures.get(pointer.id);
+  if (!gesture) return;
+  move(app, pointer);
+  gestures.delete(pointer.id);
+  if (gesture.mode === "band") {
+    const band = app.selection.band;
+    app.selection.band = null;
+    const box = [Math.min(band[0], band[2]), Math.min(band[1], band[3]), Math.max(band[0], band[2]), Math.max(band[1], band[3])];
+    const inside = app.board.order.filter((rec) => rec.visible && !app.isHidden(rec.id) && within(rec.bbox, box));
+    app.selection.set([...gesture.keep, ...inside.map((rec) => rec.id)]);
+    return;
+  }
+  const m = gesture.m;
+  if (m && (m[0] !== 1 || m[1] !== 1 || m[2] !== 0 || m[3] !== 0)) {
+    app.session.commitElementOp({ type: "transform", id: gesture.opId, ids: gesture.ids, m });
+  } else {
+    app.session.dropPreview(gesture.opId);
+  }
+  app.requestFrame();
+}
+
+/** @param {object} app @param {object} pointer */
+export function cancel(app, pointer) {
+  const gesture = gestures.get(pointer.id);
+  gestures.delete(pointer.id);
+  if (gesture?.opId) app.session.dropPreview(gesture.opId);
+  app.selection.band = null;
+  app.requestFrame();
+}
+
+/** @returns {number[]|null} the move or resize being dragged (for the selection's overlay) */
+export function dragging() {
+  for (const gesture of gestures.values()) if (gesture.m) return gesture.m;
+  return null;
+}
+
+function within(inner, outer) {
+  return inner[0] >= outer[0] && inner[1] >= outer[1] && inner[2] <= outer[2] && inner[3] <= outer[3];
+}
