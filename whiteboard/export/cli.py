@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from ..protocol import ID_PATTERN
 from ..settings import Settings
 from ..store.file import LOG_SUFFIX
+from ..store.media import existing_media_directory
 from .frame import MAX_SCALE, MIN_SCALE, ExportOptionError, parse_options
 from .job import read_records, run_export
 from .spec import MEDIA_TYPES, ExportLimits
@@ -136,7 +137,10 @@ def run_export_command(
     limits = ExportLimits.from_settings(settings)
     max_pixels = limits.max_pixels
     try:
-        result = run_export(kind, options, records=records, limits=limits, progress=progress)
+        media_dir = existing_media_directory(settings.boards_dir, board_id)
+        result = run_export(
+            kind, options, records=records, limits=limits, progress=progress, media_dir=media_dir
+        )
     except ExportOptionError as exc:
         stderr.write(f"whiteboard export: {exc}\n")
         return 2

@@ -87,6 +87,7 @@ def subset_truetype(font: Font, text: str) -> bytes | None:
     options.layout_features = ["*"]  # keep kerning, ligatures and Arabic joining forms
     options.name_IDs = ["*"]
     options.notdef_outline = True
+    options.drop_tables += ["FFTM"]  # FontForge's timestamps: not needed, and not subsettable
     subsetter = subset.Subsetter(options)
     source = TTFont(io.BytesIO(font.truetype))
     subsetter.populate(unicodes=used)

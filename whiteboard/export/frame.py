@@ -201,16 +201,36 @@ class Geometry:
         return Geometry(self.xy[rows], self.deltas[rows], start, end, self.boxes[indices])
 
 
+BOXED_KINDS = frozenset(("text", "note", "image"))
+"""Element kinds without points: their box is their laid-out box (``element_box``)."""
+
+
 def decode(strokes: Sequence[Stroke]) -> Geometry:
-    """Absolute points and ink boxes of ``strokes`` (delta-coded quanta -> board units)."""
+    """Absolute points and ink boxes of ``strokes`` (delta-coded quanta -> board units), placed.
+
+    Any element kind: a stroke's points are placed by its ``m`` (its pad scaled with it); text,
+    notes and images have no points, and their box is their laid-out box placed by ``m``."""
     quanta = array("q")
     counts = array("q")
     pads = array("d")
-    for stroke in strokes:
+    placements: dict[int, tuple[float, float, float, float]] = {}
+    boxes_of_others: dict[int, tuple[float, float, float, float]] = {}
+    for index, stroke in enumerate(strokes):
+        kind = stroke.get("type", "stroke")
+        m = stroke.get("m")
+        if kind in BOXED_KINDS:
+            boxes_of_others[index] = element_box(stroke)
+            counts.append(0)
+            pads.append(0.0)
+            continue
         pts = stroke["pts"]
         quanta.extend(pts)
         counts.append(len(pts) // 2)
-        pads.append(stroke["width"] * (FREEHAND_MAX_RADIUS if uses_pressure(stroke) else 0.5))
+        pad = stroke["width"] * (FREEHAND_MAX_RADIUS if uses_pressure(stroke) else 0.5)
+        if m is not None:
+            placements[index] = (float(m[0]), float(m[1]), float(m[2]), float(m[3]))
+            pad *= math.sqrt(m[0] * m[1])
+        pads.append(pad)
     count = np.frombuffer(counts, dtype=np.int64) if counts else np.zeros(0, np.int64)
     end = np.cumsum(count)
     start = end - count
@@ -224,6 +244,10 @@ def decode(strokes: Sequence[Stroke]) -> Geometry:
         later = (count > 0) & (start > 0)
         before[later] = running[start[later] - 1]
         xy = (running - np.repeat(before, count, axis=0)) / COORD_SCALE
+        for index, (sx, sy, tx, ty) in placements.items():
+            rows = xy[start[index] : end[index]]  # a view: placed in place, as placement.js does
+            rows[:, 0] = sx * rows[:, 0] + tx
+            rows[:, 1] = sy * rows[:, 1] + ty
     boxes = np.zeros((len(count), 4))
     nonempty = count > 0
     if nonempty.any():
@@ -234,6 +258,8 @@ def decode(strokes: Sequence[Stroke]) -> Geometry:
         boxes[nonempty, 0:2] -= pad
         boxes[nonempty, 2:4] += pad
     boxes[~nonempty] = (math.inf, math.inf, -math.inf, -math.inf)
+    for index, box in boxes_of_others.items():
+        boxes[index] = box
     return Geometry(xy, deltas, start, end, boxes)
 
 
@@ -249,6 +275,30 @@ def stroke_costs(strokes: Sequence[Stroke], geometry: Geometry) -> np.ndarray:
     pressure = [i for i, stroke in enumerate(strokes) if "p" in stroke and uses_pressure(stroke)]
     costs[pressure] *= PRESSURE_COST
     return costs
+
+
+def element_box(op: Stroke) -> tuple[float, float, float, float]:
+    """A text's, note's or image's box on the board (its placement applied), with the page's
+    margin for text (elements.js ``elementBounds``: a quarter of the font size for overhangs)."""
+    if op["type"] == "image":
+        x0, y0 = float(op["x"]), float(op["y"])
+        box = (x0, y0, x0 + float(op["w"]), y0 + float(op["h"]))
+        pad = 1.0
+    else:
+        from .text import own_box, text_lines  # Skia: only boards with text need it
+
+        box = own_box(op, text_lines(op["text"]))
+        pad = 1.0
+    m = op.get("m") or (1.0, 1.0, 0.0, 0.0)
+    placed = (
+        m[0] * box[0] + m[2],
+        m[1] * box[1] + m[3],
+        m[0] * box[2] + m[2],
+        m[1] * box[3] + m[3],
+    )
+    if op["type"] == "text":
+        pad = float(op["size"]) * 0.25 * max(m[0], m[1]) + 1
+    return placed[0] - pad, placed[1] - pad, placed[2] + pad, placed[3] + pad
 
 
 def board_bounds(strokes: Sequence[Stroke]) -> tuple[float, float, float, float] | None:

@@ -282,6 +282,11 @@ class Exporter:
         self.cache.put((board_id, str(result.seq), kind, options.key()), entry)
         return entry
 
+    def _media_dir(self, board_id: str) -> str | None:
+        """Where the worker reads the board's images: the file store's media directory."""
+        directory = getattr(self.store.media, "directory", None)
+        return None if directory is None else str(directory(board_id))
+
     async def _render(
         self, kind: str, options: ExportOptions, path: Path, upto: int | None, board_id: str
     ) -> ExportResult:
@@ -302,7 +307,14 @@ class Exporter:
                 )
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
-            self._executor(), export_in_worker, kind, options, source, upto, limits
+            self._executor(),
+            export_in_worker,
+            kind,
+            options,
+            source,
+            upto,
+            limits,
+            self._media_dir(board_id),
         )
         with EXPORT_SECONDS.labels(format=kind).time():
             return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)

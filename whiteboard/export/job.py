@@ -8,8 +8,10 @@ arguments and result, so the HTTP side can run it in a worker process, away from
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..board import Board
+from ..elements import MEDIA_NAME
 from ..store.file import read_board_log
 from .frame import ExportOptionError, ExportOptions, decode, plan_frame
 from .pdf import render_pdf
@@ -34,6 +36,27 @@ def read_records(path: Path) -> list[bytes]:
     return read_board_log(path)
 
 
+def with_images(elements: list[dict[str, Any]], media_dir: Path | None) -> list[dict[str, Any]]:
+    """``elements`` with each image's stored file in ``data`` (None when it cannot be read: the
+    export draws the page's grey placeholder). ``src`` is checked against its pattern first."""
+    out = []
+    for element in elements:
+        if element.get("type") == "image":
+            data = None
+            src = element.get("src", "")
+            if media_dir is not None and MEDIA_NAME.fullmatch(src):
+                try:
+                    data = (media_dir / src).read_bytes()
+                except FileNotFoundError:
+                    try:
+                        data = (media_dir / f"{src}.pending").read_bytes()
+                    except FileNotFoundError:
+                        data = None
+            element = {**element, "data": data}
+        out.append(element)
+    return out
+
+
 def run_export(
     kind: str,
     options: ExportOptions,
@@ -42,8 +65,10 @@ def run_export(
     upto_seq: int | None = None,
     limits: ExportLimits | None = None,
     progress: Progress | None = None,
+    media_dir: Path | None = None,
 ) -> ExportResult:
-    """Render the board held in ``records`` (or the log at ``path``) as ``kind``.
+    """Render the board held in ``records`` (or the log at ``path``) as ``kind``; its images
+    are read from ``media_dir`` (the board's media directory, if it has one).
 
     ``upto_seq`` stops at that op: a server exporting a loaded board passes its durable head, so
     ops appended meanwhile do not change the picture its ETag names.
@@ -61,12 +86,17 @@ def run_export(
     records = board.ops  # what applied, with placeholders for lost seqs: index = seq - 1
     if kind == "gif":
         data = render_timelapse(
-            records, options, limits.timelapse_max_frames, limits.timelapse_max_pixels, progress
+            records,
+            options,
+            limits.timelapse_max_frames,
+            limits.timelapse_max_pixels,
+            progress,
+            lambda elements: with_images(elements, media_dir),
         )
         return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, None)
-    strokes = board.visible_strokes()
+    strokes = with_images(board.visible_strokes(), media_dir)
     if limits.max_points is not None:
-        points = sum(len(stroke["pts"]) for stroke in strokes) // 2
+        points = sum(len(stroke.get("pts", ())) for stroke in strokes) // 2
         if points > limits.max_points:
             raise BoardTooLarge(points, limits.max_points)
     geometry = decode(strokes)  # once, for the frame and the drawing

@@ -20,15 +20,18 @@ per curve; pressure strokes get their outline from ``freehand.outline``.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import skia
 
 from .frame import Frame, Geometry, Stroke, pressures, uses_pressure
 from .freehand import outline
+from .text import NOTE_PADDING, NOTE_TEXT_COLOR, draw_lines, own_box, text_lines
 
 HIGHLIGHTER_OPACITY = 0.35
 """The highlighter's alpha, as ``HIGHLIGHTER_ALPHA`` in render.js: one path, blended once."""
@@ -56,8 +59,37 @@ class PathElement:
     thin_outline: bool = False  # below a pixel, fill the outline instead of a hairline (rect)
 
 
-Element = PathElement
-"""Union of the drawable element kinds (text, sticky notes and images will join it)."""
+@dataclass(frozen=True, slots=True)
+class TextElement:
+    """A text or a sticky note (``paper``: the note's box in its own coordinates and its colour),
+    drawn under its placement ``m`` as text.js draws it."""
+
+    lines: tuple[str, ...]
+    x: float
+    y: float
+    size: float
+    color: str
+    m: tuple[float, float, float, float]
+    paper: tuple[tuple[float, float, float, float], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageElement:
+    """An image scaled into the box ``x, y, w, h`` under its placement ``m``; ``data`` is the
+    stored file (None: not found, drawn as the page's grey placeholder)."""
+
+    data: bytes | None
+    x: float
+    y: float
+    w: float
+    h: float
+    m: tuple[float, float, float, float]
+
+
+Element = PathElement | TextElement | ImageElement
+"""Union of the drawable element kinds."""
+IMAGE_PLACEHOLDER = "#e8eaed"
+"""What the page draws while an image loads or when it cannot (elements.js)."""
 
 
 def _path_from(points: np.ndarray, verbs: bytes) -> skia.Path:
@@ -144,8 +176,12 @@ def stroke_alpha(stroke: Stroke) -> float:
 
 
 def stroke_element(stroke: Stroke, xy: np.ndarray) -> PathElement | None:
-    """One committed ``stroke`` op as render.js's ``buildStroke`` makes it."""
+    """One committed ``stroke`` op as render.js's ``buildStroke`` makes it (``xy`` placed; a
+    placement scales the width by the geometric mean of its scales)."""
     tool, color, width = stroke["tool"], stroke["color"], float(stroke["width"])
+    m = stroke.get("m")
+    if m is not None:
+        width *= math.sqrt(m[0] * m[1])
     alpha = stroke_alpha(stroke)
     if len(xy) == 0:
         return None
@@ -167,8 +203,36 @@ def stroke_element(stroke: Stroke, xy: np.ndarray) -> PathElement | None:
     return PathElement(smoothed_path(xy), False, color, width, alpha)
 
 
-BUILDERS: dict[str, Callable[[Stroke, np.ndarray], Element | None]] = {"stroke": stroke_element}
-"""Op type -> element builder. Text, sticky notes and images add theirs here."""
+def _placement(op: Stroke) -> tuple[float, float, float, float]:
+    m = op.get("m")
+    return (
+        (1.0, 1.0, 0.0, 0.0) if m is None else (float(m[0]), float(m[1]), float(m[2]), float(m[3]))
+    )
+
+
+def text_element(op: Stroke, _xy: np.ndarray) -> TextElement:
+    lines = tuple(text_lines(op["text"]))
+    size, color = float(op["size"]), op["color"]
+    x, y = float(op["x"]), float(op["y"])
+    if op["type"] == "note":
+        pad = NOTE_PADDING * size
+        paper = (own_box(op, lines), color)
+        return TextElement(lines, x + pad, y + pad, size, NOTE_TEXT_COLOR, _placement(op), paper)
+    return TextElement(lines, x, y, size, color, _placement(op))
+
+
+def image_element(op: Stroke, _xy: np.ndarray) -> ImageElement:
+    x, y, w, h = (float(op[key]) for key in ("x", "y", "w", "h"))
+    return ImageElement(op.get("data"), x, y, w, h, _placement(op))
+
+
+BUILDERS: dict[str, Callable[[Stroke, np.ndarray], Element | None]] = {
+    "stroke": stroke_element,
+    "text": text_element,
+    "note": text_element,
+    "image": image_element,
+}
+"""Op type -> element builder."""
 
 
 def elements(
@@ -210,7 +274,11 @@ class Painter:
         self.paint = skia.Paint(
             AntiAlias=True, StrokeCap=skia.Paint.kRound_Cap, StrokeJoin=skia.Paint.kRound_Join
         )
-        self.draw_by_kind: dict[type, Callable[[Element], None]] = {PathElement: self.draw_path}
+        self.draw_by_kind: dict[type, Callable[[Any], None]] = {
+            PathElement: self.draw_path,
+            TextElement: self.draw_text,
+            ImageElement: self.draw_image,
+        }
 
     def draw(self, element: Element) -> None:
         self.draw_by_kind[type(element)](element)
@@ -233,6 +301,38 @@ class Painter:
             self.canvas.drawPath(outline, paint)
             return
         self.canvas.drawPath(element.path, paint)
+
+    def draw_text(self, element: TextElement) -> None:
+        canvas = self.canvas
+        canvas.save()
+        canvas.concat(_matrix(element.m))
+        if element.paper is not None:
+            (x0, y0, x1, y1), color = element.paper
+            canvas.drawRect(skia.Rect.MakeLTRB(x0, y0, x1, y1), skia.Paint(Color=_colour(color)))
+        draw_lines(canvas, element.lines, element.x, element.y, element.size, element.color)
+        canvas.restore()
+
+    def draw_image(self, element: ImageElement) -> None:
+        canvas = self.canvas
+        canvas.save()
+        canvas.concat(_matrix(element.m))
+        box = skia.Rect.MakeXYWH(element.x, element.y, element.w, element.h)
+        image = _decoded(element.data) if element.data is not None else None
+        if image is None:
+            canvas.drawRect(box, skia.Paint(Color=_colour(IMAGE_PLACEHOLDER)))
+        else:
+            # Chromium's canvas with imageSmoothingQuality "medium": bilinear with mipmaps.
+            sampling = skia.SamplingOptions(skia.FilterMode.kLinear, skia.MipmapMode.kLinear)
+            canvas.drawImageRect(image, box, sampling, skia.Paint(AntiAlias=True))
+        canvas.restore()
+
+
+def _matrix(m: tuple[float, float, float, float]) -> skia.Matrix:
+    return skia.Matrix.MakeAll(m[0], 0, m[2], 0, m[1], m[3], 0, 0, 1)
+
+
+def _decoded(data: bytes) -> skia.Image | None:
+    return skia.Image.MakeFromEncoded(skia.Data.MakeWithCopy(data))
 
 
 def draw_ops(

@@ -117,6 +117,7 @@ def export_in_worker(
     source: str | list[bytes] | None,
     upto_seq: int | None,
     limits: ExportLimits,
+    media_dir: str | None = None,
 ) -> ExportResult:
     """The server's worker-process entry point: the drawing libraries load here, not in the
     server. ``source`` is the board's log file, its records (Redis mode), or None (never drawn)."""
@@ -126,6 +127,11 @@ def export_in_worker(
 
     if source is None:  # never drawn on
         return run_export(kind, options, records=[], limits=limits)
+    media = Path(media_dir) if media_dir is not None else None
     if isinstance(source, list):
-        return run_export(kind, options, records=source, upto_seq=upto_seq, limits=limits)
-    return run_export(kind, options, path=Path(source), upto_seq=upto_seq, limits=limits)
+        return run_export(
+            kind, options, records=source, upto_seq=upto_seq, limits=limits, media_dir=media
+        )
+    return run_export(
+        kind, options, path=Path(source), upto_seq=upto_seq, limits=limits, media_dir=media
+    )

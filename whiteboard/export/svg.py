@@ -4,7 +4,9 @@ Coordinates stay in board units (the ``viewBox`` is the frame's area). Each elem
 canvas does: smoothed pens are quadratic curves stroked with round caps and joins, pressure pens
 are filled perfect-freehand outlines, highlighters carry ``opacity`` (one element, composited
 once, so their self-overlaps do not darken, as on the canvas). One function per element kind
-(``BUILDERS``), as in ``render.py``.
+(``builders``), as in ``render.py``. Text and notes are ``<text>`` lines in the two shipped fonts,
+embedded (subset to the characters used) as ``@font-face`` data; images are embedded as data URLs:
+the file is self-contained. Text is escaped, never markup.
 
 Size and speed: a pen's path is written as ``M x0 y0 q ... t ... l ...``, relative and with SVG's
 smooth quadratic ``t``: the canvas path's control points are the stroke's points and its ends the
@@ -16,15 +18,19 @@ a lookup table, with no float formatting per point.
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Callable, Sequence
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
 from .frame import Frame, Geometry, Stroke, decode, pressures, uses_pressure
 from .freehand import outline
 from .parts import in_parts
-from .render import HIGHLIGHTER_OPACITY, PROGRESS_EVERY, Progress
+from .render import HIGHLIGHTER_OPACITY, IMAGE_PLACEHOLDER, PROGRESS_EVERY, Progress
+
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 
 _TABLE_EIGHTHS = 1 << 14
 """Eighths of a unit with a precomputed decimal text: +-2,048 units covers nearly every step."""
@@ -61,7 +67,12 @@ class SvgWriter:
         # Step k: midpoint k -> midpoint k + 1 = delta k + delta k + 1, in eighths of a unit.
         steps = (deltas[:-1] + deltas[1:]).ravel().tolist() if len(deltas) > 1 else []
         self.steps = _texts(steps)
-        self.builders: dict[str, Callable[[int], str]] = {"stroke": self.stroke}
+        self.builders: dict[str, Callable[[int], str]] = {
+            "stroke": self.stroke,
+            "text": self.text,
+            "note": self.text,
+            "image": self.image,
+        }
 
     def element(self, index: int) -> str:
         return self.builders[self.ops[index].get("type", "stroke")](index)
@@ -69,6 +80,9 @@ class SvgWriter:
     def stroke(self, index: int) -> str:
         op = self.ops[index]
         color, width, tool = op["color"], op["width"], op["tool"]
+        m = op.get("m")
+        if m is not None:
+            width *= math.sqrt(m[0] * m[1])
         opacity = f' opacity="{HIGHLIGHTER_OPACITY}"' if tool == "highlighter" else ""
         line = (
             f'fill="none" stroke="{color}" stroke-width="{_n(width)}" stroke-linecap="round" '
@@ -91,7 +105,49 @@ class SvgWriter:
             return (
                 f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{_n(width / 2)}" fill="{color}"{opacity}/>'
             )
+        if m is not None:  # placed: the deltas as sent no longer describe it
+            return f'<path d="{_smoothed_absolute(xy)}" {line}/>'
         return f'<path d="{self.smoothed_d(index)}" {line}/>'
+
+    def text(self, index: int) -> str:
+        """A text or a note under its placement, as text.js draws it (lines at their baselines,
+        left-aligned, left-to-right base direction)."""
+        from .text import BASELINE, LINE_HEIGHT, NOTE_PADDING, NOTE_TEXT_COLOR, own_box, text_lines
+
+        op = self.ops[index]
+        lines = text_lines(op["text"])
+        size = float(op["size"])
+        x, y, color = float(op["x"]), float(op["y"]), op["color"]
+        parts = [_placed_group(op)]
+        if op["type"] == "note":
+            x0, y0, x1, y1 = own_box(op, lines)
+            parts.append(
+                f'<rect x="{_n(x0)}" y="{_n(y0)}" width="{_n(x1 - x0)}" height="{_n(y1 - y0)}" '
+                f"fill={quoteattr(color)}/>"
+            )
+            x, y, color = x + NOTE_PADDING * size, y + NOTE_PADDING * size, NOTE_TEXT_COLOR
+        parts.append(
+            f'<g font-family="{FONT_FAMILIES}" font-size="{_n(size)}" fill={quoteattr(color)} '
+            'direction="ltr" xml:space="preserve">'
+        )
+        for number, text in enumerate(lines):
+            if text:
+                baseline = y + (BASELINE + number * LINE_HEIGHT) * size
+                parts.append(f'<text x="{_n(x)}" y="{_n(baseline)}">{escape(text)}</text>')
+        parts.append("</g></g>")
+        return "".join(parts)
+
+    def image(self, index: int) -> str:
+        """An image stretched to its box, embedded (the grey placeholder when it is missing)."""
+        op = self.ops[index]
+        x, y, w, h = (float(op[key]) for key in ("x", "y", "w", "h"))
+        box = f'x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}"'
+        data = op.get("data")
+        if data is None:
+            return f'{_placed_group(op)}<rect {box} fill="{IMAGE_PLACEHOLDER}"/></g>'
+        kind = IMAGE_TYPES.get(str(op["src"]).rsplit(".", 1)[-1], "image/png")
+        url = f"data:{kind};base64,{base64.b64encode(data).decode()}"
+        return f'{_placed_group(op)}<image {box} preserveAspectRatio="none" href="{url}"/></g>'
 
     def smoothed_d(self, index: int) -> str:
         """The pen path of docs/protocol.md, in eighths of a unit, relative."""
@@ -122,6 +178,44 @@ class SvgWriter:
             f'<ellipse cx="{_n((x0 + x1) / 2)}" cy="{_n((y0 + y1) / 2)}" '
             f'rx="{_n(abs(x1 - x0) / 2)}" ry="{_n(abs(y1 - y0) / 2)}" {line}/>'
         )
+
+
+FONT_FAMILIES = "'Whiteboard Sans', 'Whiteboard Fallback'"
+
+
+def _placed_group(op: Stroke) -> str:
+    m = op.get("m")
+    if m is None:
+        return "<g>"
+    return f'<g transform="matrix({_n(m[0])} 0 0 {_n(m[1])} {_n(m[2])} {_n(m[3])})">'
+
+
+def _smoothed_absolute(xy: np.ndarray) -> str:
+    """docs/protocol.md's pen path from absolute (placed) points."""
+    if len(xy) == 2:
+        return f"M{_n(xy[0, 0])} {_n(xy[0, 1])}L{_n(xy[1, 0])} {_n(xy[1, 1])}"
+    parts = [f"M{_n(xy[0, 0])} {_n(xy[0, 1])}"]
+    for i in range(1, len(xy) - 1):
+        mx, my = (xy[i] + xy[i + 1]) / 2
+        parts.append(f"Q{_n(xy[i, 0])} {_n(xy[i, 1])} {_n(mx)} {_n(my)}")
+    parts.append(f"L{_n(xy[-1, 0])} {_n(xy[-1, 1])}")
+    return "".join(parts)
+
+
+def _font_faces(text: str) -> str:
+    """``@font-face`` rules embedding the glyphs ``text`` needs from each shipped font."""
+    from .fonts import fonts, subset_truetype
+
+    rules = []
+    for font in fonts():
+        data = subset_truetype(font, text)
+        if data is not None:
+            encoded = base64.b64encode(data).decode()
+            rules.append(
+                f"@font-face{{font-family:'{font.family}';"
+                f"src:url(data:font/ttf;base64,{encoded}) format('truetype')}}"
+            )
+    return f"<defs><style>{''.join(rules)}</style></defs>" if rules else ""
 
 
 def _part(ops: Sequence[Stroke], geometry: Geometry, number: int, progress: Progress | None) -> str:
@@ -165,5 +259,8 @@ def render_svg(
     inside = geometry.inside(frame.box())
     written = in_parts(_part, ops, geometry, inside, processes, niceness, deadline, progress)
     out.extend(part for part in written if part)
+    texts = [ops[i]["text"] for i in inside.tolist() if ops[i].get("type") in ("text", "note")]
+    if texts:  # the fonts' glyphs this picture's text needs, embedded once (the parts are text)
+        out.insert(1, _font_faces("".join(texts)))
     out.append("</svg>\n")
     return "\n".join(out)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgpack
@@ -57,19 +57,22 @@ def render_timelapse(
     max_frames: int,
     max_pixels: int,
     progress: Progress | None = None,
+    with_images: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda ops: ops,
 ) -> bytes:
     """GIF bytes animating ``records`` (a board's log) stroke by stroke from a blank board, in at
     most ``max_frames`` frames (bounds its size and drawing time whatever the log's length) of at
     most ``max_pixels`` (larger boards are scaled down: a GIF is for looking, not printing)."""
     ops = [msgpack.unpackb(record, raw=False, use_list=False) for record in records]
-    _, applied = _replay(ops, records)  # the history ends at the first record that does not fit
+    final, applied = _replay(ops, records)  # the history ends at the first record that does not fit
     ops = ops[:applied]
     strokes = {op["id"]: op for op in ops if op.get("type") == "stroke"}
-    frame = plan_frame(board_bounds(list(strokes.values())), options, max_pixels)
+    # Text, notes, images, moves: frames where they change are drawn from the board as it is then.
+    finished = with_images(final.visible_strokes())
+    frame = plan_frame(board_bounds([*strokes.values(), *finished]), options, max_pixels)
     background = "white" if options.transparent else options.background
     blank = render_image([], frame, background).copy()
-    # Every stroke ever drawn, erased ones too: the colours any frame can hold.
-    palette = _palette(blank, render_image(list(strokes.values()), frame, background))
+    # Every stroke ever drawn, erased ones too, and the board as it ends: the colours of frames.
+    palette = _palette(blank, render_image([*strokes.values(), *finished], frame, background))
     frames = [_indexed(blank, blank, palette)]
     canvas = blank.copy()
     board = Board(max_strokes=2**62)
@@ -95,7 +98,8 @@ def render_timelapse(
             drawn += added
         else:
             drawn = _visible(board, strokes)
-            canvas = render_image([strokes[i] for i in drawn], frame, background).copy()
+            current = with_images(board.visible_strokes())
+            canvas = render_image(current, frame, background).copy()
         added, only_added = [], True
         frames.append(_indexed(canvas, blank, palette))
         if progress is not None:

@@ -261,6 +261,16 @@ class FileMedia:
             yield directory, board_id
 
 
+def existing_media_directory(boards_dir: Path, board_id: str) -> Path | None:
+    """The board's media directory under ``boards_dir`` if images were ever stored there, read
+    only (the CLI export, beside a running server): None without the secret."""
+    try:
+        secret = (Path(boards_dir) / "media" / "secret").read_bytes()
+    except FileNotFoundError:
+        return None
+    return Path(boards_dir) / "media" / _key_of(secret, board_id)
+
+
 def _key_of(secret: bytes, board_id: str) -> str:
     digest = hmac.new(secret, check_board_id(board_id).encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
