@@ -15,13 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+from tests.system_tools import program_path
+
 START_TIMEOUT_S = 10.0
-
-
-def redis_server_path() -> str | None:
-    return shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
 
 
 class RedisServer:
@@ -37,7 +33,7 @@ class RedisServer:
         return f"unix://{self.socket}"
 
     def start(self) -> RedisServer:
-        path = redis_server_path()
+        path = program_path("redis-server")
         if path is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.proc = subprocess.Popen(

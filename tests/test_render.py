@@ -11,7 +11,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 from perfect_freehand import get_stroke
 from PIL import Image, ImageChops, ImageSequence, ImageStat
 
+from tests.system_tools import require_program
 from whiteboard.board import Board
 from whiteboard.export import parts, pdf
 from whiteboard.export.frame import (
@@ -582,7 +582,6 @@ def test_pdf_holds_vector_paths_not_a_picture() -> None:
     assert b"1 J 1 j" in page  # round caps and joins
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
 @pytest.mark.parametrize("scale", [1, 2])
 def test_pdf_rendered_by_poppler_looks_like_the_png(scale: float, tmp_path: Path) -> None:
     """Every tool (pressure outlines, highlighter alpha, shapes, a dot) at its place and size:
@@ -618,15 +617,16 @@ def test_pdf_numbers_are_written_exactly() -> None:
 
 
 def poppler_page(data: bytes, tmp_path: Path) -> Image.Image:
+    """The PDF's page as poppler draws it: a second, independent reader of our PDFs."""
+    pdftoppm = require_program("pdftoppm", "poppler-utils", "the PDF tests")
     (tmp_path / "page.pdf").write_bytes(data)
     subprocess.run(
-        ["pdftoppm", "-r", "96", "-png", "-singlefile", tmp_path / "page.pdf", tmp_path / "p"],
+        [pdftoppm, "-r", "96", "-png", "-singlefile", tmp_path / "page.pdf", tmp_path / "p"],
         check=True,
     )
     return Image.open(tmp_path / "p.png").convert("RGB")
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
 def test_pdf_parts_from_helper_processes_make_the_same_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -652,7 +652,6 @@ class Disc:
     radius: float
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
 def test_pdf_places_other_element_kinds_drawn_by_skia_in_drawing_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,8 +12,6 @@ start once the previous module's instance has stopped.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.serving import ServerThread
+from tests.system_tools import require_program
 from whiteboard.settings import Settings
 
 from .helpers import wait_ready
@@ -35,22 +34,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def chromium_path() -> str | None:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
 def require_chromium() -> str:
     """Chromium's path; without it the test fails in CI (CI must run these) or skips locally."""
-    path = chromium_path()
-    if path is None:
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; browser tests must run in CI", pytrace=False)
-        pytest.skip(message)
-    return path
+    return require_program("chromium", "chromium", "browser tests")
 
 
 @pytest.fixture(scope="module")

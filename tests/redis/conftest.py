@@ -3,22 +3,18 @@ worker processes. Without redis-server they fail in CI (it must run them) and sk
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.redis.cluster import Workers
-from tests.redis_server import RedisServer, redis_server_path
+from tests.redis_server import RedisServer
+from tests.system_tools import require_program
 
 
 def require_redis_server() -> None:
-    if redis_server_path() is None:
-        message = "Debian's redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; Redis tests must run in CI", pytrace=False)
-        pytest.skip(message)
+    require_program("redis-server", "redis-server", "Redis tests")
 
 
 @pytest.fixture
