@@ -86,7 +86,7 @@ class Picture:
     """An exported PNG and its frame: ``share`` takes boxes in board units."""
 
     def __init__(self, records: list[bytes], media_dir: Path | None) -> None:
-        result = run_export("png", ExportOptions(), records=records, media_dir=media_dir)
+        result = run_export("png", ExportOptions(), records=records, media=media_dir)
         self.image = Image.open(io.BytesIO(result.data))
         self.frame = result.frame
 
@@ -157,7 +157,7 @@ def test_svg_embeds_fonts_and_images_and_escapes_text(media: tuple[Path, str]) -
         },
         {"type": "image", "id": "i", "src": src, "x": 0, "y": 50, "w": 120, "h": 80},
     )
-    data = run_export("svg", ExportOptions(), records=records, media_dir=media_dir).data.decode()
+    data = run_export("svg", ExportOptions(), records=records, media=media_dir).data.decode()
     root = ET.fromstring(data)  # well-formed: the text is escaped, never markup
     assert "<script>" not in data and "&lt;script&gt;" in data
     texts = [e.text for e in root.iter("{http://www.w3.org/2000/svg}text")]
@@ -170,7 +170,7 @@ def test_svg_embeds_fonts_and_images_and_escapes_text(media: tuple[Path, str]) -
 
 def test_pdf_embeds_the_fonts_and_the_image(media: tuple[Path, str]) -> None:
     media_dir, src = media
-    data = run_export("pdf", ExportOptions(), records=scene(src), media_dir=media_dir).data
+    data = run_export("pdf", ExportOptions(), records=scene(src), media=media_dir).data
     assert data.startswith(b"%PDF")
     assert data.count(b"/FontFile2") >= 2  # Inter and DejaVu Sans, embedded
     assert b"/Subtype /Image" in data
@@ -178,7 +178,7 @@ def test_pdf_embeds_the_fonts_and_the_image(media: tuple[Path, str]) -> None:
 
 def test_timelapse_shows_text_and_images_once_placed(media: tuple[Path, str]) -> None:
     media_dir, src = media
-    data = run_export("gif", ExportOptions(), records=scene(src), media_dir=media_dir).data
+    data = run_export("gif", ExportOptions(), records=scene(src), media=media_dir).data
     frames = [f.convert("RGB") for f in ImageSequence.Iterator(Image.open(io.BytesIO(data)))]
     still = Picture(scene(src), media_dir)  # the same frame as the PNG (no pixel cap reached)
     assert frames[-1].size == still.image.size

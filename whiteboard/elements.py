@@ -47,6 +47,9 @@ NOTE_TEXT_COLOR = "#1f2328"
 MEDIA_NAME = re.compile(r"[0-9a-f]{64}\.(png|jpg|webp)")
 """An image's ``src``: the sha256 of the stored file and the extension of what the server wrote."""
 
+MEDIA_NAME_BYTES = re.compile(MEDIA_NAME.pattern.encode())
+"""The same, found in log records without decoding them (which images a board names)."""
+
 TEXT_FORBIDDEN = re.compile(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff]"
 )

@@ -5,11 +5,14 @@ key, counted in the board's quota, and swept when no op ever named it."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+from PIL import Image
 
 from tests.integration.test_media import picture
 from tests.redis.cluster import RawClient, Workers
@@ -100,4 +103,23 @@ async def test_an_upload_no_op_names_is_swept_and_its_bytes_given_back(workers: 
     assert int(await redis.get(TOTAL_BYTES_KEY)) == total_before
     assert int(await redis.get(media_bytes_key("sweep"))) == 0
     await redis.aclose()
+    await client.close()
+
+
+async def test_exports_draw_the_images_uploaded_through_any_worker(workers: Workers) -> None:
+    """No shared disk: the exporting worker fetches the images the board names from Redis, so
+    the picture shows the image, not the grey placeholder of a missing one."""
+    first, second = workers.start(), workers.start()
+    client = await RawClient.connect(first.ws_url, "pictures", "ann")
+    body = upload(second.http_url, "pictures", picture(size=(80, 60)))
+    await client.send(
+        {"type": "image", "id": "i1", "src": body["src"], "x": 0, "y": 0, "w": 80, "h": 60}
+    )
+    await client.wait_for_seq(1)
+    for worker in (first, second):
+        exported = fetch(f"{worker.http_url}/b/pictures/export.png")
+        assert isinstance(exported, bytes)
+        colours = Image.open(io.BytesIO(exported)).convert("RGB").getcolors(1 << 20)
+        red = sum(count for count, rgb in colours if rgb == (200, 40, 40))
+        assert red >= 70 * 50  # the picture's body, whatever the margin and its blue top row
     await client.close()

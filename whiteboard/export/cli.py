@@ -137,9 +137,9 @@ def run_export_command(
     limits = ExportLimits.from_settings(settings)
     max_pixels = limits.max_pixels
     try:
-        media_dir = existing_media_directory(settings.boards_dir, board_id)
+        media = existing_media_directory(settings.boards_dir, board_id)
         result = run_export(
-            kind, options, records=records, limits=limits, progress=progress, media_dir=media_dir
+            kind, options, records=records, limits=limits, progress=progress, media=media
         )
     except ExportOptionError as exc:
         stderr.write(f"whiteboard export: {exc}\n")

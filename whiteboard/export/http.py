@@ -36,6 +36,7 @@ from typing import Any
 
 from quart import Quart, Response, request
 
+from ..elements import MEDIA_NAME_BYTES
 from ..protocol import ID_PATTERN
 from ..server.hubs import Hubs
 from ..server.metrics import EXPORT_SECONDS
@@ -282,10 +283,24 @@ class Exporter:
         self.cache.put((board_id, str(result.seq), kind, options.key()), entry)
         return entry
 
-    def _media_dir(self, board_id: str) -> str | None:
-        """Where the worker reads the board's images: the file store's media directory."""
+    async def _images(
+        self, board_id: str, source: str | list[bytes] | None
+    ) -> str | dict[str, bytes] | None:
+        """Where the worker finds the board's images: the file store's media directory, which it
+        reads as it needs; else (Redis mode, no shared disk) every image the records name,
+        fetched here by name, at most ``max_board_bytes`` of them as for the records."""
         directory = getattr(self.store.media, "directory", None)
-        return None if directory is None else str(directory(board_id))
+        if directory is not None:
+            return str(directory(board_id))
+        if not isinstance(source, list):
+            return None
+        names = {match.group().decode() for match in MEDIA_NAME_BYTES.finditer(b"".join(source))}
+        images = {}
+        for name in sorted(names):
+            data = await self.store.media.read_for_board(board_id, name)
+            if data is not None:
+                images[name] = data
+        return images
 
     async def _render(
         self, kind: str, options: ExportOptions, path: Path, upto: int | None, board_id: str
@@ -314,7 +329,7 @@ class Exporter:
             source,
             upto,
             limits,
-            self._media_dir(board_id),
+            await self._images(board_id, source),
         )
         with EXPORT_SECONDS.labels(format=kind).time():
             return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)

@@ -7,12 +7,14 @@ arguments and result, so the HTTP side can run it in a worker process, away from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..board import Board
 from ..elements import MEDIA_NAME
 from ..store.file import read_board_log
+from ..store.media import read_media_file
 from .frame import ExportOptionError, ExportOptions, decode, plan_frame
 from .pdf import render_pdf
 from .raster import render_png
@@ -36,7 +38,12 @@ def read_records(path: Path) -> list[bytes]:
     return read_board_log(path)
 
 
-def with_images(elements: list[dict[str, Any]], media_dir: Path | None) -> list[dict[str, Any]]:
+ImageSource = Path | Mapping[str, bytes] | None
+"""Where an export finds a board's images: the file store's media directory (read as needed), the
+images themselves by name (Redis mode: the server fetched them), or nowhere."""
+
+
+def with_images(elements: list[dict[str, Any]], media: ImageSource) -> list[dict[str, Any]]:
     """``elements`` with each image's stored file in ``data`` (None when it cannot be read: the
     export draws the page's grey placeholder). ``src`` is checked against its pattern first."""
     out = []
@@ -44,14 +51,8 @@ def with_images(elements: list[dict[str, Any]], media_dir: Path | None) -> list[
         if element.get("type") == "image":
             data = None
             src = element.get("src", "")
-            if media_dir is not None and MEDIA_NAME.fullmatch(src):
-                try:
-                    data = (media_dir / src).read_bytes()
-                except FileNotFoundError:
-                    try:
-                        data = (media_dir / f"{src}.pending").read_bytes()
-                    except FileNotFoundError:
-                        data = None
+            if media is not None and MEDIA_NAME.fullmatch(src):
+                data = read_media_file(media, src) if isinstance(media, Path) else media.get(src)
             element = {**element, "data": data}
         out.append(element)
     return out
@@ -65,10 +66,10 @@ def run_export(
     upto_seq: int | None = None,
     limits: ExportLimits | None = None,
     progress: Progress | None = None,
-    media_dir: Path | None = None,
+    media: ImageSource = None,
 ) -> ExportResult:
     """Render the board held in ``records`` (or the log at ``path``) as ``kind``; its images
-    are read from ``media_dir`` (the board's media directory, if it has one).
+    come from ``media`` (see ``ImageSource``).
 
     ``upto_seq`` stops at that op: a server exporting a loaded board passes its durable head, so
     ops appended meanwhile do not change the picture its ETag names.
@@ -91,10 +92,10 @@ def run_export(
             limits.timelapse_max_frames,
             limits.timelapse_max_pixels,
             progress,
-            lambda elements: with_images(elements, media_dir),
+            lambda elements: with_images(elements, media),
         )
         return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, None)
-    strokes = with_images(board.visible_strokes(), media_dir)
+    strokes = with_images(board.visible_strokes(), media)
     if limits.max_points is not None:
         points = sum(len(stroke.get("pts", ())) for stroke in strokes) // 2
         if points > limits.max_points:

@@ -117,21 +117,22 @@ def export_in_worker(
     source: str | list[bytes] | None,
     upto_seq: int | None,
     limits: ExportLimits,
-    media_dir: str | None = None,
+    media: str | dict[str, bytes] | None = None,
 ) -> ExportResult:
     """The server's worker-process entry point: the drawing libraries load here, not in the
-    server. ``source`` is the board's log file, its records (Redis mode), or None (never drawn)."""
+    server. ``source`` is the board's log file, its records (Redis mode), or None (never drawn);
+    ``media`` its media directory, or its images by name (Redis mode)."""
     from pathlib import Path
 
     from .job import run_export
 
     if source is None:  # never drawn on
         return run_export(kind, options, records=[], limits=limits)
-    media = Path(media_dir) if media_dir is not None else None
+    images = Path(media) if isinstance(media, str) else media
     if isinstance(source, list):
         return run_export(
-            kind, options, records=source, upto_seq=upto_seq, limits=limits, media_dir=media
+            kind, options, records=source, upto_seq=upto_seq, limits=limits, media=images
         )
     return run_export(
-        kind, options, path=Path(source), upto_seq=upto_seq, limits=limits, media_dir=media
+        kind, options, path=Path(source), upto_seq=upto_seq, limits=limits, media=images
     )

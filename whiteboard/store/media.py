@@ -150,7 +150,7 @@ class FileMedia:
     async def read(self, key: str, name: str) -> bytes | None:
         if not KEY_PATTERN.fullmatch(key) or not MEDIA_NAME.fullmatch(name):
             return None
-        return await asyncio.to_thread(_read_first, self.root / key, name)
+        return await asyncio.to_thread(read_media_file, self.root / key, name)
 
     async def read_for_board(self, board_id: str, name: str) -> bytes | None:
         return await self.read(self.key(board_id), name)
@@ -280,7 +280,8 @@ def _is_media(name: str) -> bool:
     return MEDIA_NAME.fullmatch(name.removesuffix(PENDING)) is not None
 
 
-def _read_first(directory: Path, name: str) -> bytes | None:
+def read_media_file(directory: Path, name: str) -> bytes | None:
+    """The image ``name`` in a board's media directory, committed or still pending."""
     for candidate in (directory / name, directory / (name + PENDING)):
         try:
             return candidate.read_bytes()
