@@ -37,10 +37,10 @@ import msgpack
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from procs import process_cpu_s
+from procs import hello_for, process_cpu_s
 
 from whiteboard.board import Board
-from whiteboard.protocol import Clear, Stroke, Style, encode_hello
+from whiteboard.protocol import Clear, Stroke, Style
 from whiteboard.store.records import frame_record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,7 +116,9 @@ def frames(mix: str, strokes: int) -> Iterator[bytes]:
     raise ValueError(mix)
 
 
-async def attack(url: str, mix: str, strokes: int, seconds: float, since: int) -> dict[str, int]:
+async def attack(
+    repo: Path, url: str, mix: str, strokes: int, seconds: float, since: int
+) -> dict[str, int]:
     """Send ``mix`` at 90% of the rate limits for ``seconds``; reconnect when closed (resuming
     from ``since``, so the attack is the messages, not replays of the board)."""
     stats = {"frames": 0, "bytes": 0, "connections": 0, "committed": 0, "errors": 0}
@@ -127,7 +129,7 @@ async def attack(url: str, mix: str, strokes: int, seconds: float, since: int) -
         stats["connections"] += 1
         try:
             async with websockets.connect(url, max_size=None, open_timeout=10) as ws:
-                await ws.send(encode_hello(ATTACKER, "attacker", "#000000", since))
+                await ws.send(hello_for(repo, ATTACKER, "attacker", since))
                 reader = asyncio.create_task(read_all(ws, stats))
                 next_send = time.monotonic()
                 while time.monotonic() < deadline:
@@ -225,13 +227,13 @@ async def run_mix(repo: Path, port: int, mix: str, strokes: int, seconds: float)
             wait_for_port(port)
             viewer_url = f"ws://127.0.0.1:{port}/b/big/ws"
             async with websockets.connect(viewer_url, max_size=None, open_timeout=60) as ws:
-                await ws.send(encode_hello("viewer-loads-the-board", "v", "#000000", None))
+                await ws.send(hello_for(repo, "viewer-loads-the-board", "v"))
                 welcome = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 60))  # board loaded
             cpu_before = process_cpu_s(server.pid)
             loop = asyncio.get_running_loop()
             probing = loop.run_in_executor(None, probe, port, seconds)
             url = f"ws://127.0.0.1:{port}/b/big/ws"
-            stats = await attack(url, mix, strokes, seconds, welcome["seq"])
+            stats = await attack(repo, url, mix, strokes, seconds, welcome["seq"])
             latencies = await probing
             cpu = process_cpu_s(server.pid) - cpu_before
         finally:

@@ -9,6 +9,7 @@ threads, so the fsync thread pool counts) and per-core busy time from ``/proc/st
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,20 @@ CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 REPO = Path(__file__).resolve().parent.parent
+
+
+def hello_for(repo: Path, client_id: str, name: str, since: int | None = None) -> bytes:
+    """A hello in the protocol version of the tree at ``repo`` (none before versions existed),
+    so that a benchmark can run the server of an older commit for a before/after."""
+    import msgpack
+
+    found = re.search(
+        r"^PROTOCOL_VERSION = (\d+)", (repo / "whiteboard/protocol.py").read_text(), re.M
+    )
+    hello = {"type": "hello", "client": client_id, "name": name, "color": "#000000"}
+    if found:
+        hello["v"] = int(found.group(1))
+    return msgpack.packb({**hello, "since": since})
 
 
 def process_cpu_s(pid: int | str = "self") -> float:

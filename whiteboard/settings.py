@@ -305,8 +305,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "load_slice_ms",
         4.0,
-        "Loading a board applies its log in slices of this many milliseconds, letting other "
-        "boards run in between, so a large board does not stall the server.",
+        "Loading a board parses and applies its log in slices of this many milliseconds, letting "
+        "other boards run in between, so a large board does not stall the server.",
+    ),
+    Setting(
+        "load_pause_ms",
+        1.0,
+        "After each slice of a board load the server does other work for this long: a request "
+        "needs several turns of the event loop, and without a pause each turn would wait a slice.",
     ),
     Setting("hello_timeout_s", 10.0, "Time a new connection has to send its hello."),
     Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
@@ -492,6 +498,7 @@ class Settings:
     close_timeout_s: float = _DEFAULTS["close_timeout_s"]
     shutdown_close_s: float = _DEFAULTS["shutdown_close_s"]
     load_slice_ms: float = _DEFAULTS["load_slice_ms"]
+    load_pause_ms: float = _DEFAULTS["load_pause_ms"]
     hello_timeout_s: float = _DEFAULTS["hello_timeout_s"]
     idle_unload_s: float = _DEFAULTS["idle_unload_s"]
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]

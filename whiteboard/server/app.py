@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Quart:
             min_free_disk_bytes=settings.min_free_disk_bytes,
             max_images_per_board=settings.max_images_per_board,
             media_grace_s=settings.media_grace_s,
+            slice_ms=settings.load_slice_ms,
+            pause_ms=settings.load_pause_ms,
         )
         hubs = Hubs(store, settings)
     admission = Admission(settings, store)

@@ -48,6 +48,7 @@ from ..protocol import (
 )
 from ..settings import Settings
 from ..store.base import BoardLog, MediaStore, StorageFull
+from ..store.slices import in_slices
 from .compactor import Compactor
 from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
 from .counters import COUNTS
@@ -119,8 +120,8 @@ class BoardHub:
 
     async def load(self) -> None:
         """Rebuild the board from its snapshot and the log records after it (or the whole log)
-        without holding the event loop for long: records are applied in slices of
-        ``load_slice_ms``, yielding to other boards in between."""
+        without holding the event loop for long: records are parsed (``FileLog``) and applied
+        in slices of ``load_slice_ms`` with pauses of ``load_pause_ms`` for other boards."""
         self.board, records = await self.snapshots.load()
         rejected = await self._apply_in_slices(self.board, records)
         if rejected:
@@ -132,19 +133,21 @@ class BoardHub:
         self._ping()
 
     async def _apply_in_slices(self, board: Board, records: list[bytes]) -> list[tuple[int, str]]:
-        """``board.load(records)`` in slices of ``load_slice_ms``, yielding in between; returns
-        the records that did not apply (position, why)."""
-        slice_s = self.settings.load_slice_ms / 1000
+        """``board.load(records)`` in slices of ``load_slice_ms`` with pauses of
+        ``load_pause_ms`` (``store/slices.py``); returns the records that did not apply
+        (position, why)."""
         rejected: list[tuple[int, str]] = []
-        position, count = 0, len(records)
-        while position < count:
-            started = time.perf_counter()
-            while position < count and time.perf_counter() - started < slice_s:
-                report = board.load(records[position : position + LOAD_STEP_RECORDS])
-                rejected += [(position + index, reason) for index, reason in report.rejected]
-                position += LOAD_STEP_RECORDS
-            if position < count:
-                await asyncio.sleep(0)
+        position = 0
+
+        def step() -> bool:
+            nonlocal position
+            report = board.load(records[position : position + LOAD_STEP_RECORDS])
+            rejected.extend((position + index, reason) for index, reason in report.rejected)
+            position += LOAD_STEP_RECORDS
+            return position >= len(records)
+
+        settings = self.settings
+        await in_slices(step, settings.load_slice_ms, settings.load_pause_ms)
         return rejected
 
     def _ping(self) -> None:

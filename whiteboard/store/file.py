@@ -29,13 +29,16 @@ from .base import StorageFull, check_board_id
 from .descriptors import Descriptors
 from .health import DiskHealth
 from .media import FileMedia
-from .records import ParsedLog, Span, end_of_op, frame_record, framed_size, parse_log
+from .records import LogParser, ParsedLog, Span, end_of_op, frame_record, framed_size, parse_log
+from .slices import in_slices
 
 log = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
 SNAPSHOT_SUFFIX = ".snap"
 T = TypeVar("T")
+PARSE_STEP_RECORDS = 64
+"""Records parsed between two clock reads while loading (a few hundred microseconds)."""
 RECOVERY_HINT = "see 'Damaged logs' in docs/security.md; `whiteboard check` reports it"
 
 
@@ -61,7 +64,7 @@ class FileLog:
             self._offsets, self._size = [], 0
             return []
         data = await self._in_thread(fd, _read_all, keep=False)
-        return await asyncio.to_thread(self._repair, data, 0)
+        return await self._parse(data, 0)
 
     async def read_after(self, seq: int, op_id: str, position: int) -> list[bytes] | None:
         """The records after op ``op_id`` at ``seq``, whose record starts at byte ``position``
@@ -75,17 +78,34 @@ class FileLog:
         start = end_of_op(data, position, seq, op_id)
         if start is None:
             return None
-        return await asyncio.to_thread(self._repair, data, start)
+        return await self._parse(data, start)
 
-    def _repair(self, data: bytes, start: int) -> list[bytes]:
-        parsed = parse_log(data, start)
+    async def _parse(self, data: bytes, start: int) -> list[bytes]:
+        """The records of ``data`` from byte ``start`` on, parsed on the event loop in slices
+        (``slices.py``: a 72.5 MB log takes about a second to parse); a damaged log is repaired
+        in a thread (rare, and it writes files)."""
+        parser = LogParser(data, start)
+        store = self._store
+        await in_slices(lambda: parser.step(PARSE_STEP_RECORDS), store.slice_ms, store.pause_ms)
+        parsed = parser.parsed
         self._tail_start = start
+        if parsed.clean:
+            self._offsets, self._size = parsed.offsets, len(data)
+        else:
+            await asyncio.to_thread(self._repair, data, parsed)
+        self._check_cap()
+        return parsed.records
+
+    def _repair(self, data: bytes, parsed: ParsedLog) -> None:
         if parsed.torn_tail is not None:
             self._cut_torn_tail(data, parsed.torn_tail)
         if parsed.damaged:
             self._excise_damage(data, parsed)
+        start = self._tail_start
         self._offsets = _offsets_of(parsed.records, start)
         self._size = start + sum(framed_size(len(r)) for r in parsed.records)
+
+    def _check_cap(self) -> None:
         cap = self._store.max_board_bytes
         if self._size > cap:
             self.read_only_reason = (
@@ -93,7 +113,6 @@ class FileLog:
                 f"max_board_bytes ({cap / 2**20:.1f} MiB); export it or start a new board"
             )
             log.warning("board log %s: %s", self.path.name, self.read_only_reason)
-        return parsed.records
 
     def _cut_torn_tail(self, data: bytes, torn: Span) -> None:
         aside = self._keep_aside("torn", data[torn.offset :])
@@ -312,10 +331,12 @@ def _offsets_of(records: Sequence[bytes], position: int = 0) -> list[int]:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    """The whole file, in one read when it does not grow meanwhile: the kernel fills the buffer
+    while the GIL is free, where joining chunks would copy 72 MB holding it (~30 ms)."""
+    chunks = [os.read(fd, os.fstat(fd).st_size + 1)]
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -343,8 +364,11 @@ class FileStore:
         min_free_disk_bytes: int = 0,
         max_images_per_board: int = 2**62,
         media_grace_s: float = 86_400.0,
+        slice_ms: float = 4.0,
+        pause_ms: float = 1.0,
     ) -> None:
         self.root = Path(root)
+        self.slice_ms, self.pause_ms = slice_ms, pause_ms  # loading in slices (slices.py)
         self.fsync = fsync
         self.descriptors = Descriptors(max_open_logs)
         self.max_board_bytes = max_board_bytes
