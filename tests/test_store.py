@@ -18,7 +18,7 @@ from whiteboard.store import health as health_module
 from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
 from whiteboard.store.descriptors import SPARE_DESCRIPTORS
 from whiteboard.store.file import FileStore
-from whiteboard.store.records import frame_record, parse_log
+from whiteboard.store.records import LogParser, frame_record, parse_log
 
 OPS = [msgpack.packb({"type": "stroke", "seq": i, "n": "x" * i}) for i in range(1, 6)]
 
@@ -112,6 +112,53 @@ async def test_garbage_between_records_is_skipped_and_kept(tmp_path: Path) -> No
     assert await FileStore(tmp_path).log("b1").read() == OPS
     (aside,) = tmp_path.glob("b1.log.damaged-at-*")
     assert aside.read_bytes() == garbage
+
+
+ID_OPS = [
+    msgpack.packb({"type": "stroke", "seq": i, "id": f"s{i}", "n": "x" * i}) for i in range(1, 41)
+]
+
+
+async def test_the_tail_after_a_snapshot_skips_damage_and_keeps_it_and_the_prefix(
+    tmp_path: Path,
+) -> None:
+    """``read_after`` (a board loading from its snapshot) parses only the records after the
+    snapshot's op, resynchronises past a damaged one, keeps it aside, and leaves the records the
+    snapshot covers as they were."""
+    path = await write_ops(tmp_path, ID_OPS)
+    data = bytearray(path.read_bytes())
+    offsets = parse_log(bytes(data)).offsets
+    data[offsets[25] + 9] ^= 0x5A  # record 26's length
+    path.write_bytes(bytes(data))
+    log = FileStore(tmp_path).log("b1")
+    assert await log.read_after(10, "s10", offsets[9]) == ID_OPS[10:25] + ID_OPS[26:]
+    (aside,) = tmp_path.glob("b1.log.damaged-at-*")
+    assert aside.read_bytes() == bytes(data[offsets[25] : offsets[26]])
+    repaired = path.read_bytes()
+    assert repaired[: offsets[10]] == bytes(data[: offsets[10]])
+    assert parse_log(repaired).records == ID_OPS[:25] + ID_OPS[26:]
+    await log.set_aside([0], "does not apply")  # positions count from the snapshot's op
+    assert parse_log(path.read_bytes()).records == ID_OPS[:10] + ID_OPS[11:25] + ID_OPS[26:]
+    assert await log.read_after(10, "s11", offsets[9]) is None  # not the snapshot's op there
+
+
+@pytest.mark.parametrize("start_record", [0, 300])
+def test_a_log_parsed_a_few_records_at_a_time_splits_as_parsed_at_once(start_record: int) -> None:
+    """The server parses a log on its event loop in steps (``LogParser``, ``store/slices.py``):
+    step by step it must find what one pass finds, damage, resync and torn tail included."""
+    data = bytearray(b"".join(frame_record(op) for op in MANY))
+    offsets = parse_log(bytes(data)).offsets
+    data[offsets[400] + 3] ^= 0x11  # a checksum
+    data[offsets[700] : offsets[700]] = b"\x92\xce junk"
+    damaged = bytes(data[:-5])  # and a torn tail
+    start = offsets[start_record]
+    parser, steps = LogParser(damaged, start), 0
+    while not parser.step(7):
+        steps += 1
+        assert len(parser.parsed.records) <= 7 * steps
+    assert parser.parsed == parse_log(damaged, start)
+    assert len(parser.parsed.damaged) == 2 and parser.parsed.torn_tail is not None
+    assert parser.parsed.records == MANY[start_record:400] + MANY[401:-1]
 
 
 @settings(max_examples=60, deadline=None)
