@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -21,7 +22,7 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 7
+PROTOCOL_VERSION = 8
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
@@ -38,10 +39,16 @@ class Want(enum.IntFlag):
     LIVE = 1  # begin, points, abort: others' strokes as they are drawn
     CURSORS = 2  # cursors
     PRESENCE = 4  # join, leave, presence: who is here
-    ALL = 7
+    PRESENT = 8  # lead, laser: a presenter's view to follow, laser pointers
+    ALL = 15
 
 
-WANT_NAMES = {"live": Want.LIVE, "cursors": Want.CURSORS, "presence": Want.PRESENCE}
+WANT_NAMES = {
+    "live": Want.LIVE,
+    "cursors": Want.CURSORS,
+    "presence": Want.PRESENCE,
+    "present": Want.PRESENT,
+}
 
 COORD_SCALE = 4
 """Quanta per board unit: a quarter of a CSS pixel at 100% zoom, finer than any pointer reports."""
@@ -51,9 +58,22 @@ PRESSURE_SCALE = 100
 
 TOOLS = ("pen", "highlighter", "line", "rect", "ellipse")
 SHAPE_TOOLS = ("line", "rect", "ellipse")
+LEAD_MODES = ("follow", "once", "stop")
+"""``lead``: everyone follows my view / jump to my view once / stop following me."""
 """Shapes carry exactly two points: the start and end corners of the drag."""
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def random_key() -> str:
+    """128 random bits, URL-safe, never starting with '-' (safe as a command-line argument): new
+    board ids and view tokens."""
+    while True:
+        key = secrets.token_urlsafe(16)
+        if not key.startswith("-"):
+            return key
+
+
 ID_CHARS = re.compile(r"[A-Za-z0-9_-]*")
 ID_MAX_CHARS = 64
 """Board ids and op ids: URL- and file-name-safe, so an id never needs escaping anywhere."""
@@ -90,6 +110,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_STROKE = "unknown_stroke"
     TOO_MANY_LIVE_STROKES = "too_many_live_strokes"
     UNKNOWN_MEDIA = "unknown_media"
+    VIEW_ONLY = "view_only"  # a view-only connection sent something other than a `peers` request
 
 
 class ProtocolError(Exception):
@@ -135,6 +156,7 @@ class Limits:
     max_text_size: float = 400.0
     max_element_scale: float = 1_000.0
     max_add_items: int = 1_000
+    max_laser_points: int = 64
 
 
 # --- client -> server messages ------------------------------------------------------------------
@@ -243,6 +265,24 @@ class Rename:
 
 
 @dataclass(frozen=True, slots=True)
+class Laser:
+    """Ephemeral laser-pointer points, absolute, in quanta (``[x0, y0, x1, y1, ...]``); ``new``
+    starts a new trail rather than continuing the last one."""
+
+    pts: tuple[int, ...]
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """A presenter's view (``rect``: x, y, width, height in board units) for everyone: to follow
+    (``follow``), to jump to once (``once``); ``stop`` ends following (no rect)."""
+
+    mode: str
+    rect: tuple[float, float, float, float] | None
+
+
+@dataclass(frozen=True, slots=True)
 class PeersRequest:
     """Asks for the next page of the participant list: peers whose ``peer`` is above ``after``."""
 
@@ -263,6 +303,8 @@ Message = (
     | Cursor
     | Rename
     | PeersRequest
+    | Laser
+    | Lead
 )
 CommittingMessage = Stroke | End | Erase | Clear | Undo | Redo
 """Messages that append to the log and get a seq (``End`` commits the live stroke it ends)."""
@@ -523,6 +565,30 @@ def _decode_rename(obj: dict, limits: Limits) -> Rename:
     return Rename(clean_name(obj.get("name"), limits), _color(obj))
 
 
+def _decode_laser(obj: dict, limits: Limits) -> Laser:
+    bound = quantise(limits.max_coord)
+    pts = _int_array(obj, "pts", -bound, bound)
+    if len(pts) % 2 or not pts:
+        raise InvalidMessage("pts must hold at least one x, y pair")
+    if len(pts) // 2 > limits.max_laser_points:
+        raise InvalidMessage(f"a laser message holds at most {limits.max_laser_points} points")
+    return Laser(pts, obj.get("new") is True)
+
+
+def _decode_lead(obj: dict, limits: Limits) -> Lead:
+    mode = obj.get("mode")
+    if mode not in LEAD_MODES:
+        raise InvalidMessage(f"mode must be one of {', '.join(LEAD_MODES)}")
+    if mode == "stop":
+        return Lead(mode, None)
+    bound = limits.max_coord
+    x, y = _number(obj, "x", -bound, bound), _number(obj, "y", -bound, bound)
+    w, h = _number(obj, "w", 0, 2 * bound), _number(obj, "h", 0, 2 * bound)
+    if not (w > 0 and h > 0):
+        raise InvalidMessage("w and h must be above 0")
+    return Lead(mode, (float(x), float(y), float(w), float(h)))
+
+
 def _decode_peers(obj: dict, limits: Limits) -> PeersRequest:
     after = obj.get("after")
     if after is None:
@@ -551,6 +617,8 @@ _DECODERS: dict[str, Any] = {
     "cursor": _decode_cursor,
     "rename": _decode_rename,
     "peers": _decode_peers,
+    "laser": _decode_laser,
+    "lead": _decode_lead,
 }
 
 

@@ -230,6 +230,24 @@ SETTINGS: tuple[Setting, ...] = (
         "(about 9 bytes a cursor): what a phone pays to see a crowd, whatever its size.",
     ),
     Setting(
+        "follow_hz",
+        20.0,
+        "How often a presenter's view (follow me) goes out to the room, the latest winning: "
+        "smooth enough to follow a pan, and a 1,000-phone room gets 20 small frames a second.",
+    ),
+    Setting(
+        "max_laser_points",
+        64,
+        "Points in one laser message (a page sends one per animation frame, a few points each).",
+    ),
+    Setting(
+        "laser_points_per_second",
+        300.0,
+        "Laser points one connection may send a second (bursts of twice that); more are dropped, "
+        "so the trail thins rather than a room's phones drawing without end. A pointer reports "
+        "60-240 points a second.",
+    ),
+    Setting(
         "presence_summary_hz",
         2.0,
         "In a large room, how often a summary of joins, leaves and renames goes out.",
@@ -484,6 +502,9 @@ class Settings:
     max_connections_per_board: int = _DEFAULTS["max_connections_per_board"]
     presence_detail_max_peers: int = _DEFAULTS["presence_detail_max_peers"]
     cursor_hz: float = _DEFAULTS["cursor_hz"]
+    follow_hz: float = _DEFAULTS["follow_hz"]
+    max_laser_points: int = _DEFAULTS["max_laser_points"]
+    laser_points_per_second: float = _DEFAULTS["laser_points_per_second"]
     presence_bytes_per_second: int = _DEFAULTS["presence_bytes_per_second"]
     presence_summary_hz: float = _DEFAULTS["presence_summary_hz"]
     peers_page_size: int = _DEFAULTS["peers_page_size"]
@@ -559,6 +580,7 @@ class Settings:
                 max_text_size=self.max_text_size,
                 max_element_scale=self.max_element_scale,
                 max_add_items=self.max_add_items,
+                max_laser_points=self.max_laser_points,
             ),
         )
 

@@ -21,7 +21,7 @@
 
 const TOOL_KEYS = {
   p: "pen", h: "highlighter", e: "eraser", l: "line", r: "rect", o: "ellipse", v: "select", t: "text",
-  n: "note",
+  n: "note", k: "laser",
 };
 
 /**

@@ -32,4 +32,8 @@ export const LIMITS = Object.freeze({
   // Destructive ops (clear, undo, redo, erasing others' strokes) kept offline longer than this are
   // resent only after the user confirms (offline.js): someone else has likely drawn since.
   offlineConfirmAfterMs: 10 * 60 * 1000,
+  // Presenting (settings max_laser_points, follow_hz): points in one laser message, and how often
+  // a presenter's view is sent (the server sends the room no more often anyway).
+  maxLaserPoints: 64,
+  followHz: 20,
 });

@@ -16,6 +16,7 @@ import * as eraser from "./tools/eraser.js";
 import * as ellipse from "./tools/ellipse.js";
 import * as hand from "./tools/hand.js";
 import * as highlighter from "./tools/highlighter.js";
+import * as laser from "./tools/laser.js";
 import * as line from "./tools/line.js";
 import * as pen from "./tools/pen.js";
 import * as note from "./tools/note.js";
@@ -29,8 +30,12 @@ import { PALETTE, UI, WIDTHS } from "./ui.js";
 import { describeHeld, isStale, OfflineStore, splitStale } from "./offline.js";
 import { ago, BoardMemory } from "./recent.js";
 import { cssFont } from "./text.js";
+import { Lasers } from "./laser.js";
+import { Presenting } from "./presenting.js";
 
-const TOOLS = new Map([pen, highlighter, eraser, line, rect, ellipse, hand, select, text, note].map((t) => [t.name, t]));
+const TOOLS = new Map(
+  [pen, highlighter, eraser, line, rect, ellipse, laser, hand, select, text, note].map((t) => [t.name, t]),
+);
 const STYLE_KEY = "whiteboard.style";
 const ERROR_TEXT = {
   board_full: "This board is full: no more strokes can be added.",
@@ -46,13 +51,25 @@ const CLOSE_TEXT = {
   4004: "The connection fell behind: catching up…",
 };
 
-const boardId = decodeURIComponent(location.pathname.split("/")[2] || "");
-if (!ID_PATTERN.test(boardId)) throw new Error(`not a board page: ${location.pathname}`);
+/**
+ * `/b/<id>`: the board, to draw on. `/v/<token>`: its view-only link (docs/security.md): the same
+ * page without tools, whose every request names the token, never the board id (it does not know
+ * it).
+ */
+const [, kind, rawKey] = location.pathname.split("/");
+const viewOnly = kind === "v";
+const boardKey = decodeURIComponent(rawKey || "");
+if (!ID_PATTERN.test(boardKey) || !["b", "v"].includes(kind)) {
+  throw new Error(`not a board page: ${location.pathname}`);
+}
+const base = `/${kind}/${encodeURIComponent(boardKey)}`;
+const boardId = viewOnly ? "" : boardKey;
 
-const memory = new BoardMemory(`b:${boardId}`, location.pathname, boardId);
+const memory = new BoardMemory(`${kind}:${boardKey}`, location.pathname, viewOnly ? "View only" : boardKey);
 const identity = loadIdentity();
 const board = new Board();
 const session = new Session(board, identity);
+session.viewOnly = viewOnly;
 const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById("board"));
 const previews = new Set();
 /** Element ids a preview stands for (moved, or their text being edited): hidden on the layer. */
@@ -89,9 +106,11 @@ function requestFrame() {
 }
 function tick() {
   frameScheduled = false;
+  for (const message of lasers.take()) session.sendEphemeral(message);
   const sending = session.flush();
   updateHistory();
   const drawing = surface.frame();
+  const presenting = stage.beforeFrame(performance.now());
   ui.drawCursors(session.cursors, session.peers, (x, y) => surface.toScreen(x, y));
   app.selection.render(select.dragging());
   app.editor.place();
@@ -100,7 +119,7 @@ function tick() {
     ui.setZoom(lastZoom);
   }
   memory.viewShown(surface.view);
-  if (sending || drawing) requestFrame();
+  if (sending || drawing || presenting) requestFrame();
 }
 // A large room sends only some cursors: the others fade out when they are no longer sent.
 setInterval(() => { if (session.presence.expireCursors(performance.now())) requestFrame(); }, 1000);
@@ -135,10 +154,20 @@ const ui = new UI({
   morePeers: () => { session.morePeers(); requestFrame(); },
   viewLink: () => {
     const { x, y, zoom } = surface.view;
-    const base = session.shareUrl || `${location.origin}${location.pathname}`;
-    return `${base}#${x.toFixed(1)},${y.toFixed(1)},${+zoom.toFixed(4)}`;
+    const link = session.shareUrl || `${location.origin}${location.pathname}`;
+    return `${link}#${x.toFixed(1)},${y.toFixed(1)},${+zoom.toFixed(4)}`;
   },
-}, { boardId });
+  followMe: () => { if (stage.leading) stage.stopLeading(); else stage.startLeading(); },
+  bringHere: () => stage.bringEveryone(),
+}, { page: { base, name: viewOnly ? "whiteboard" : boardId, viewOnly } });
+
+const lasers = new Lasers(/** @type {HTMLCanvasElement} */ (document.getElementById("lasers")), surface);
+const stage = new Presenting({
+  surface,
+  send: (message) => { const queued = session.sendEphemeral(message); requestFrame(); return queued; },
+  requestFrame,
+  toast: (text) => ui.toast(text),
+});
 
 let historyState = "";
 /** Undo/redo buttons follow our own stacks on the board, plus what is still pending. */
@@ -151,7 +180,7 @@ function updateHistory() {
 }
 
 function setTool(name) {
-  tool = TOOLS.get(name) || pen;
+  tool = viewOnly ? hand : TOOLS.get(name) || pen;
   if (tool !== select) clearSelection();
   canvas.style.cursor = tool.cursor;
   ui.setTool(tool.name);
@@ -197,8 +226,13 @@ session.on.reset = () => { surface.invalidateAll(); requestFrame(); };
 session.on.peers = () => ui.setPeers(session.presence, session.me?.peer ?? null);
 session.on.welcome = (welcome) => {
   if (session.shareUrl) ui.setShareUrl(session.shareUrl);
+  stage.welcomed(welcome);
   arrival.welcomed(welcome.seq);
   requestFrame();
+};
+session.on.event = (message) => {
+  if (message.type === "lead") stage.received(message);
+  else if (message.type === "laser") lasers.received(message);
 };
 session.on.error = (message) => {
   const text = ERROR_TEXT[message.code];
@@ -207,7 +241,7 @@ session.on.error = (message) => {
 };
 
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-const connection = new Connection(`${scheme}//${location.host}/b/${encodeURIComponent(boardId)}/ws`, {
+const connection = new Connection(`${scheme}//${location.host}${base}/ws`, {
   onOpen: () => session.onOpen(),
   onMessages: (messages) => session.onMessages(messages),
   onClose: (code) => {
@@ -223,7 +257,7 @@ session.conn = connection;
 // --- input and view ---------------------------------------------------------------------------
 
 const app = {
-  session, surface, board, previews, requestFrame, style: () => currentStyle(), boardId,
+  session, surface, board, previews, lasers, requestFrame, style: () => currentStyle(), boardId,
   isHidden: (id) => session.localHidden.has(id) || previewHidden.has(id),
   toast: (message) => ui.toast(message),
 };
@@ -332,7 +366,7 @@ function inView(box) {
   const { x, y, zoom } = surface.view;
   return box[0] >= x && box[1] >= y && box[2] <= x + surface.width / zoom && box[3] <= y + surface.height / zoom;
 }
-window.addEventListener("resize", () => { surface.resize(); requestFrame(); });
+window.addEventListener("resize", () => { surface.resize(); stage.resized(); requestFrame(); });
 
 function loadStyle() {
   const fallback = { color: PALETTE[0], width: WIDTHS[1] };
@@ -433,7 +467,12 @@ Object.defineProperty(window, "__whiteboard", {
     /** @returns {object} a snapshot of the page's state */
     summary() {
       return {
-        board: boardId,
+        board: boardKey,
+        viewOnly,
+        following: stage.following,
+        leading: stage.leading,
+        leader: stage.leader && { ...stage.leader },
+        laserPoints: lasers.shown,
         seq: board.seq,
         strokes: board.strokes.size,
         visible: board.visibleStrokes().map((rec) => rec.id),
@@ -484,6 +523,6 @@ setTool("pen");
 // The fonts load meanwhile; text already drawn is laid out again once they are in (useFonts).
 const fontsLoaded = useFonts();
 connection.start();
-await restoreKept();
+if (!viewOnly) await restoreKept();
 await fontsLoaded;
 requestFrame();

@@ -10,7 +10,7 @@ import { LIMITS } from "./limits.js";
  * The protocol version this page speaks (`hello.v`; whiteboard/protocol.py PROTOCOL_VERSION).
  * A server that no longer speaks it closes with 4006 and the page asks the user to reload.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 export { absolutePoints } from "./points.js";
 

@@ -53,11 +53,14 @@ export class Session {
     this.localHidden = new Map();
     /** @type {Map<string, string[]>} pending erase op id -> stroke ids */
     this.eraseTargets = new Map();
-    /** Callbacks set by main: board changes, overlays, peers, errors, welcome. */
+    /** A view-only page (a `/v/<token>` link): it sends no cursor, rename or op. */
+    this.viewOnly = false;
+    /** Callbacks set by main: board changes, overlays, peers, errors, welcome; `event` gets the
+     * messages this module does not handle (presenting's `lead` and `laser`). */
     this.on = {
       change: (_change) => {}, overlay: () => {}, peers: () => {}, cursors: () => {},
       error: (_message) => {}, welcome: () => {}, reset: () => {}, hidden: (_ids) => {},
-      previews: () => {},
+      previews: () => {}, event: (_message) => {},
     };
   }
 
@@ -208,7 +211,8 @@ export class Session {
         this.on.error(msg);
         return;
       default:
-        return; // unknown messages are ignored, like unknown fields
+        this.on.event(msg); // main passes on what it knows, and ignores the rest
+        return;
     }
   }
 
@@ -541,7 +545,19 @@ export class Session {
    * @param {number|null} y
    */
   setCursor(x, y) {
-    this.presence.setOwnCursor(x, y);
+    if (!this.viewOnly) this.presence.setOwnCursor(x, y);
+  }
+
+  /**
+   * Queue an ephemeral message (presenting's `lead`, `laser`) for the next frame; dropped, and
+   * false returned, while not connected: it would be stale by then.
+   * @param {object} message
+   * @returns {boolean}
+   */
+  sendEphemeral(message) {
+    if (!this.ready || this.viewOnly) return false;
+    this.outbox.queue.push(message);
+    return true;
   }
 
   /**
@@ -552,7 +568,7 @@ export class Session {
   rename(name, color) {
     this.identity.name = name;
     this.identity.color = color;
-    if (this.ready) this.outbox.queue.push({ type: "rename", name, color });
+    if (this.ready && !this.viewOnly) this.outbox.queue.push({ type: "rename", name, color });
   }
 
   /**

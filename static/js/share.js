@@ -47,22 +47,31 @@ export async function copyText(text, input) {
   return copied;
 }
 
-/** The share panel's content; filled from `share.json` each time it opens. */
+/**
+ * The share panel's content; filled from `share.json` each time it opens. An editor's panel shows
+ * two links and QR codes, "can edit" (the board) and "can view" (its view-only link); a view-only
+ * page's panel shows only the view link.
+ */
 export class SharePanel {
   /**
-   * @param {string} boardId
-   * @param {function(): string} viewLink  the board's link with `#x,y,zoom` of the current view
+   * @param {{base: string, name: string, viewOnly: boolean}} page  the page's path (`/b/<id>` or
+   *   `/v/<token>`), the name its downloads get (never the board id on a view-only page)
+   * @param {function(): string} viewLink  the page's link with `#x,y,zoom` of the current view
    */
-  constructor(boardId, viewLink) {
-    this.base = `/b/${encodeURIComponent(boardId)}`;
+  constructor(page, viewLink) {
+    this.base = page.base;
+    this.viewOnly = page.viewOnly;
     this.viewLink = viewLink;
     const downloads = [["export-png", "export.png", "png"], ["export-svg", "export.svg", "svg"],
       ["export-pdf", "export.pdf", "pdf"], ["timelapse", "timelapse.gif", "gif"]];
     for (const [id, path, suffix] of downloads) {
       $(id).href = `${this.base}/${path}`;
-      $(id).download = `${boardId}${id === "timelapse" ? "-timelapse" : ""}.${suffix}`;
+      $(id).download = `${page.name}${id === "timelapse" ? "-timelapse" : ""}.${suffix}`;
     }
+    $("share-edit").hidden = this.viewOnly;
     this.#copyButton("copy-link", () => $("share-url").value, $("share-url"), "Link copied.");
+    this.#copyButton("copy-view-link", () => $("share-view-url").value, $("share-view-url"),
+      "View-only link copied.");
     this.#copyButton("copy-fix", () => $("share-fix").textContent, undefined, "Command copied.");
     $("copy-view").addEventListener("click", async () => {
       const copied = await copyText(this.viewLink());
@@ -81,15 +90,30 @@ export class SharePanel {
     $("copy-note").textContent = text;
   }
 
-  /** @param {string} url */
+  /** @param {string} url  the page's own link, from the welcome */
   setUrl(url) {
-    $("share-url").value = url;
+    if (this.viewOnly) this.#setViewUrl(url);
+    else $("share-url").value = url;
   }
 
-  /** The panel opened: ask the server for the links others can open, and their QR code. */
+  /** @param {string|null} url */
+  #setViewUrl(url) {
+    const known = typeof url === "string" && url !== "";
+    $("share-view-url").value = known ? url : "";
+    $("share-view-missing").hidden = known;
+    $("share-view-qr").hidden = !known;
+    $("copy-view-link").disabled = !known;
+    if (known) {
+      const path = new URL(url, location.href).pathname;
+      const src = `${path}/qr.svg`;
+      if ($("share-view-qr").getAttribute("src") !== src) $("share-view-qr").src = src;
+    }
+  }
+
+  /** The panel opened: ask the server for the links others can open, and their QR codes. */
   async open() {
     this.#note("");
-    $("qr").src = `${this.base}/qr.svg`;
+    if (!this.viewOnly) $("qr").src = `${this.base}/qr.svg`;
     let info;
     try {
       const response = await fetch(`${this.base}/share.json`, { cache: "no-store" });
@@ -99,6 +123,7 @@ export class SharePanel {
       return; // offline: the panel keeps the link from the welcome
     }
     if (typeof info.url === "string") this.setUrl(info.url);
+    this.#setViewUrl(info.view_url);
     $("share-local").hidden = !info.local_only;
     $("share-fix").textContent = typeof info.fix === "string" ? info.fix : "";
   }

@@ -27,12 +27,14 @@ const $ = (id) => document.getElementById(id);
 export class UI {
   /**
    * @param {object} actions  tool(name), color(hex), width(n), undo(), redo(), clear(),
-   *   zoomBy(f), zoomReset(), zoomFit(), rename(name, color), viewLink(): string, retry()
-   * @param {{boardId: string, toolNames: string[]}} options
+   *   zoomBy(f), zoomReset(), zoomFit(), rename(name, color), viewLink(): string, retry(),
+   *   followMe(), bringHere()
+   * @param {{page: {base: string, name: string, viewOnly: boolean}}} options
    */
   constructor(actions, options) {
     this.actions = actions;
-    this.boardId = options.boardId;
+    this.page = options.page;
+    document.body.classList.toggle("view-only", this.page.viewOnly);
     this.cursorEls = new Map();
     this.toastTimer = 0;
     this.panels = new Panels((id) => {
@@ -121,6 +123,9 @@ export class UI {
       "zoom-reset": () => this.actions.zoomReset(),
       clear: () => this.panels.open("confirm-clear"),
       help: () => this.panels.open("help"),
+      "follow-me": () => this.actions.followMe(),
+      "bring-here": () => this.actions.bringHere(),
+      laser: () => this.actions.tool("laser"),
     };
     for (const button of document.querySelectorAll("[data-menu]")) {
       button.addEventListener("click", () => {
@@ -129,7 +134,7 @@ export class UI {
       });
     }
 
-    this.share = new SharePanel(this.boardId, this.actions.viewLink);
+    this.share = new SharePanel(this.page, this.actions.viewLink);
 
     const list = $("people-list");
     list.addEventListener("scroll", () => {

@@ -34,9 +34,12 @@ class BoardClient:
         name: str = "Tester",
         color: str = "#336699",
         since: int | None = None,
+        path: str | None = None,
         **connect_kwargs: Any,
     ) -> BoardClient:
-        ws = await websockets.connect(f"{ws_url}/b/{board}/ws", **connect_kwargs)
+        """``path`` is where the socket is (``/v/<token>`` for a view link), ``/b/<board>``
+        unless given."""
+        ws = await websockets.connect(f"{ws_url}{path or f'/b/{board}'}/ws", **connect_kwargs)
         await ws.send(encode_hello(client, name, color, since))
         welcome = msgpack.unpackb(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
         assert welcome["type"] == "welcome", welcome

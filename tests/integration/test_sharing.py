@@ -94,7 +94,7 @@ async def test_a_server_on_every_interface_shares_its_lan_address(
     port = wildcard_server.port
     expected = f"http://{LAN}:{port}/b/retro"
     info = share_json(f"{wildcard_server.http_url}/b/retro/share.json")
-    assert info == {"url": expected, "local_only": False, "fix": ""}
+    assert info == {"url": expected, "view_url": None, "local_only": False, "fix": ""}
     status, headers, body = get(f"{wildcard_server.http_url}/b/retro/qr.svg")
     assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
     assert body == qr_of(expected)

@@ -58,10 +58,14 @@ class ClusterHub(BoardHub):
     # --- this worker's clients -----------------------------------------------------------------
 
     def join(
-        self, hello: Any, sink: Sink, extra: dict[str, Any] | None = None
+        self,
+        hello: Any,
+        sink: Sink,
+        extra: dict[str, Any] | None = None,
+        view_token: str | None = None,
     ) -> Connection | None:
         self.epoch = self.cluster.epoch or None
-        conn = super().join(hello, sink, extra)
+        conn = super().join(hello, sink, extra, view_token)
         if conn is not None:
             self.cluster.local_join(conn)
         return conn
@@ -74,6 +78,8 @@ class ClusterHub(BoardHub):
 
     def handle(self, conn: Connection, message: Any) -> None:
         super().handle(conn, message)
+        if conn.view_only:
+            return  # refused with view_only: nothing to tell the other workers
         if isinstance(message, Cursor):
             self.cluster.local_cursor(conn, message.x, message.y)
         elif isinstance(message, Rename):

@@ -110,8 +110,10 @@ class ExportCache:
 
 
 def make_etag(board_id: str, seq: int, kind: str, options: ExportOptions) -> str:
-    digest = hashlib.sha256(options.key().encode()).hexdigest()[:12]
-    return f'"{board_id}.{seq}.{kind}.{digest}"'
+    """Names the picture without naming the board: a view link's exports must not give the
+    board id away (``server/viewing.py``)."""
+    digest = hashlib.sha256(f"{board_id}\x00{options.key()}".encode()).hexdigest()[:16]
+    return f'"{seq}.{kind}.{digest}"'
 
 
 def refusal(status: int, reason: str, retry_after_s: int | None = None) -> Response:
@@ -177,7 +179,9 @@ class Exporter:
             return known[1], None, str(known[1])
         return None, None, f"stat:{stat[0]}:{stat[1]}"
 
-    async def export(self, board_id: str, kind: str) -> Response:
+    async def export(self, board_id: str, kind: str, name: str | None = None) -> Response:
+        """The board as a ``kind`` picture; ``name`` (the board id unless given) names the file."""
+        name = name or board_id
         request.scope.get(ENTERED, _nothing)()  # the next request may enter (ExportGate)
         try:
             options = parse_options(
@@ -194,7 +198,7 @@ class Exporter:
         if seq is not None:
             entry = self.cache.get((board_id, str(seq), kind, options.key()))
             if entry is not None:
-                return await self._respond(board_id, kind, entry)
+                return await self._respond(name, kind, entry)
             etag = make_etag(board_id, seq, kind, options)
             if etag in _if_none_match():
                 return Response("", 304, headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -205,9 +209,7 @@ class Exporter:
                 result = await asyncio.shield(running)
             except Exception as exc:
                 return self._failure(board_id, kind, exc)
-            return await self._respond(
-                board_id, kind, self._remember(board_id, kind, options, result)
-            )
+            return await self._respond(name, kind, self._remember(board_id, kind, options, result))
         too_big = self._too_big(path, upto)
         if too_big is not None:
             return too_big
@@ -247,7 +249,7 @@ class Exporter:
             self._seq_by_stat.move_to_end(board_id)
             while len(self._seq_by_stat) > SEQ_BY_STAT_ENTRIES:
                 self._seq_by_stat.popitem(last=False)
-        return await self._respond(board_id, kind, self._remember(board_id, kind, options, result))
+        return await self._respond(name, kind, self._remember(board_id, kind, options, result))
 
     def _too_big(self, path: Path, upto: int | None) -> Response | None:
         """Refuse without reading a log larger than any board may be (``max_board_bytes``)."""
@@ -334,7 +336,7 @@ class Exporter:
         with EXPORT_SECONDS.labels(format=kind).time():
             return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)
 
-    async def _respond(self, board_id: str, kind: str, entry: Cached) -> Response:
+    async def _respond(self, name: str, kind: str, entry: Cached) -> Response:
         """The picture, once it is this request's turn: at most ``RESPONSES_STARTING`` responses
         start at once, each turn ending when its first piece is out. Starting a response costs
         the framework a few milliseconds, and 200 waiters of one render all woke in the same turn
@@ -345,7 +347,7 @@ class Exporter:
         headers = {
             "ETag": entry.etag,
             "Cache-Control": "no-cache",
-            "Content-Disposition": f'inline; filename="{board_id}.{kind}"',
+            "Content-Disposition": f'inline; filename="{name}.{kind}"',
         }
         frame = entry.result.frame
         if frame is not None and frame.scaled_down:
@@ -397,7 +399,8 @@ def _if_none_match() -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in raw.split(",") if tag.strip()}
 
 
-EXPORT_PATH = re.compile(r"/b/[^/]+/(export\.(png|svg|pdf)|timelapse\.gif)")
+EXPORT_PATH = re.compile(r"/[bv]/[^/]+/(export\.(png|svg|pdf)|timelapse\.gif)")
+"""A board's exports, and those of its view-only link (``server/viewing.py``)."""
 ENTERING = 1
 """Export requests going through the framework's request set-up at once (``ExportGate``)."""
 ENTERED = "whiteboard.entered"
@@ -441,7 +444,7 @@ class ExportGate:
             entered()
 
 
-def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> None:
+def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> Exporter:
     exporter = Exporter(hubs, store, settings)
     app.asgi_app = ExportGate(app.asgi_app)  # type: ignore[method-assign]
     app.extensions["whiteboard_exporter"] = exporter
@@ -470,3 +473,5 @@ def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> 
     @app.get("/b/<board_id>/timelapse.gif")
     async def timelapse_gif(board_id: str) -> Any:
         return await export(board_id, "gif")
+
+    return exporter

@@ -29,6 +29,7 @@ from .metrics import MetricsPump
 from .pages import register_pages
 from .sharing import ShareLinks
 from .sockets import BoardSockets
+from .viewing import ViewLinks, register_view_pages
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             return {"ready": False, "reason": problem}, 503
         return {"ready": True}
 
-    @app.websocket("/b/<board_id>/ws")
-    async def board_socket(board_id: str) -> Any:
-        if not protocol.ID_PATTERN.fullmatch(board_id):
-            return INVALID_BOARD, 404
+    async def open_socket(board_id: str, view_token: str | None) -> Any:
         origin = websocket.headers.get("Origin")
         if origin is not None and not origin_allowed(origin, websocket.host, settings):
             return f"origin {origin} may not open this board", 403
@@ -164,16 +162,34 @@ def create_app(settings: Settings | None = None) -> Quart:
         if refusal is not None:
             return refusal, 503
         ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
-        extra = {"share_url": share_url(settings, board_id), "media": media_url(store, board_id)}
-        await sockets.serve(ws, board_id, extra)
+        path = f"/v/{view_token}" if view_token else f"/b/{board_id}"
+        extra = {"share_url": share_url(settings, path), "media": media_url(store, board_id)}
+        await sockets.serve(ws, board_id, extra, view_token)
+        return None
+
+    @app.websocket("/b/<board_id>/ws")
+    async def board_socket(board_id: str) -> Any:
+        if not protocol.ID_PATTERN.fullmatch(board_id):
+            return INVALID_BOARD, 404
+        return await open_socket(board_id, None)
+
+    views = ViewLinks(store, hubs)
+
+    @app.websocket("/v/<token>/ws")
+    async def view_socket(token: str) -> Any:
+        board_id = await views.board_for(token)
+        if board_id is None:
+            return "no such view link", 404
+        return await open_socket(board_id, token)
 
     share = ShareLinks(settings)
     app.extensions["whiteboard_share"] = share
-    register_pages(app, share)
+    register_pages(app, share, views)
     from ..export.http import register_exports
 
-    register_exports(app, hubs, store, settings)
+    exporter = register_exports(app, hubs, store, settings)
     register_media(app, store, settings, origin_allowed)
+    register_view_pages(app, views, share, exporter.export)
     return app
 
 
@@ -188,11 +204,12 @@ def origin_allowed(origin: str, host: str, settings: Settings) -> bool:
     return origin in settings.allowed_origins
 
 
-def share_url(settings: Settings, board_id: str) -> str:
-    """The board's link as others can open it (``sharing.py``: public_url, LAN address, host)."""
+def share_url(settings: Settings, path: str) -> str:
+    """The link to ``path`` (``/b/<id>``, ``/v/<token>``) as others can open it (``sharing.py``:
+    public_url, LAN address, host)."""
     share: ShareLinks = current_app.extensions["whiteboard_share"]
     scheme = "https" if websocket.scheme == "wss" else "http"
-    return f"{share.info(websocket.host, scheme).base}/b/{board_id}"
+    return f"{share.info(websocket.host, scheme).base}{path}"
 
 
 def media_url(store: BoardStore, board_id: str) -> str:

@@ -71,6 +71,7 @@ class Connection:
         "outbox",
         "peer",
         "previews",
+        "view_only",
         "want",
     )
 
@@ -91,6 +92,7 @@ class Connection:
         self.board_id = board_id
         self.peer = peer
         self.want = want
+        self.view_only = False  # joined through a view link: every write is refused
         self.author = author
         self.name = name
         self.color = color

@@ -39,6 +39,8 @@ from ..protocol import (
     ErrorCode,
     Hello,
     InvalidMessage,
+    Laser,
+    Lead,
     Message,
     PeersRequest,
     Points,
@@ -55,6 +57,7 @@ from .counters import COUNTS
 from .metrics import APPEND_SECONDS, FLUSH_SECONDS
 from .outbox import Batch, Outbox
 from .presence import Presence
+from .presenting import Stage
 from .sink import Frame, Sink
 from .snapshots import BoardSnapshots, new_board
 
@@ -72,6 +75,12 @@ class UnknownMedia(InvalidMessage):
     """An image op names a file this board does not hold: upload it (again) first."""
 
     code = ErrorCode.UNKNOWN_MEDIA
+
+
+class ViewOnly(InvalidMessage):
+    """A view-only connection may watch, and ask for the participant list, nothing else."""
+
+    code = ErrorCode.VIEW_ONLY
 
 
 def author_for(board_id: str, client_id: str) -> str:
@@ -104,6 +113,7 @@ class BoardHub:
         self._next_peer = 1
         self._events: list[tuple[Want, bytes]] = []  # this tick's ephemeral events, by kind
         self.presence = Presence(settings, self._queue)
+        self.stage = Stage(settings, self._queue)
         self._drawing: set[int] = set()  # peers with a live stroke (their cursors go first)
         self._presence_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -162,12 +172,18 @@ class BoardHub:
     # --- joining and leaving ------------------------------------------------------------------
 
     def join(
-        self, hello: Hello, sink: Sink, extra: dict[str, Any] | None = None
+        self,
+        hello: Hello,
+        sink: Sink,
+        extra: dict[str, Any] | None = None,
+        view_token: str | None = None,
     ) -> Connection | None:
         """Register a connection, send its welcome and start its replay; None when full.
 
         Registration and the replay snapshot happen in one step, so every op is either in the
-        replay (it was durable already) or in a later broadcast, never both or neither.
+        replay (it was durable already) or in a later broadcast, never both or neither. A
+        connection through a view link (``view_token``) is view-only, and its welcome names the
+        board by that token: nothing it receives holds the board id.
         """
         if len(self.connections) >= self.settings.max_connections_per_board:
             return None
@@ -189,6 +205,7 @@ class BoardHub:
             want=hello.want,
             board_id=self.board_id,
         )
+        conn.view_only = view_token is not None
         since = hello.since or 0
         # The client knows a board this server does not (more ops, or another history): resync.
         other_history = None not in (hello.epoch, self.epoch) and hello.epoch != self.epoch
@@ -203,7 +220,8 @@ class BoardHub:
             "welcome",
             presence_encoded,
             v=protocol.PROTOCOL_VERSION,
-            board=self.board_id,
+            board=view_token or self.board_id,
+            view=conn.view_only,
             seq=self.durable_seq,
             since=since,
             reset=reset,
@@ -214,6 +232,7 @@ class BoardHub:
             color=conn.color,
             **({} if self.epoch is None else {"epoch": self.epoch}),
             **presence,
+            **self.stage.welcome_fields(),
             **(extra or {}),
         )
         now = time.monotonic()
@@ -272,6 +291,7 @@ class BoardHub:
         self._drawing.discard(conn.peer)
         self._acks = [ack for ack in self._acks if ack[0] is not conn]
         self.presence.leave(conn)
+        self.stage.leave(conn)
         self._wakeup.set()
         if not self.connections:
             loop = asyncio.get_running_loop()
@@ -298,6 +318,8 @@ class BoardHub:
         try:
             if isinstance(message, InvalidMessage):
                 raise message
+            if conn.view_only and not isinstance(message, PeersRequest):
+                raise ViewOnly("this is a view-only link: it cannot change the board")
             if isinstance(message, Cursor):
                 self.presence.cursor(conn, message.x, message.y)
                 self._wakeup.set()
@@ -319,6 +341,12 @@ class BoardHub:
                 self._wakeup.set()
             elif isinstance(message, PeersRequest):
                 self._send(conn, self.presence.page(message.after))
+            elif isinstance(message, Laser):
+                self.stage.laser(conn, message)
+                self._wakeup.set()
+            elif isinstance(message, Lead):
+                self.stage.lead(conn, message)
+                self._wakeup.set()
             elif isinstance(message, Hello):
                 raise InvalidMessage("hello is only the first message")
             else:
@@ -471,9 +499,13 @@ class BoardHub:
         connections that are behind what their sockets take."""
         self._wakeup.clear()
         now = time.monotonic()
-        due = self.presence.flush(now, self._drawing)
-        if due is not None:
-            self._wake_at(due - now)
+        due = [
+            due_s
+            for due_s in (self.presence.flush(now, self._drawing), self.stage.flush(now))
+            if due_s is not None
+        ]
+        if due:
+            self._wake_at(min(due) - now)
         events = self._events
         if events:
             self._events = []

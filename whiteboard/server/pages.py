@@ -11,16 +11,18 @@ from __future__ import annotations
 import html
 import io
 import re
-import secrets
 import unicodedata
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import segno
 from quart import Quart, Response, has_request_context, jsonify, redirect, request
 
 from .. import protocol
 from .sharing import ShareLinks
+
+if TYPE_CHECKING:
+    from .viewing import ViewLinks
 
 INVALID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 INVALID_BOARD = "board ids are 1-64 characters of A-Z a-z 0-9 _ -"
@@ -30,10 +32,7 @@ SHOWN_NAME_CHARS = 80
 
 def new_board_id() -> str:
     """128 random bits, URL-safe, never starting with '-' (so it is safe as a CLI argument)."""
-    while True:
-        board_id = secrets.token_urlsafe(16)
-        if not board_id.startswith("-"):
-            return board_id
+    return protocol.random_key()
 
 
 def suggest_board_name(raw: str) -> str:
@@ -106,7 +105,7 @@ def qr_svg(url: str) -> Response:
     )
 
 
-def register_pages(app: Quart, share: ShareLinks) -> None:
+def register_pages(app: Quart, share: ShareLinks, views: ViewLinks) -> None:
     def share_info() -> Any:
         return share.info(request.host, request.scheme)
 
@@ -118,12 +117,17 @@ def register_pages(app: Quart, share: ShareLinks) -> None:
 
     @app.get("/b/<board_id>/share.json")
     async def board_share(board_id: str) -> Any:
-        """What the share panel shows: the link, and whether only this computer can open it."""
+        """What the share panel shows: the links to edit and to view, and whether only this
+        computer can open them. A board nobody opened yet has no view link (``view_url`` null)."""
         if not protocol.ID_PATTERN.fullmatch(board_id):
             return INVALID_BOARD, 404
         info = share_info()
+        token = await views.token_for(board_id)
         response = jsonify(
-            url=f"{info.base}/b/{board_id}", local_only=info.local_only, fix=info.fix
+            url=f"{info.base}/b/{board_id}",
+            view_url=None if token is None else f"{info.base}/v/{token}",
+            local_only=info.local_only,
+            fix=info.fix,
         )
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -62,9 +62,16 @@ class BoardSockets:
     def __len__(self) -> int:
         return len(self._open)
 
-    async def serve(self, websocket: Any, board_id: str, welcome_extra: dict[str, Any]) -> None:
+    async def serve(
+        self,
+        websocket: Any,
+        board_id: str,
+        welcome_extra: dict[str, Any],
+        view_token: str | None = None,
+    ) -> None:
         """Accept ``websocket`` (Quart's) and run it until the client is gone. It counts as open
-        from the first moment (the admission check before this counts open sockets)."""
+        from the first moment (the admission check before this counts open sockets). With a
+        ``view_token`` the connection is view-only (``BoardHub.join``)."""
         settings = self.settings
         task = asyncio.current_task()
         assert task is not None
@@ -94,7 +101,7 @@ class BoardSockets:
                 timeout_s = settings.close_timeout_s
                 await close_and_drain(sink, receive, CloseCode.BOARD_FULL, refusal, timeout_s)
                 return
-            conn = hub.join(hello, sink, welcome_extra)
+            conn = hub.join(hello, sink, welcome_extra, view_token)
             if conn is None:
                 full = "this board has as many connections as it allows"
                 await close_and_drain(

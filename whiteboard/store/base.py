@@ -163,6 +163,15 @@ class BoardStore(Protocol):
         """Whether the board was ever drawn on (it has a log)."""
         ...
 
+    async def view_token(self, board_id: str) -> str:
+        """The board's view-only token (``/v/<token>``), made and kept on first use: random, so
+        the board id cannot be derived from it; the same token every time after."""
+        ...
+
+    async def board_for_view(self, token: str) -> str | None:
+        """The board a view token shows; None for any string that is not one of its tokens."""
+        ...
+
     def writable_problem(self) -> str | None:
         """Why boards cannot be written now (full or read-only disk, unreachable Redis), or None.
         Cheap enough to call per request (``GET /readyz``)."""

@@ -31,6 +31,7 @@ from .health import DiskHealth
 from .media import FileMedia
 from .records import LogParser, ParsedLog, Span, end_of_op, frame_record, framed_size, parse_log
 from .slices import in_slices
+from .views import FileViewTokens
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,7 @@ class FileStore:
             log_path=self.log_path,
         )
         self.total_bytes += self.media.disk_bytes
+        self.views = FileViewTokens(self.root, fsync)
 
     def log(self, board_id: str) -> FileLog:
         return FileLog(self, board_id)
@@ -403,6 +405,12 @@ class FileStore:
 
     async def exists(self, board_id: str) -> bool:
         return (self.root / f"{check_board_id(board_id)}{LOG_SUFFIX}").exists()
+
+    async def view_token(self, board_id: str) -> str:
+        return await self.views.token_for(board_id)
+
+    async def board_for_view(self, token: str) -> str | None:
+        return await self.views.board_for(token)
 
     def writable_problem(self) -> str | None:
         """Why boards cannot be written now (full or read-only disk), or None: for /readyz."""

@@ -1,0 +1,103 @@
+"""View-only tokens kept in files: the ``BoardStore`` view-token half of ``FileStore``.
+
+A view link (``/v/<token>``) carries a token of 128 random bits instead of the board id, so whoever
+holds it can watch the board but can neither draw on it nor learn its id (which is the key to
+editing it). The token is random, not derived from the id, so nothing short of this store links
+the two. Layout, under ``<boards_dir>/views/``:
+
+- ``by-token/<token>`` holds the board id (how a view link finds its board);
+- ``by-board/<board id>`` holds the token (how the share panel finds a board's view link).
+
+A token is written before the board's pointer to it (both by a write to a temporary file and a
+rename), so a crash in between leaves at worst an unused token file, never a board pointing to a
+token that finds nothing. A Redis store keeps the same two maps as two hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+from ..protocol import random_key
+from .base import check_board_id
+
+VIEW_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
+"""``secrets.token_urlsafe(16)``: 22 URL-safe characters, 128 random bits."""
+CACHED_TOKENS = 10_000
+"""Lookups kept in memory each way (a view link is looked up on every page, socket and export)."""
+
+
+def new_view_token() -> str:
+    return random_key()
+
+
+class FileViewTokens:
+    def __init__(self, root: Path, fsync: bool) -> None:
+        self.by_token_dir = root / "views" / "by-token"
+        self.by_board_dir = root / "views" / "by-board"
+        self.fsync = fsync
+        self._token_of: dict[str, str] = {}
+        self._board_of: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+
+    async def token_for(self, board_id: str) -> str:
+        """The board's view token, made and stored on first use."""
+        check_board_id(board_id)
+        token = self._token_of.get(board_id)
+        if token is not None:
+            return token
+        async with self._lock:  # two share panels opening at once get the same token
+            token = await asyncio.to_thread(self._read, self.by_board_dir / board_id)
+            if token is None or not VIEW_TOKEN_PATTERN.fullmatch(token):
+                token = new_view_token()
+                await asyncio.to_thread(self._write, self.by_token_dir / token, board_id)
+                await asyncio.to_thread(self._write, self.by_board_dir / board_id, token)
+        self._remember(board_id, token)
+        return token
+
+    async def board_for(self, token: str) -> str | None:
+        """The board a view token shows, or None for a token this store never made."""
+        if not VIEW_TOKEN_PATTERN.fullmatch(token):
+            return None
+        board_id = self._board_of.get(token)
+        if board_id is None:
+            board_id = await asyncio.to_thread(self._read, self.by_token_dir / token)
+            if board_id is None:
+                return None
+            check_board_id(board_id)
+            self._remember(board_id, token)
+        return board_id
+
+    def _remember(self, board_id: str, token: str) -> None:
+        for cache, key, value in (
+            (self._token_of, board_id, token),
+            (self._board_of, token, board_id),
+        ):
+            cache[key] = value
+            if len(cache) > CACHED_TOKENS:
+                del cache[next(iter(cache))]
+
+    @staticmethod
+    def _read(path: Path) -> str | None:
+        try:
+            return path.read_text(encoding="ascii").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "w", encoding="ascii") as file:
+            file.write(text)
+            if self.fsync:
+                file.flush()
+                os.fsync(file.fileno())
+        os.replace(temporary, path)
+        if self.fsync:
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
