@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.serving import ServerThread
 
 from .helpers import draw, horizontal, wait_ready, wait_settled
+from .test_touch import PHONE
 
 NEW_BOARD = re.compile(r".*/b/[A-Za-z0-9_][A-Za-z0-9_-]{21}$")
 
@@ -106,4 +107,27 @@ def test_open_by_name_suggests_the_nearest_valid_name_and_new_board_from_a_board
     expect(page.locator("h1")).to_have_text("That is not a board name")
     page.locator("#suggestion").click()
     expect(page).to_have_url(server.http_url + "/b/team-retro")
+    wait_ready(page)
+
+
+@pytest.mark.timeout(60)
+def test_a_bad_board_address_on_a_phone_is_a_styled_page_that_leads_somewhere(
+    server: ServerThread, new_context: Callable[..., BrowserContext]
+) -> None:
+    page = new_context(**PHONE).new_page()
+    response = page.goto(f"{server.http_url}/b/caf%C3%A9.retro")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("That is not a board name")
+    expect(page.locator("main")).to_contain_text("1 to 64")
+    # Styled: the stylesheet applies (buttons are buttons a thumb can hit), nothing overflows.
+    for name in ("New board", "Home"):
+        box = page.get_by_role("link", name=name, exact=True).bounding_box()
+        assert box is not None and box["height"] >= 44 and box["x"] + box["width"] <= 390, name
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.locator("#suggestion").click()
+    expect(page).to_have_url(re.compile(r"/b/cafe-retro$"))
+    wait_ready(page)
+    page.go_back()
+    page.get_by_role("link", name="New board", exact=True).click()
+    expect(page).to_have_url(NEW_BOARD)
     wait_ready(page)
