@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from whiteboard import protocol
 from whiteboard.protocol import (
+    PRESENTING_VERSION,
+    PROTOCOL_VERSION,
     Begin,
     Cursor,
     Erase,
@@ -23,6 +25,7 @@ from whiteboard.protocol import (
     Stroke,
     StrokeTooLong,
     Style,
+    Want,
 )
 
 LIMITS = Limits()
@@ -45,11 +48,23 @@ def pen(**fields: object) -> dict:
     }
 
 
+HELLO = {"type": "hello", "client": "c1", "name": "Ann", "color": "#abcdef"}
+
+
 def test_hello_is_decoded_with_its_resume_point() -> None:
     hello = decode_one(
         {"type": "hello", "client": "c1", "name": "  Ann   Lee ", "color": "#ABCDEF", "since": 7}
     )
-    assert hello == Hello("c1", "Ann Lee", "#abcdef", 7)
+    assert hello == Hello("c1", "Ann Lee", "#abcdef", 7, want=Want.ALL & ~Want.PRESENT)
+    current = decode_one({**HELLO, "v": PROTOCOL_VERSION})
+    assert current.version == PROTOCOL_VERSION and current.want == Want.ALL
+
+
+def test_a_page_older_than_presenting_is_not_subscribed_to_lead_and_laser() -> None:
+    old = decode_one({**HELLO, "v": PRESENTING_VERSION - 1})
+    assert old.want == Want.LIVE | Want.CURSORS | Want.PRESENCE
+    asked = {**HELLO, "v": PRESENTING_VERSION, "want": ["present"]}
+    assert decode_one(asked).want == Want.PRESENT
 
 
 def test_complete_stroke_keeps_delta_coded_points_and_pressure() -> None:

@@ -58,6 +58,8 @@ PRESSURE_SCALE = 100
 
 TOOLS = ("pen", "highlighter", "line", "rect", "ellipse")
 SHAPE_TOOLS = ("line", "rect", "ellipse")
+PRESENTING_VERSION = 8
+"""The version that brought ``lead`` and ``laser``: older clients are not sent them."""
 LEAD_MODES = ("follow", "once", "stop")
 """``lead``: everyone follows my view / jump to my view once / stop following me."""
 """Shapes carry exactly two points: the start and end corners of the drag."""
@@ -500,6 +502,8 @@ def _decode_hello(obj: dict, limits: Limits) -> Hello:
             wanted |= WANT_NAMES.get(kind, Want(0)) if isinstance(kind, str) else Want(0)
     else:
         raise InvalidMessage("want must be an array of event kinds")
+    if version < PRESENTING_VERSION:
+        wanted &= ~Want.PRESENT  # an older page would only drop lead and laser: not sent to it
     epoch = obj.get("epoch")
     if epoch is not None and (not isinstance(epoch, str) or not ID_CHARS.fullmatch(epoch)):
         raise InvalidMessage("epoch must be a string of A-Z a-z 0-9 _ -")
@@ -596,6 +600,12 @@ def _decode_peers(obj: dict, limits: Limits) -> PeersRequest:
     if type(after) is not int or after < 0:
         raise InvalidMessage("after must be a peer number or nil")
     return PeersRequest(after)
+
+
+def message_types() -> frozenset[str]:
+    """Every client message type this server decodes (``elements.py``'s included once imported):
+    what a view-only connection must be refused, but for ``hello`` and ``peers``."""
+    return frozenset(_DECODERS)
 
 
 def register_decoders(decoders: dict[str, Any]) -> None:

@@ -37,6 +37,8 @@ const TOOLS = new Map(
   [pen, highlighter, eraser, line, rect, ellipse, laser, hand, select, text, note].map((t) => [t.name, t]),
 );
 const STYLE_KEY = "whiteboard.style";
+/** Shortcuts a view-only page ignores: they would change the board (the server refuses them). */
+const WRITING_SHORTCUTS = new Set(["undo", "redo"]);
 const ERROR_TEXT = {
   board_full: "This board is full: no more strokes can be added.",
   storage_full: "The server is out of space: that change was not saved.",
@@ -264,12 +266,14 @@ const app = {
 app.editor = new TextEditor(app);
 app.selection = new Selection(app);
 clearSelection = () => app.selection.clear();
-attachImageInput(app, canvas, /** @type {HTMLInputElement} */ (document.getElementById("image-file")));
+// A view-only page takes no images: no paste, no drop, no picker (it could not upload anyway).
+if (!viewOnly) attachImageInput(app, canvas, /** @type {HTMLInputElement} */ (document.getElementById("image-file")));
 attachInput({
   canvas, surface, session, app, requestFrame,
   dismiss: () => ui.panels.dismiss(),
   tool: () => tool,
   shortcut: (name) => {
+    if (viewOnly && WRITING_SHORTCUTS.has(name)) return;
     if (name === "undo") session.undo();
     else if (name === "redo") session.redo();
     else if (name === "zoom-in") surface.zoomAt(1.25, surface.width / 2, surface.height / 2);
@@ -294,6 +298,7 @@ attachInput({
  * @returns {boolean} the key was used
  */
 function elementKey(ev) {
+  if (viewOnly) return false; // nothing to select, delete, duplicate or move
   const selection = app.selection;
   const mod = ev.ctrlKey || ev.metaKey;
   const key = ev.key.toLowerCase();
@@ -469,6 +474,7 @@ Object.defineProperty(window, "__whiteboard", {
       return {
         board: boardKey,
         viewOnly,
+        tool: tool.name,
         following: stage.following,
         leading: stage.leading,
         leader: stage.leader && { ...stage.leader },

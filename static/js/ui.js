@@ -35,6 +35,14 @@ export class UI {
     this.actions = actions;
     this.page = options.page;
     document.body.classList.toggle("view-only", this.page.viewOnly);
+    if (this.page.viewOnly) {
+      // Not merely hidden: no drawing or element tool (text, notes, images, select) can be
+      // reached from a view-only page, by keyboard or assistive technology either.
+      $("toolbar").inert = true;
+      for (const control of document.querySelectorAll("#toolbar button, #toolbar input, #image-file")) {
+        control.disabled = true;
+      }
+    }
     this.cursorEls = new Map();
     this.toastTimer = 0;
     this.panels = new Panels((id) => {

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.serving import ServerThread
 
 from .helpers import draw, horizontal, summary, wait_for, wait_settled
+from .test_elements import PASTE_JS
 from .test_touch import PHONE
 
 BOARD = "Zq8Xk2mB7vN4pL1sT9wR3c"
@@ -150,3 +151,60 @@ def test_a_laptop_presents_to_two_phones_through_the_view_link(
     draw(phones[1], [(100, 500), (300, 520), (320, 700)])
     wait_settled(laptop, 2)
     assert summary(phones[1])["pending"] == 0 and summary(laptop)["strokes"] == 2
+
+
+# Records the page's fetches (an upload is one) as they start, and drops an image on the canvas.
+WATCH_FETCH_JS = """() => {
+  window.__fetched = [];
+  const fetchNow = window.fetch;
+  window.fetch = (...args) => { window.__fetched.push(String(args[0])); return fetchNow(...args); };
+}"""
+DROP_JS = """() => {
+  const data = new DataTransfer();
+  data.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'dropped.png', {type: 'image/png'}));
+  document.getElementById('board').dispatchEvent(
+      new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+}"""
+TWO_FRAMES_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+@pytest.mark.timeout(60)
+def test_a_view_only_page_offers_no_element_tools_and_takes_no_paste_or_drop(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    editor = open_board(f"{server.http_url}/b/{BOARD}#0,0,1", **LAPTOP)
+    draw(editor, horizontal(300, 900, 300))
+    wait_settled(editor, 1)
+    editor.click("#share-btn")
+    link = editor.locator("#share-view-url")
+    expect(link).to_have_value(re.compile(r"/v/"))
+    viewer = open_board(link.input_value() + "#0,0,1", **LAPTOP)
+    wait_settled(viewer, 1)
+    for control in ("select", "text", "note", "laser", "pen", "eraser"):
+        expect(viewer.locator(f"#toolbar [data-tool='{control}']")).to_be_hidden()
+        expect(viewer.locator(f"#toolbar [data-tool='{control}']")).to_be_disabled()
+    expect(viewer.locator("#toolbar [data-action='image']")).to_be_disabled()
+    expect(viewer.locator("#image-file")).to_be_disabled()
+
+    viewer.evaluate(WATCH_FETCH_JS)
+    frames = summary(viewer)["framesSent"]
+    for key in ("v", "t", "n", "k", "p"):  # tool shortcuts: the hand stays
+        viewer.keyboard.press(key)
+        assert summary(viewer)["tool"] == "hand", key
+    viewer.mouse.dblclick(600, 300)  # on the stroke: no editor, no selection
+    viewer.keyboard.press("Control+a")
+    viewer.keyboard.press("Delete")
+    viewer.keyboard.press("Control+z")
+    viewer.evaluate(PASTE_JS)
+    viewer.evaluate(DROP_JS)
+    viewer.evaluate(TWO_FRAMES_JS)  # whatever was queued has been flushed by now
+    state = summary(viewer)
+    assert viewer.evaluate("() => window.__fetched") == []
+    assert state["selected"] == [] and not state["editing"] and state["pending"] == 0
+    assert state["framesSent"] == frames
+
+    # The same paste on the editor's page uploads and places the image (the check above can fail).
+    editor.keyboard.press("Escape")
+    editor.evaluate(PASTE_JS)
+    wait_for(viewer, "(s) => s.elements.some((e) => e.kind === 'image')")
+    assert summary(viewer)["strokes"] == 2

@@ -1,10 +1,14 @@
-"""Presenting (protocol 5): a presenter's view (`lead`) and laser pointer (`laser`) reach the room,
+"""Presenting (protocol 8): a presenter's view (`lead`) and laser pointer (`laser`) reach the room,
 bounded like cursors, and never reach the log or an export."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+
+import msgpack
+import websockets
 
 from tests.integration.client import BoardClient, pen_stroke
 from tests.integration.test_http import get
@@ -117,3 +121,20 @@ async def test_laser_points_reach_the_room_bounded_and_are_never_logged(
         assert status == 200 and svg.count(b"<path") == 1  # the stroke alone
     log = (boards_dir / "laser.log").read_bytes()
     assert b"laser" not in log and b"lead" not in log
+
+
+async def test_a_version_7_page_is_not_sent_what_it_cannot_show(server: ServerThread) -> None:
+    """Version 7 pages are still served (MIN_PROTOCOL_VERSION 7), without lead and laser."""
+    ann = await BoardClient.connect(server.ws_url, "old-page", "ann-secret")
+    ws = await websockets.connect(f"{server.ws_url}/b/old-page/ws")
+    hello = {"type": "hello", "v": 7, "client": "old-secret", "name": "Old", "color": "#123456"}
+    await ws.send(msgpack.packb(hello))
+    old = BoardClient(ws, msgpack.unpackb(await asyncio.wait_for(ws.recv(), 5)))
+    assert old.welcome["type"] == "welcome" and old.welcome["v"] == 8
+    await ann.send({"type": "laser", "pts": [400, 400, 404, 404], "new": True})
+    await ann.send(lead("follow"))
+    await ann.send({"type": "cursor", "x": 7, "y": 7})
+    await old.wait_for(lambda m: m["type"] == "cursors" and m["c"][1:3] == [7, 7])
+    assert not [m for m in old.received if m["type"] in ("laser", "lead")], old.received
+    await old.close()
+    await ann.close()

@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import segno
 
+import whiteboard.elements  # noqa: F401  (registers the element messages with the decoder)
 from tests.integration.client import BoardClient, is_op, pen_stroke
 from tests.integration.test_http import get
+from tests.integration.test_media import media_files, picture, upload
 from tests.serving import ServerThread
+from whiteboard import protocol
 from whiteboard.settings import Settings
 
 BOARD = "Zq8Xk2mB7vN4pL1sT9wR3c"  # what a board made by /new looks like
@@ -126,6 +130,8 @@ async def test_a_view_client_sees_everything_live_and_every_write_is_refused(
     await editor.wait_for(lambda m: m["type"] == "join" and m["name"] == "Vic")
 
     writes = write_messages()
+    # Every message type but hello and peers is a write; a new type must join the list.
+    assert {m["type"] for m in writes} | {"hello", "peers"} >= protocol.message_types()
     for message in writes:
         await viewer.send(message)
     await viewer.send({"type": "peers", "after": 0})  # reading the participant list is allowed
@@ -196,6 +202,42 @@ async def test_nothing_a_view_client_receives_or_loads_names_the_board(
     for name, (headers, body) in loaded.items():
         assert secret not in body, name
         assert all(BOARD not in value for value in headers.values()), name
+    await viewer.close()
+    await editor.close()
+
+
+async def test_a_view_client_sees_images_by_a_url_without_the_board_id_and_cannot_add_any(
+    server: ServerThread, boards_dir: Path
+) -> None:
+    editor = await BoardClient.connect(server.ws_url, BOARD, "editor-secret")
+    status, _, uploaded = upload(server, picture(), BOARD)
+    assert status == 201, uploaded
+    place = {"type": "image", "id": "i1", "src": uploaded["src"], "x": 0, "y": 0, "w": 40, "h": 30}
+    await editor.send(place)
+    await editor.wait_for_seq(1)
+    path, token = view_path(server, BOARD)
+    viewer = await BoardClient.connect(server.ws_url, "", "viewer-secret", path=path)
+    op = await viewer.wait_for(is_op("image", "i1"))
+    media = viewer.welcome["media"]
+    assert media == editor.welcome["media"] and BOARD not in media and token not in media
+    status, _, served = get(f"{server.http_url}{media}{op['src']}")
+    assert status == 200 and served[:4] == b"\x89PNG"
+
+    # Uploading through the view link is refused with view_only, and stores nothing.
+    stored = media_files(boards_dir)
+    request = urllib.request.Request(
+        f"{server.http_url}{path}/media",
+        data=picture(size=(20, 20)),
+        method="POST",
+        headers={"Content-Type": "image/png"},
+    )
+    status, _, body = get(request)
+    assert status == 403 and json.loads(body)["code"] == "view_only"
+    assert media_files(boards_dir) == stored
+    status, _, _ = get(
+        urllib.request.Request(f"{server.http_url}/v/{'A' * 22}/media", data=b"x", method="POST")
+    )
+    assert status == 404
     await viewer.close()
     await editor.close()
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from quart import Quart, Response, jsonify, request
 
+from ..protocol import ErrorCode
 from ..store.base import BoardStore
 from .hubs import Hubs
 from .pages import NOT_FOUND_PAGE, qr_svg
 from .sharing import ShareLinks
 
+VIEW_ONLY = ErrorCode.VIEW_ONLY.value
 EXPORT_NAME = "whiteboard"
 """The file name of a view link's downloads: the board's own name would give its id away."""
 
@@ -91,6 +93,15 @@ def register_view_pages(
         )
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @app.post("/v/<token>/media")
+    async def view_upload(token: str) -> Any:
+        """A view-only page adds no images: refused as its socket refuses every op, before the
+        body is read (an upload needs the board id, which the page never learns)."""
+        if await links.board_for(token) is None:
+            return "no such view link", 404
+        body = {"error": "this is a view-only link: it cannot add images", "code": VIEW_ONLY}
+        return body, 403
 
     for kind, path in (
         ("png", "export.png"),
