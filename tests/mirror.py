@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.integration.client import BoardClient
 from whiteboard.snapshot import read_zigzag_varints
 
 
@@ -103,3 +104,24 @@ class Mirror:
         for element_id in changed:
             self.visible[element_id] = visible
         return changed
+
+
+async def join(ws_url: str, board: str, client: str, since: int | None = None) -> Mirror:
+    """A client joining: its mirror once the replay (snapshot, ops) is in, with its ``welcome``
+    and the messages it got."""
+    joiner = await BoardClient.connect(ws_url, board, client, since=since)
+    head = joiner.welcome["seq"]
+    if head > (since or 0):
+        await joiner.wait_for(
+            lambda m: (
+                m.get("seq") == head and ("by" in m or (m["type"] == "snapshot" and m["last"]))
+            )
+        )
+    mirror = Mirror()
+    mirror.seq = since or 0
+    for message in joiner.received:
+        mirror.receive(message)
+    mirror.welcome = joiner.welcome  # type: ignore[attr-defined]
+    await joiner.close()
+    assert mirror.seq == head
+    return mirror

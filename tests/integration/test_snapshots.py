@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.client import BoardClient
-from tests.mirror import Mirror
+from tests.mirror import Mirror, join
 from tests.serving import ServerThread
 from whiteboard.settings import Settings
 
@@ -49,19 +49,6 @@ async def wait_for_snapshot(server: ServerThread, board: str, seq: int) -> None:
         await asyncio.sleep(0.02)
 
 
-async def join(server: ServerThread, board: str, client: str, since: int | None = None) -> Mirror:
-    """A client joining: its mirror of the board once the replay is in, and the messages."""
-    joiner = await BoardClient.connect(server.ws_url, board, client, since=since)
-    await joiner.wait_for(lambda m: m.get("seq") == joiner.welcome["seq"] and "by" in m)
-    mirror = Mirror()
-    mirror.seq = since or 0
-    for message in joiner.received:
-        mirror.receive(message)
-    mirror.welcome = joiner.welcome  # type: ignore[attr-defined]
-    await joiner.close()
-    return mirror
-
-
 async def draw(client: BoardClient, *messages: dict[str, Any]) -> None:
     await client.send(*messages)
     last = messages[-1]["id"]
@@ -80,14 +67,14 @@ async def test_late_joiner_after_clears_gets_the_snapshot_not_the_history(
         await draw(author, *(stroke(f"last{i}", i) for i in range(5)))
         head = author.last_seq
         await wait_for_snapshot(server, "b", head)  # every op since came within the last one
-        mirror = await join(server, "b", "joiner")
+        mirror = await join(server.ws_url, "b", "joiner")
         assert mirror.welcome["snapshot"] == snapshot_seq(server, "b")  # type: ignore[attr-defined]
         assert mirror.seq == head
         assert mirror.visible_ids() == [f"last{i}" for i in range(5)]
         assert len(mirror.order) < 15  # not the cleared boards
         assert mirror.snapshots >= 1
         # A client that saw most of it gets only what it missed, no snapshot.
-        resumed = await join(server, "b", "resumer", since=head - 2)
+        resumed = await join(server.ws_url, "b", "resumer", since=head - 2)
         assert resumed.snapshots == 0 and resumed.ops == 2
         await author.close()
 
@@ -114,7 +101,7 @@ async def test_a_restarted_server_loads_the_snapshot_and_acknowledges_old_op_ids
         for index in range(30):
             await draw(author, {"type": "undo", "id": f"u{index}"})
         assert (boards_dir / "b.log").read_bytes().startswith(log_before)  # the log is kept
-        mirror = await join(server, "b", "joiner")
+        mirror = await join(server.ws_url, "b", "joiner")
         assert mirror.visible_ids() == []
         await author.close()
 

@@ -197,6 +197,9 @@ class BoardCluster:
         kind = message[0]
         if kind == b"c":
             self._on_committed(_text(message[1]), int(message[2]), message[3])
+        elif kind == b"s":
+            if not self.is_owner and _text(message[1]) == self.log.epoch:
+                self.hub.snapshot_stored()
         elif kind == b"e":
             worker = _text(message[1])
             if worker != self.link.worker_id:

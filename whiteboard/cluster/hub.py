@@ -9,6 +9,7 @@ process, so both modes behave alike.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from ..board import Duplicate
 from ..elements import ElementMessage, element_wire
 from ..logformat import log_event
 from ..protocol import CloseCode, Cursor, End, ErrorCode, InvalidMessage, Rename, Stroke, Want
+from ..server.compactor import Compactor
 from ..server.connection import Connection, for_everyone
 from ..server.hub import BoardHub
 from ..server.outbox import Batch
@@ -43,9 +45,11 @@ class ClusterHub(BoardHub):
         on_idle: Callable[[BoardHub], None],
         link: RedisLink,
         media: MediaStore | None = None,
+        compactor: Compactor | None = None,
     ) -> None:
-        super().__init__(board_id, board_log, settings, on_idle, media)
+        super().__init__(board_id, board_log, settings, on_idle, media, compactor)
         self.cluster = BoardCluster(self, link, board_log)
+        self._refresh: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
         await super().load()
@@ -134,6 +138,14 @@ class ClusterHub(BoardHub):
         self.connections.publish(for_everyone(Batch.of(records)), time.monotonic())
         self._on_durable()
         self.wake()
+
+    def snapshot_stored(self) -> None:
+        """(Follower) the owner stored a snapshot: fetch it for this worker's late joiners."""
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.create_task(
+                self.snapshots.refresh(self.board.ops), name=f"snapshot-{self.board_id}"
+            )
+            self._refresh.add_done_callback(_log_refresh_failure)
 
     def stopped_drawing(self, conn: Connection) -> None:
         self._stopped_drawing(conn)
@@ -226,8 +238,15 @@ class ClusterHub(BoardHub):
         self.history_replaced("an append failed", code)
 
     async def close(self, *args: Any, **kwargs: Any) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
         try:
             await super().close(*args, **kwargs)
         except Exception as exc:  # the lease cannot be released while Redis is away: it expires
             log.info("board %s: closed without Redis (%r)", self.board_id, exc)
         await self.cluster.close()
+
+
+def _log_refresh_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("a stored snapshot could not be fetched (%r)", task.exception())

@@ -30,7 +30,10 @@ class RedisMode:
 
     def make_hub(self, board_id: str, on_idle: Callable[[BoardHub], None]) -> BoardHub:
         log_ = self.store.log(board_id)
-        return ClusterHub(board_id, log_, self.settings, on_idle, self.link, self.store.media)
+        compactor = None if self._hubs is None else self._hubs.compactor
+        return ClusterHub(
+            board_id, log_, self.settings, on_idle, self.link, self.store.media, compactor
+        )
 
     def unavailable(self) -> str | None:
         """Why no board can be opened now (new handshakes get 1013), or None."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+
+import msgpack
 
 from ..board import Board
 from ..settings import Settings
@@ -62,6 +64,7 @@ class BoardSnapshots:
         self._durable_seq = 0
         self.built = 0  # snapshots built by this hub (tests and logs)
         self.elements = 0  # elements in the installed snapshot
+        self._refreshing = False
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -155,6 +158,8 @@ class BoardSnapshots:
         self._durable_seq = durable_seq
         if self.compactor is None or self._task is not None or durable_seq < self._next_seq:
             return
+        if not getattr(self.log, "compacts", True):  # Redis: only the board's owner compacts
+            return
         if durable_seq <= self.seq:
             return
         self._next_seq = durable_seq + self.interval()
@@ -198,6 +203,25 @@ class BoardSnapshots:
                 built.points,
                 self.wire_bytes,
             )
+
+    async def refresh(self, ops: Sequence[bytes]) -> None:
+        """Another process stored a snapshot (Redis mode: the owner's): take its wire for late
+        joiners if it is newer than ours and ``ops`` (the loaded board's, up to the durable
+        head) hold its last op where it says, i.e. it is of this board's history."""
+        if self._refreshing:
+            return  # one at a time; the next snapshot comes within compact_after_ops ops
+        self._refreshing = True
+        try:
+            snapshot = await self._stored()
+        finally:
+            self._refreshing = False
+        if snapshot is None or not self.seq < snapshot.seq <= min(self._durable_seq, len(ops)):
+            return
+        if msgpack.unpackb(ops[snapshot.seq - 1], raw=False).get("id") != snapshot.last_id:
+            return
+        self._install(snapshot.seq, snapshot.wire)
+        self.elements = snapshot.elements
+        self._next_seq = max(self._next_seq, snapshot.seq + self.interval())
 
     def _install(self, seq: int, wire: list[bytes]) -> None:
         self.seq, self.wire = seq, wire

@@ -28,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..server.counters import COUNTS
 from ..settings import Settings
+from . import redis_snapshot
 from .base import StorageFull, check_board_id
 from .records import frame_record, framed_size, parse_log
 from .redis_keys import (
@@ -174,6 +175,7 @@ class RedisLog:
         self.epoch = ""
         self.token: str | None = None  # the lease, while this worker owns the board
         self._reserved = 0
+        self._snapshot_epoch: str | None = None  # the epoch of the snapshot last read
 
     @property
     def owner(self) -> bool:
@@ -182,20 +184,26 @@ class RedisLog:
     # --- reading ----------------------------------------------------------------------------
 
     async def read(self) -> list[bytes]:
-        client = self._store.client
-        records, head = await read_entries(client, self.board_id, 0)
-        epoch, stored_bytes = await client.hmget(meta_key(self.board_id), "epoch", "bytes")
-        if head != len(records):
+        records, head = await read_entries(self._store.client, self.board_id, 0)
+        await self._loaded(head, len(records))
+        return records
+
+    async def _loaded(self, head: int, records_to_head: int) -> None:
+        """The board was read up to ``head`` (``records_to_head`` records in all): take its
+        size and epoch for quotas and commits."""
+        epoch, stored_bytes = await self._store.client.hmget(
+            meta_key(self.board_id), "epoch", "bytes"
+        )
+        if head != records_to_head:
             log.warning(
                 "board %s: stream ends at seq %d but holds %d records",
                 self.board_id,
                 head,
-                len(records),
+                records_to_head,
             )
         self.stats = BoardStats(head, int(stored_bytes or 0))
         self.epoch = (epoch or b"").decode()
         await self._store.refresh_usage()
-        return records
 
     async def read_since(self, seq: int) -> list[bytes]:
         """Committed records after ``seq``: what a follower missed."""
@@ -313,6 +321,42 @@ class RedisLog:
                 len(indexes),
                 reason,
             )
+
+    # --- snapshots (redis_snapshot.py) ----------------------------------------------------
+
+    @property
+    def compacts(self) -> bool:
+        """Only the owner builds snapshots (``redis_snapshot`` says why)."""
+        return self.owner
+
+    async def read_snapshot(self) -> bytes | None:
+        found = await redis_snapshot.read_snapshot(self._store.client, self.board_id)
+        if found is None:
+            return None
+        data, self._snapshot_epoch = found
+        return data
+
+    async def read_after(self, seq: int, op_id: str, position: int) -> list[bytes] | None:
+        """The records after the snapshot's last op (``position`` is its seq, as ``seq``); None
+        when the stream does not hold that op at ``seq``, or the history changed since the
+        snapshot was read."""
+        found = await redis_snapshot.records_after(self._store.client, self.board_id, seq, op_id)
+        if found is None:
+            return None
+        records, head = found
+        await self._loaded(head, seq + len(records))
+        return records if self.epoch == self._snapshot_epoch else None
+
+    async def write_snapshot(self, data: bytes) -> None:
+        try:
+            await redis_snapshot.write_snapshot(self._store.client, self.board_id, data, self.epoch)
+        except redis_snapshot.SnapshotRefused as exc:  # a shortcut only: the log has it all
+            log.info("%s", exc)
+
+    def snapshot_source(self) -> redis_snapshot.RedisSnapshotSource:
+        return redis_snapshot.RedisSnapshotSource(
+            self._store.settings.redis_url, self.board_id, self.epoch
+        )
 
     async def close(self) -> None:
         await self.release()

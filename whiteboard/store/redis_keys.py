@@ -11,6 +11,11 @@ Pure (no I/O): the names and scripts are shared by the server's Redis store and 
                   history; a new one means clients must resync), ``run`` (the Redis ``run_id`` the
                   epoch was minted under), ``touched`` (ms of the last commit: retention).
 ``wb:{b}:owner``  string with a TTL: the token of the worker allowed to commit (the lease).
+``wb:{b}:snap``   hash: ``data`` (the board's snapshot, ``whiteboard/snapshot.py``), ``seq`` (the op
+                  it covers up to: its position in the stream), ``epoch`` (the history it was
+                  built from; in another one it is ignored). Written only by the owner's
+                  compaction, atomically, never over a later one (``redis_snapshot``); rebuilt
+                  from the log, so import and export skip it and expire deletes it.
 ``wb:{b}:ch``     pub/sub channel: committed groups (published by the commit script itself, so
                   their order is the log's) and each worker's live events.
 ``wb:boards``     sorted set: board -> creation time (``max_boards``).
@@ -122,14 +127,14 @@ return {0, tostring(last), tostring(total), redis.call('ZCARD', KEYS[4])}
 
 REMOVE = """
 -- Remove an archived board, only if nobody owns it and it has not changed since it was read.
--- KEYS: meta, log, owner, boards, total bytes, images, pending images, image bytes.
+-- KEYS: meta, log, owner, boards, total bytes, images, pending images, image bytes, snapshot.
 -- ARGV: board id, head when archived.
 -- Returns 1 when removed, 0 when it is in use or changed (the caller keeps it).
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local meta = redis.call('HMGET', KEYS[1], 'head', 'bytes')
 if tonumber(meta[1] or '-1') ~= tonumber(ARGV[2]) then return 0 end
 local images = tonumber(redis.call('GET', KEYS[8]) or '0')
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[6], KEYS[7], KEYS[8])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('DECRBY', KEYS[5], tonumber(meta[2] or '0') + images)
 return 1
