@@ -40,6 +40,9 @@ SERVER_CORE, CLIENT_CORE = 0, 1
 # One load-generator connection stands in for many browsers (each sends at most one frame per
 # animation frame and at most 200/s), so the per-connection rate limits are lifted for the writer.
 RATE_LIMIT_FLAGS = ["--frames-per-second", "1000000", "--bytes-per-second", "1000000000"]
+# ... and so is the work budget of its address (the code before it, wb-base, has no such flag):
+# at its default a lone saturating writer is paced to a quarter of the core.
+WORK_BUDGET_FLAGS = ["--max-work-ms-per-second", "1000000"]
 PROFILE_TOP = 25
 
 
@@ -79,6 +82,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--modes", default="rate,sat", help="rate (1,000 ops/s) and/or sat")
     parser.add_argument("--no-fsync-off", action="store_true", help="skip the fsync-off server")
     parser.add_argument("--no-relay", action="store_true", help="skip the websockets relay")
+    parser.add_argument(
+        "--baseline-repo",
+        type=Path,
+        help="another checkout to run as wb-base (fsync on), e.g. the code a figure was taken at",
+    )
     parser.add_argument("--no-late-join", action="store_true")
     parser.add_argument("--no-fanout", action="store_true")
     parser.add_argument("--late-strokes", type=int, default=10_000)
@@ -100,12 +108,18 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="py-spy --idle: count samples of threads waiting too (wall time)",
     )
-    parser.add_argument("--base-port", type=int, default=8810, help="ports used: base .. base+3")
+    parser.add_argument("--base-port", type=int, default=8810, help="ports used: base .. base+4")
     parser.add_argument(
         "--server-flag",
         action="append",
         default=[],
         help="extra flag for every whiteboard server, e.g. --server-flag=--tick-ms=2",
+    )
+    parser.add_argument(
+        "--wb-flag",
+        action="append",
+        default=[],
+        help="extra flag for this tree's servers only (not wb-base), e.g. --wb-flag=--fsync=off",
     )
     parser.add_argument("--json", type=Path, help="where to write results (default bench/results/)")
     args = parser.parse_args()
@@ -482,7 +496,8 @@ def print_profile(profile: dict) -> None:
 
 async def main_async(args: argparse.Namespace, tmp: Path) -> dict:
     port = args.base_port
-    flags = RATE_LIMIT_FLAGS + args.server_flag
+    base_flags = RATE_LIMIT_FLAGS + args.server_flag
+    flags = base_flags + WORK_BUDGET_FLAGS + args.wb_flag
     servers = [
         whiteboard_server("wb-fsync-on", port, tmp / "boards-on", tmp, SERVER_CORE, True, flags)
     ]
@@ -494,6 +509,20 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict:
         )
     if not args.no_relay:
         servers.append(relay_server("relay", port + 2, tmp, SERVER_CORE))
+    if args.baseline_repo is not None:
+        base = args.baseline_repo.resolve()
+        servers.append(
+            whiteboard_server(
+                "wb-base",
+                port + 4,
+                tmp / "boards-base",
+                tmp,
+                SERVER_CORE,
+                True,
+                base_flags,
+                repo=base,
+            )
+        )
     late_server = whiteboard_server(
         "wb-latejoin", port + 3, tmp / "boards-late", tmp, SERVER_CORE, True, flags
     )
