@@ -46,19 +46,29 @@ class WorkBudget:
         self._stamp = time.monotonic()
         self._since_yield = 0
 
-    async def pay(self, units: int) -> None:
-        """Charge ``units``; wait first if that puts the connection in debt, or yield if this
-        connection has worked a whole slice without letting others run."""
+    def charge(self, units: int) -> float | None:
+        """Charge ``units`` and say how long to wait before doing the work: seconds when that
+        puts the address in debt, 0 (yield) when this connection worked a whole slice without
+        letting others run, None when it may go on at once. Not a coroutine: the receive loop
+        charges every message, and most go on (:meth:`pay` is the awaitable form)."""
         now = time.monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate) - units
         self._stamp = now
         self._since_yield += units
         if self._tokens < 0:
             self._since_yield = 0
-            await asyncio.sleep(-self._tokens / self._rate)
-        elif self._since_yield >= WORK_SLICE_UNITS:
+            return -self._tokens / self._rate
+        if self._since_yield >= WORK_SLICE_UNITS:
             self._since_yield = 0
-            await asyncio.sleep(0)
+            return 0.0
+        return None
+
+    async def pay(self, units: int) -> None:
+        """Charge ``units``; wait first if that puts the connection in debt, or yield if this
+        connection has worked a whole slice without letting others run."""
+        wait_s = self.charge(units)
+        if wait_s is not None:
+            await asyncio.sleep(wait_s)
 
     async def pay_frame(self, frame_bytes: int) -> None:
         """Charge the decoding of a frame of ``frame_bytes``."""

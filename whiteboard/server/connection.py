@@ -253,15 +253,16 @@ class LocalBroadcaster:
         return iter(list(self._by_peer.values()))
 
 
-def batches_by_want(events: list[tuple[Want, bytes]]) -> Callable[[Want], Batch | None]:
+def batches_by_want(events: list[tuple[int, bytes]]) -> Callable[[Want], Batch | None]:
     """The tick's batch for each kind of subscription, built on first use: one encoding per
-    kind of subscriber, not per connection."""
+    kind of subscriber, not per connection. ``events`` carry their kinds as int masks."""
     built: dict[Want, Batch | None] = {}
 
     def batch_for(want: Want) -> Batch | None:
         batch = built.get(want, _UNBUILT)
         if batch is _UNBUILT:
-            chosen = [encoded for kinds, encoded in events if kinds & want]
+            mask = int(want)
+            chosen = [encoded for kinds, encoded in events if kinds & mask]
             batch = built[want] = Batch.of(chosen) if chosen else None
         return batch  # type: ignore[return-value]
 
