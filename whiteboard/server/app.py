@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Response, current_app, request, websocket
+from quart import Quart, Response, request, websocket
 
 from .. import protocol
 from ..media.http import register_media
@@ -23,6 +23,7 @@ from ..store.base import BoardStore
 from ..store.file import FileStore
 from . import stack
 from .admission import Admission
+from .asgi_socket import AsgiWebSocket, SocketRoutes
 from .hosts import AllowedHosts
 from .hubs import Hubs
 from .metrics import MetricsPump
@@ -73,10 +74,6 @@ def create_app(settings: Settings | None = None) -> Quart:
         hubs = Hubs(store, settings)
     admission = Admission(settings, store)
     app.extensions["whiteboard_admission"] = admission
-    if settings.trusted_proxy_hops:
-        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
-            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
-        )
     app.config["WHITEBOARD_SETTINGS"] = settings
     app.extensions["whiteboard_hubs"] = hubs
     app.extensions["whiteboard_store"] = store
@@ -154,35 +151,46 @@ def create_app(settings: Settings | None = None) -> Quart:
             return {"ready": False, "reason": problem}, 503
         return {"ready": True}
 
-    async def open_socket(board_id: str, view_token: str | None) -> Any:
-        origin = websocket.headers.get("Origin")
-        if origin is not None and not origin_allowed(origin, websocket.host, settings):
-            return f"origin {origin} may not open this board", 403
+    share = ShareLinks(settings)
+    views = ViewLinks(store, hubs)
+
+    async def open_socket(
+        ws: AsgiWebSocket, board_id: str, view_token: str | None
+    ) -> tuple[int, str] | None:
+        host = ws.host
+        if not hosts.allows(host):
+            return 400, hosts.refusal(host)
+        origin = ws.header(b"origin")
+        if origin is not None and not origin_allowed(origin, host, settings):
+            return 403, f"origin {origin} may not open this board"
         refusal = admission.connection_refusal(len(sockets))
         if refusal is not None:
-            return refusal, 503
-        ws = websocket._get_current_object()  # resolve the context proxy once, not per frame
+            return 503, refusal
         path = f"/v/{view_token}" if view_token else f"/b/{board_id}"
-        extra = {"share_url": share_url(settings, path), "media": media_url(store, board_id)}
+        extra = {"share_url": share_url(share, ws, path), "media": media_url(store, board_id)}
         await sockets.serve(ws, board_id, extra, view_token)
         return None
 
-    @app.websocket("/b/<board_id>/ws")
-    async def board_socket(board_id: str) -> Any:
+    async def board_socket(ws: AsgiWebSocket, board_id: str) -> tuple[int, str] | None:
+        """``/b/<board_id>/ws``"""
         if not protocol.ID_PATTERN.fullmatch(board_id):
-            return INVALID_BOARD, 404
-        return await open_socket(board_id, None)
+            return 404, INVALID_BOARD
+        return await open_socket(ws, board_id, None)
 
-    views = ViewLinks(store, hubs)
-
-    @app.websocket("/v/<token>/ws")
-    async def view_socket(token: str) -> Any:
+    async def view_socket(ws: AsgiWebSocket, token: str) -> tuple[int, str] | None:
+        """``/v/<token>/ws``: the board behind a view-only link."""
         board_id = await views.board_for(token)
         if board_id is None:
-            return "no such view link", 404
-        return await open_socket(board_id, token)
+            return 404, "no such view link"
+        return await open_socket(ws, board_id, token)
 
-    share = ShareLinks(settings)
+    # The board's sockets are served in front of Quart (``asgi_socket.py`` says why).
+    routes = {"b": board_socket, "v": view_socket}
+    app.asgi_app = SocketRoutes(app.asgi_app, routes)  # type: ignore[method-assign]
+    if settings.trusted_proxy_hops:  # outermost: the sockets see the client's address
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
+        )
     app.extensions["whiteboard_share"] = share
     register_pages(app, share, views)
     from ..export.http import register_exports
@@ -204,12 +212,11 @@ def origin_allowed(origin: str, host: str, settings: Settings) -> bool:
     return origin in settings.allowed_origins
 
 
-def share_url(settings: Settings, path: str) -> str:
+def share_url(share: ShareLinks, ws: AsgiWebSocket, path: str) -> str:
     """The link to ``path`` (``/b/<id>``, ``/v/<token>``) as others can open it (``sharing.py``:
     public_url, LAN address, host)."""
-    share: ShareLinks = current_app.extensions["whiteboard_share"]
-    scheme = "https" if websocket.scheme == "wss" else "http"
-    return f"{share.info(websocket.host, scheme).base}{path}"
+    scheme = "https" if ws.scheme == "wss" else "http"
+    return f"{share.info(ws.host, scheme).base}{path}"
 
 
 def media_url(store: BoardStore, board_id: str) -> str:

@@ -21,7 +21,6 @@ per connection, with the same interface.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections import deque
@@ -221,14 +220,13 @@ _warned_fallback = False
 
 
 def attach(websocket: Any, send_buffer_bytes: int = 0) -> Sink:
-    """The sink for an accepted Quart websocket: its transport when Hypercorn's can be found.
-    ``send_buffer_bytes`` sets the socket's SO_SNDBUF (0: leave the kernel's autotuning)."""
+    """The sink for an accepted ``asgi_socket.AsgiWebSocket``: its transport when Hypercorn's
+    can be found behind its ASGI send callable. ``send_buffer_bytes`` sets the socket's
+    SO_SNDBUF (0: leave the kernel's autotuning)."""
     global _warned_fallback
     close = websocket.close
-    asgi_send = None
-    with contextlib.suppress(AttributeError, IndexError):
-        asgi_send = websocket._send.args[0]  # functools.partial(send_data, asgi_send) in Quart
-    found = find_transport(asgi_send) if asgi_send is not None else None
+    asgi_send = websocket.asgi_send
+    found = find_transport(asgi_send)
     if found is not None:
         transport = found[0]
         sock = transport.get_extra_info("socket")
@@ -241,9 +239,4 @@ def attach(websocket: Any, send_buffer_bytes: int = 0) -> Sink:
             "WebSocket transport not found (not Hypercorn 0.18 over HTTP/1.1): frames go "
             "through the ASGI send callable, one task per connection (slower)"
         )
-    if asgi_send is None:
-
-        async def asgi_send(message: dict[str, Any]) -> None:
-            await websocket.send(message["bytes"])
-
     return AsgiSink(asgi_send, close)

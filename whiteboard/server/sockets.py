@@ -25,6 +25,7 @@ from ..logformat import log_event
 from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from .admission import Admission
+from .asgi_socket import AsgiWebSocket
 from .budget import WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import Connection, start_close
 from .counters import COUNTS
@@ -64,14 +65,14 @@ class BoardSockets:
 
     async def serve(
         self,
-        websocket: Any,
+        websocket: AsgiWebSocket,
         board_id: str,
         welcome_extra: dict[str, Any],
         view_token: str | None = None,
     ) -> None:
-        """Accept ``websocket`` (Quart's) and run it until the client is gone. It counts as open
-        from the first moment (the admission check before this counts open sockets). With a
-        ``view_token`` the connection is view-only (``BoardHub.join``)."""
+        """Accept ``websocket`` and run it until the client is gone (``ClientGone`` ends it). It
+        counts as open from the first moment (the admission check before this counts open
+        sockets). With a ``view_token`` the connection is view-only (``BoardHub.join``)."""
         settings = self.settings
         task = asyncio.current_task()
         assert task is not None
@@ -79,11 +80,11 @@ class BoardSockets:
         try:
             # Joining is not charged to the address's work budget: a room's phones behind one
             # NAT share an address, and a thousand of them join within the same minute.
-            address = websocket.remote_addr or ""
+            address = websocket.remote_addr
             work = self.admission.work[address]
             await websocket.accept()
             sink = socket.sink = attach(websocket, settings.socket_send_buffer_bytes)
-            receive: Receive = getattr(websocket, "_receive", None) or websocket.receive
+            receive: Receive = websocket.receive
             if self._closing_all:
                 await close_and_drain(sink, receive, *_SHUTTING_DOWN, settings.shutdown_close_s)
                 return
@@ -198,7 +199,9 @@ async def receive_loop(
         COUNTS.ops_in += len(maps)
         for obj in maps:
             message = protocol.decode_or_error(obj, limits)
-            await work.pay(hub.board.work_units(message, conn.author))
+            wait_s = work.charge(hub.board.work_units(message, conn.author))
+            if wait_s is not None:
+                await asyncio.sleep(wait_s)
             if conn.close_code is not None:
                 return
             errors = conn.errors
