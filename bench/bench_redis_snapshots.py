@@ -28,6 +28,7 @@ from procs import REPO, cpu_pressure_us, whiteboard_server
 
 sys.path.insert(0, str(REPO))
 from tests.redis_server import RedisServer  # the tests' private redis-server
+from whiteboard.store.redis_keys import meta_key
 from whiteboard.store.redis_snapshot import snapshot_key
 
 SNAPSHOT_TIMEOUT_S = 120.0
@@ -54,6 +55,18 @@ async def wait_for_snapshot(url: str, board: str, min_seq: int) -> int:
     return seq
 
 
+def stored_bytes(url: str, board: str) -> dict:
+    """What Redis holds for the board: its records and its snapshot."""
+    client = redis.Redis.from_url(url)
+    try:
+        return {
+            "log_bytes": int(client.hget(meta_key(board), "bytes") or 0),
+            "snapshot_stored_bytes": client.hstrlen(snapshot_key(board), "data"),
+        }
+    finally:
+        client.close()
+
+
 async def measure(args: argparse.Namespace, tmp: Path, url: str) -> list[dict]:
     rows = []
     for offset, compact in ((0, None), (1, "0")):
@@ -69,6 +82,7 @@ async def measure(args: argparse.Namespace, tmp: Path, url: str) -> list[dict]:
             snapshot_seq = None
             if compact is None:  # the last snapshot comes within 1,000 ops of the head
                 snapshot_seq = await wait_for_snapshot(url, board, args.strokes - 1000)
+            stored = stored_bytes(url, board)
             warm = [await late_join(server, board) for _ in range(args.joins)]
             cold = []
             for _ in range(args.joins):
@@ -83,6 +97,7 @@ async def measure(args: argparse.Namespace, tmp: Path, url: str) -> list[dict]:
             {
                 "label": label,
                 "snapshot_seq": snapshot_seq,
+                **stored,
                 "wire_bytes": warm[0]["wire_bytes"],
                 "warm_ms": statistics.median(j["join_s"] for j in warm) * 1000,
                 "cold_ms": statistics.median(j["join_s"] for j in cold) * 1000,
@@ -104,13 +119,17 @@ def main() -> int:
             pressure = (cpu_pressure_us() - pressure_before) / elapsed / 1e6
     points = args.strokes * args.points
     print(f"board: {args.strokes:,} strokes x {args.points} points = {points:,} points")
-    print("| worker | wire bytes | bytes/point | warm join ms | cold join ms (welcome) |")
+    print(
+        "| worker | late join: wire bytes (per point) | warm join ms | cold join ms (welcome) "
+        "| in Redis: records, snapshot bytes |"
+    )
     print("|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row['label']} (snapshot at {row['snapshot_seq']}) | {row['wire_bytes']:,} | "
-            f"{row['wire_bytes'] / points:.2f} | {row['warm_ms']:.0f} | "
-            f"{row['cold_ms']:.0f} ({row['cold_welcome_ms']:.0f}) |"
+            f"| {row['label']} (snapshot at {row['snapshot_seq']}) | {row['wire_bytes']:,} "
+            f"({row['wire_bytes'] / points:.2f}) | {row['warm_ms']:.0f} | "
+            f"{row['cold_ms']:.0f} ({row['cold_welcome_ms']:.0f}) | "
+            f"{row['log_bytes']:,}, {row['snapshot_stored_bytes']:,} |"
         )
     print(f"CPU pressure (some, share of time stalled) during the run: {pressure:.1%}")
     return 0

@@ -24,6 +24,7 @@ from whiteboard.store.redis_snapshot import (
     snapshot_key,
     write_snapshot,
 )
+from whiteboard.store.redis_transfer import remove_board
 
 COMPACT = ("--compact-after-ops", "20", "--snapshot-undo-actions", "2")
 SNAPSHOT_TIMEOUT_S = 30.0  # the first compaction starts its process
@@ -193,4 +194,9 @@ async def test_snapshot_writes_are_fenced_by_history_and_never_go_back(
     assert loader.stats.head == 3 and loader.epoch == epoch
     assert await loader.read_after(2, "another-op", 2) is None
     assert await loader.read_after(9, "op9", 9) is None
+
+    # `whiteboard redis expire` removes it with the board.
+    await board_log.release()
+    assert await remove_board(client, "board", 3)
+    assert not await client.exists(snapshot_key("board"))
     await client.aclose()
