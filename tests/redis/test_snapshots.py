@@ -121,7 +121,7 @@ async def test_a_restarted_redis_ignores_the_old_snapshot_and_clients_converge(
     assert later.resets == 1
     epoch = (await client.hget(meta_key("restart"), "epoch")).decode()
     assert epoch != old_epoch
-    await wait_for_snapshot(workers, "restart", 20, epoch)
+    await wait_for_snapshot(workers, "restart", 30, epoch)
     joiner = await join(worker.ws_url, "restart", "joiner")
     stored = await workers.stored_board("restart")
     assert joiner.visible_ids() == stored.visible_ids() == [f"ann-{i}" for i in range(40)]

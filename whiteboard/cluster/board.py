@@ -384,6 +384,9 @@ class BoardCluster:
         forwarded, self._forwarded = self._forwarded, {}
         for item in forwarded.values():
             self.hub.commit_own_forwarded(item.conn, item.request)
+        # A board loaded far past its snapshot (imported, or after a Redis restart) is compacted
+        # now, not only after its next commit: viewers alone would never make one.
+        self.hub.snapshots.durable(self.hub.durable_seq)
 
 
 def _op_id(record: bytes) -> str | None:
