@@ -6,7 +6,7 @@ One private ``redis-server`` (AOF, ``appendfsync always``, a Unix socket in a sc
 ``--points`` points, ``latejoin.build_board``) is drawn on each, the compacting worker's
 snapshot is awaited in Redis, then fresh clients join: *warm* (the worker has the board loaded)
 and *cold* (the worker restarted: it loads the board from Redis, snapshot and tail or the whole
-stream, before the welcome). Run it under ``/work/tools/quiet``-like conditions; it prints the
+stream, before the welcome). Run it on a quiet machine; it prints the
 CPU pressure seen meanwhile.
 
     python bench/bench_redis_snapshots.py --strokes 5000 --points 50
