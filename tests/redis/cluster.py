@@ -138,8 +138,10 @@ class RawClient:
         client: str,
         since: int | None = None,
         epoch: str | None = None,
+        path: str | None = None,
     ) -> RawClient:
-        ws = await websockets.connect(f"{ws_url}/b/{board}/ws", max_size=None)
+        """``path`` is where the socket is (``/v/<token>`` for a view link), else ``/b/<board>``."""
+        ws = await websockets.connect(f"{ws_url}{path or f'/b/{board}'}/ws", max_size=None)
         hello = {
             "type": "hello",
             "v": PROTOCOL_VERSION,

@@ -149,10 +149,11 @@ class BoardCluster:
         self._inputs.append(["c", conn.peer, x, y])
 
     def local_event(
-        self, conn: Connection, encoded: bytes, kinds: Want, stroke_id: str | None = None
+        self, peer: int, encoded: bytes, kinds: Want, stroke_id: str | None = None
     ) -> None:
-        """An ephemeral event of ``conn`` that every worker's clients should see too."""
-        self._inputs.append(["x", conn.peer, int(kinds), stroke_id, encoded])
+        """An ephemeral event of this worker's client ``peer`` that every worker's clients should
+        see too (live strokes, previews, presenting)."""
+        self._inputs.append(["x", peer, int(kinds), stroke_id, encoded])
 
     def forward(self, conn: Connection, request: dict[str, Any], was_live: bool) -> None:
         """Send a commit to the owner; its result comes back as a committed op or a reply."""

@@ -1,10 +1,10 @@
 """A board's hub in Redis mode: the single-process hub, plus what crosses workers.
 
 :class:`ClusterHub` is :class:`~whiteboard.server.hub.BoardHub` with a :class:`BoardCluster`:
-its clients' joins, cursors and live strokes also go to the other workers; committed ops come
-from the owner (this worker, or another through the board's channel); commits of a follower's
-clients are forwarded to the owner. Everything a client sees is built by the same code as in one
-process, so both modes behave alike.
+its clients' joins, cursors, live strokes, previews, presenter's view and laser points also go
+to the other workers; committed ops come from the owner (this worker, or another through the
+board's channel); commits of a follower's clients are forwarded to the owner. Everything a
+client sees is built by the same code as in one process, so both modes behave alike.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class ClusterHub(BoardHub):
         super().__init__(board_id, board_log, settings, on_idle, media, compactor)
         self.cluster = BoardCluster(self, link, board_log)
         self._refresh: asyncio.Task[None] | None = None
+        self.stage.share = self._share_present
 
     async def load(self) -> None:
         await super().load()
@@ -91,7 +92,11 @@ class ClusterHub(BoardHub):
 
     def _queue_live(self, conn: Connection, encoded: bytes, stroke_id: str | None = None) -> None:
         super()._queue_live(conn, encoded, stroke_id)
-        self.cluster.local_event(conn, encoded, Want.LIVE, stroke_id)
+        self.cluster.local_event(conn.peer, encoded, Want.LIVE, stroke_id)
+
+    def _share_present(self, peer: int, event: bytes) -> None:
+        """A presenter's view or laser points of this worker's client: every worker's too."""
+        self.cluster.local_event(peer, event, Want.PRESENT)
 
     def _commit(self, conn: Connection, message: Any) -> None:
         if self.cluster.is_owner:
@@ -157,10 +162,13 @@ class ClusterHub(BoardHub):
                 return  # its commit came first (by another path): a preview would stay forever
             self._drawing.add(peer.peer)
         self.presence.introduce(peer)  # type: ignore[arg-type]
+        if kinds == Want.PRESENT:
+            self.stage.relayed(encoded)
         self._queue(encoded, kinds)
 
     def remote_left(self, peer: RemotePeer) -> None:
         self._drawing.discard(peer.peer)
+        self.stage.remote_left(peer.peer)
         self.presence.leave(peer)  # type: ignore[arg-type]
         self.wake()
 

@@ -9,7 +9,6 @@ the token alone. The socket joins the board view-only: the hub refuses every mes
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,22 +43,13 @@ class ViewLinks:
         self.hubs = hubs
 
     async def token_for(self, board_id: str) -> str | None:
-        """The board's view token; None for a board nobody opened (a token is a stored file, so
-        asking about made-up board ids must not make one each), or when the store keeps no view
-        tokens (Redis mode, until its store implements them): no view link is offered then."""
-        if not hasattr(self.store, "view_token"):
+        """The board's view token; None for a board nobody opened (a token is stored, so asking
+        about made-up board ids must not make one each): no view link is offered then."""
+        if self.hubs.loaded(board_id) is None and not await self.store.exists(board_id):
             return None
-        if self.hubs.loaded(board_id) is None:
-            exists = self.store.exists(board_id)
-            if inspect.isawaitable(exists):  # a networked store (Redis) answers asynchronously
-                exists = await exists
-            if not exists:
-                return None
         return await self.store.view_token(board_id)
 
     async def board_for(self, token: str) -> str | None:
-        if not hasattr(self.store, "board_for_view"):
-            return None
         return await self.store.board_for_view(token)
 
 

@@ -44,6 +44,7 @@ from .redis_keys import (
     owner_key,
 )
 from .redis_media import RedisMedia, media_bytes_key
+from .redis_views import RedisViewTokens
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,16 @@ class RedisStore:
             max_total_bytes=settings.max_total_bytes,
         )
 
+        self.views = RedisViewTokens(client)
+
     def log(self, board_id: str) -> RedisLog:
         return RedisLog(self, board_id)
+
+    async def view_token(self, board_id: str) -> str:
+        return await self.views.token_for(board_id)
+
+    async def board_for_view(self, token: str) -> str | None:
+        return await self.views.board_for(token)
 
     def writable_problem(self) -> str | None:
         """Why boards cannot be written now (``GET /readyz``): Redis does not answer."""

@@ -18,6 +18,8 @@ Pure (no I/O): the names and scripts are shared by the server's Redis store and 
                   from the log, so import and export skip it and expire deletes it.
 ``wb:{b}:ch``     pub/sub channel: committed groups (published by the commit script itself, so
                   their order is the log's) and each worker's live events.
+``wb:{b}:view``   string: the board's view-only token; ``wb:view:<token>`` names the board back
+                  (``redis_views``).
 ``wb:boards``     sorted set: board -> creation time (``max_boards``).
 ``wb:bytes``      string: record bytes of all boards (``max_total_bytes``).
 

@@ -10,7 +10,7 @@ the two. Layout, under ``<boards_dir>/views/``:
 
 A token is written before the board's pointer to it (both by a write to a temporary file and a
 rename), so a crash in between leaves at worst an unused token file, never a board pointing to a
-token that finds nothing. A Redis store keeps the same two maps as two hashes.
+token that finds nothing. A Redis store keeps the same two maps (``redis_views.py``).
 """
 
 from __future__ import annotations
@@ -33,28 +33,21 @@ def new_view_token() -> str:
     return random_key()
 
 
-class FileViewTokens:
-    def __init__(self, root: Path, fsync: bool) -> None:
-        self.by_token_dir = root / "views" / "by-token"
-        self.by_board_dir = root / "views" / "by-board"
-        self.fsync = fsync
+class ViewTokens:
+    """Board id <-> view token, with lookups kept in memory (a view link is looked up on every
+    page, socket and export); where the two maps are stored is the subclass's."""
+
+    def __init__(self) -> None:
         self._token_of: dict[str, str] = {}
         self._board_of: dict[str, str] = {}
-        self._lock = asyncio.Lock()
 
     async def token_for(self, board_id: str) -> str:
         """The board's view token, made and stored on first use."""
         check_board_id(board_id)
         token = self._token_of.get(board_id)
-        if token is not None:
-            return token
-        async with self._lock:  # two share panels opening at once get the same token
-            token = await asyncio.to_thread(self._read, self.by_board_dir / board_id)
-            if token is None or not VIEW_TOKEN_PATTERN.fullmatch(token):
-                token = new_view_token()
-                await asyncio.to_thread(self._write, self.by_token_dir / token, board_id)
-                await asyncio.to_thread(self._write, self.by_board_dir / board_id, token)
-        self._remember(board_id, token)
+        if token is None:
+            token = await self._stored_token(board_id)
+            self._remember(board_id, token)
         return token
 
     async def board_for(self, token: str) -> str | None:
@@ -63,12 +56,19 @@ class FileViewTokens:
             return None
         board_id = self._board_of.get(token)
         if board_id is None:
-            board_id = await asyncio.to_thread(self._read, self.by_token_dir / token)
+            board_id = await self._stored_board(token)
             if board_id is None:
                 return None
             check_board_id(board_id)
             self._remember(board_id, token)
         return board_id
+
+    async def _stored_token(self, board_id: str) -> str:
+        """The stored token of the board, made (and stored both ways) when it has none."""
+        raise NotImplementedError
+
+    async def _stored_board(self, token: str) -> str | None:
+        raise NotImplementedError
 
     def _remember(self, board_id: str, token: str) -> None:
         for cache, key, value in (
@@ -78,6 +78,27 @@ class FileViewTokens:
             cache[key] = value
             if len(cache) > CACHED_TOKENS:
                 del cache[next(iter(cache))]
+
+
+class FileViewTokens(ViewTokens):
+    def __init__(self, root: Path, fsync: bool) -> None:
+        super().__init__()
+        self.by_token_dir = root / "views" / "by-token"
+        self.by_board_dir = root / "views" / "by-board"
+        self.fsync = fsync
+        self._lock = asyncio.Lock()
+
+    async def _stored_token(self, board_id: str) -> str:
+        async with self._lock:  # two share panels opening at once get the same token
+            token = await asyncio.to_thread(self._read, self.by_board_dir / board_id)
+            if token is None or not VIEW_TOKEN_PATTERN.fullmatch(token):
+                token = new_view_token()
+                await asyncio.to_thread(self._write, self.by_token_dir / token, board_id)
+                await asyncio.to_thread(self._write, self.by_board_dir / board_id, token)
+        return token
+
+    async def _stored_board(self, token: str) -> str | None:
+        return await asyncio.to_thread(self._read, self.by_token_dir / token)
 
     @staticmethod
     def _read(path: Path) -> str | None:
