@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import msgpack
-from latejoin import build_board
+from latejoin import build_board, late_join
 from playwright.sync_api import Browser, Page, sync_playwright
 from procs import REPO, Server, cpu_pressure_us
 
@@ -61,6 +61,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DRAWN_TIMEOUT_MS = 60_000
+SNAPSHOT_TIMEOUT_S = 120.0
+SNAPSHOT_POLL_S = 1.0
 BOARD = "big"
 
 # Installed before the page's own scripts. Records when the page first looked drawn by the only
@@ -191,6 +193,34 @@ def builder_hello(root: Path) -> bytes:
     if found:
         hello["v"] = int(found.group(1))
     return msgpack.packb({**hello, "since": None})
+
+
+def compact_after_ops(extra: list[str]) -> int:
+    """The ``--compact-after-ops`` a server runs with (the setting's default unless given)."""
+    if "--compact-after-ops" in extra:
+        return int(extra[extra.index("--compact-after-ops") + 1])
+    return 1000
+
+
+async def settled_snapshot(server: Server, strokes: int, interval: int, hello: bytes) -> int | None:
+    """Wait until the board's compaction caught up with its head; returns the snapshot's seq that
+    a late joiner starts from (None: none, as with ``--compact-after-ops 0`` or an older tree).
+
+    A server compacts once ``max(compact_after_ops, elements / 8)`` ops came after its last
+    snapshot (whiteboard/server/snapshots.py), so a settled board's snapshot is at most that far
+    behind its head, and the same in two probes in a row."""
+    deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
+    previous = None
+    while True:
+        snapshot = (await late_join(server, BOARD, hello))["snapshot_seq"]
+        caught_up = snapshot is not None and strokes - snapshot < max(interval, strokes // 8)
+        if interval == 0 or (caught_up and snapshot == previous):
+            return snapshot
+        if time.monotonic() > deadline:
+            print(f"{server.label}: no settled snapshot after {SNAPSHOT_TIMEOUT_S} s", flush=True)
+            return snapshot
+        previous = snapshot
+        await asyncio.sleep(SNAPSHOT_POLL_S)
 
 
 def export_tree(rev: str, tmp: Path) -> Path:
@@ -343,7 +373,14 @@ def main() -> None:
             built = asyncio.run(
                 build_board(servers[label], BOARD, args.strokes, args.points, hello=hello)
             )
-            print(f"{label}: board built in {built['build_s']:.1f} s", flush=True)
+            interval = compact_after_ops(extra_args.get(label, []))
+            snapshot = asyncio.run(settled_snapshot(servers[label], args.strokes, interval, hello))
+            results.setdefault("snapshots", {})[label] = snapshot
+            print(
+                f"{label}: board built in {built['build_s']:.1f} s; a late joiner starts from "
+                + (f"the snapshot at seq {snapshot}" if snapshot else "the log (no snapshot)"),
+                flush=True,
+            )
         seq = args.strokes
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as playwright:

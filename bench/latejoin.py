@@ -100,8 +100,9 @@ async def build_board(
     }
 
 
-async def late_join(server: Server, board: str) -> dict:
-    """One fresh client loading the whole board; returns timings, sizes and what it decoded."""
+async def late_join(server: Server, board: str, hello: bytes | None = None) -> dict:
+    """One fresh client loading the whole board; returns timings, sizes and what it decoded.
+    ``hello``: another tree's server may speak another protocol version."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     state = {
@@ -146,7 +147,7 @@ async def late_join(server: Server, board: str) -> dict:
         state["decode_s"] += time.perf_counter() - t0
 
     ws = await RawWebSocket.connect(server.port, f"/b/{board}/ws", on_message)
-    ws.send(_hello("late joiner"))
+    ws.send(hello or _hello("late joiner"))
     await asyncio.wait_for(done, JOIN_TIMEOUT_S)
     elapsed = time.perf_counter() - started
     wire_bytes = ws.bytes_received
