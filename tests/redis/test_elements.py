@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from tests.integration.test_elements import note
 from tests.integration.test_media import picture
 from tests.redis.cluster import RawClient, Workers
 from whiteboard.store.redis_keys import TOTAL_BYTES_KEY
@@ -38,18 +39,6 @@ def fetch(url: str) -> bytes | int:
             return response.read()
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def note(op_id: str, text: str) -> dict[str, Any]:
-    return {
-        "type": "note",
-        "id": op_id,
-        "x": 5,
-        "y": 6,
-        "size": 20,
-        "color": "#ffee88",
-        "text": text,
-    }
 
 
 async def test_text_drafts_moves_and_images_cross_workers(workers: Workers) -> None:

@@ -53,11 +53,4 @@ export function editElement(app, rec) {
   app.editor.start({ kind: rec.kind, x, y, size, color, m: [...rec.m], text: rec.text ?? "", target: rec.id });
 }
 
-const tool = makeTextTool("text");
-export const name = tool.name;
-export const label = tool.label;
-export const cursor = tool.cursor;
-export const press = tool.press;
-export const move = tool.move;
-export const release = tool.release;
-export const cancel = tool.cancel;
+export const { name, label, cursor, press, move, release, cancel } = makeTextTool("text");
