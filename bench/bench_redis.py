@@ -9,8 +9,8 @@ at 60 frames/s and ``--talk-viewers`` viewers (latency presenter->viewer, CPU pe
 With several workers the viewers land on every worker (SO_REUSEPORT spreads connections), so ops
 cross workers through Redis. CPU is the supervisor's whole process tree plus redis-server, per
 op-delivery: on this 2-core machine more workers than cores only measure what coordination costs,
-and CPU per delivery is what predicts more cores. Then a board of ``--board-strokes`` x 50 points is drawn through a Redis worker and
-Redis' memory per point is read from ``INFO memory``.
+and CPU per delivery is what predicts more cores. Then a board of ``--board-strokes`` x 50
+points is drawn through a Redis worker and Redis' memory per point is read from ``INFO memory``.
 
     python bench/bench_redis.py --quick     # about 2 minutes
     python bench/bench_redis.py             # longer windows
