@@ -2,7 +2,9 @@
 
 Byte-exact both ways (``store.redis_transfer``). Import reads ``<boards-dir>/<id>.log`` files
 (all of them unless boards are named) and refuses boards Redis already holds; export writes
-``<boards-dir>/<id>.log`` for boards in Redis (all unless named) and refuses existing files. Safe
+``<boards-dir>/<id>.log`` for boards in Redis (all unless named) and refuses existing files. The
+images a board's log names move with it, between Redis and the file store's media directories
+(``<boards-dir>/media/<key>/``, under the boards directory's own media secret). Safe
 while servers run: an export sees every op committed when it reads that board. Expire archives
 boards idle longer than ``redis_retention_days`` as export does, then removes them from Redis,
 unless a worker took the board or it changed in between (then it stays, and the archive too).
@@ -13,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 from .settings import Settings
 from .store.base import InvalidBoardId, check_board_id
 from .store.file import LOG_SUFFIX
+from .store.media import write_images
 
 
 def add_redis_command(commands: Any) -> None:
@@ -99,7 +101,8 @@ def run_redis_command(
 def _import(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
     from redis.asyncio import Redis
 
-    from .store.redis_transfer import TransferError, import_board
+    from .store.media import committed_images
+    from .store.redis_transfer import TransferError, import_board, import_images
 
     if not ids:
         ids = sorted(p.name[: -len(LOG_SUFFIX)] for p in boards_dir.glob(f"*{LOG_SUFFIX}"))
@@ -118,7 +121,9 @@ def _import(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
             for board_id, data in logs.items():
                 try:
                     ops = await import_board(client, board_id, data)
-                    print(f"imported {board_id}: {ops} ops", file=stdout)
+                    images = committed_images(boards_dir, board_id)
+                    await import_images(client, board_id, images)
+                    print(f"imported {board_id}: {ops} ops, {len(images)} images", file=stdout)
                 except TransferError as exc:
                     failed += 1
                     print(f"not imported: {exc}", file=sys.stderr)
@@ -135,18 +140,23 @@ def _export(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
 
     from .store.redis_transfer import export_board, list_boards
 
-    async def get_all() -> dict[str, bytes]:
+    async def get_all() -> dict[str, tuple[bytes, dict[str, bytes]]]:
         client = Redis.from_url(url)
+        boards = {}
         try:
-            return {b: await export_board(client, b) for b in ids or await list_boards(client)}
+            for board_id in ids or await list_boards(client):
+                data = await export_board(client, board_id)
+                boards[board_id] = (data, await _logged_images(client, board_id, data))
+            return boards
         finally:
             await client.aclose()
 
     failures = 0
     boards_dir.mkdir(parents=True, exist_ok=True)
-    for board_id, data in asyncio.run(get_all()).items():
+    for board_id, (data, images) in asyncio.run(get_all()).items():
         if _write_log(boards_dir, board_id, data):
-            print(f"exported {board_id}: {len(data)} bytes", file=stdout)
+            write_images(boards_dir, board_id, images)
+            print(f"exported {board_id}: {len(data)} bytes, {len(images)} images", file=stdout)
         else:
             failures += 1
     return 1 if failures else 0
@@ -171,30 +181,13 @@ def _write_log(boards_dir: Path, board_id: str, data: bytes, same_is_fine: bool 
     return True
 
 
-async def _archive_images(client: Any, directory: Path, board_id: str) -> None:
-    """The board's images as ``<directory>/<sha256>.<ext>`` files, fsynced, before removal."""
-    from .store.redis_media import media_key
+async def _logged_images(client: Any, board_id: str, log: bytes) -> dict[str, bytes]:
+    """The board's images that its log names: what the file store keeps once an op names an
+    upload (an upload no op named is left to the server's sweep)."""
+    from .store.redis_transfer import board_images
 
-    _write_images(directory, await client.hgetall(media_key(board_id)))
-
-
-def _write_images(directory: Path, images: dict[bytes, bytes]) -> None:
-    if not images:
-        return
-    directory.mkdir(exist_ok=True)
-    for name, data in images.items():
-        with open(directory / check_media_name(name.decode()), "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def check_media_name(name: str) -> str:
-    from .elements import MEDIA_NAME
-
-    if not MEDIA_NAME.fullmatch(name):
-        raise ValueError(f"not an image name: {name!r}")
-    return name
+    images = await board_images(client, board_id)
+    return {name: data for name, data in images.items() if name.encode() in log}
 
 
 def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
@@ -214,12 +207,15 @@ def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
                 if not _write_log(boards_dir, board_id, data, same_is_fine=True):
                     failures += 1
                     continue
-                await _archive_images(client, boards_dir / f"{board_id}.media", board_id)
+                written = write_images(
+                    boards_dir, board_id, await _logged_images(client, board_id, data)
+                )
                 if await remove_board(client, board_id, head):
                     print(f"expired {board_id}: {len(data)} bytes archived", file=stdout)
                 else:  # it stays in Redis, so its archive would only go stale
                     (boards_dir / f"{board_id}{LOG_SUFFIX}").unlink()
-                    shutil.rmtree(boards_dir / f"{board_id}.media", ignore_errors=True)
+                    for path in written:
+                        path.unlink()
                     print(f"kept {board_id}: in use or changed since it was read", file=stdout)
         finally:
             await client.aclose()

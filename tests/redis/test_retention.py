@@ -13,11 +13,14 @@ from pathlib import Path
 
 from tests.integration.client import pen_stroke
 from tests.redis.cluster import RawClient, Workers
+from tests.redis.test_elements import fetch
+from whiteboard.store.media import existing_media_directory
 from whiteboard.store.redis_keys import BOARDS_KEY, TOTAL_BYTES_KEY, meta_key, owner_key
-from whiteboard.store.redis_media import media_key
+from whiteboard.store.redis_media import media_bytes_key, media_key
 from whiteboard.store.redis_transfer import export_board
 
 DAY_MS = 86_400_000
+PICTURE = "ab" * 32 + ".png"
 REDIS_CLI = (sys.executable, "-m", "whiteboard", "redis")
 
 
@@ -39,6 +42,11 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
         client = await RawClient.connect(worker.ws_url, board, f"writer-{board}")
         await client.send(pen_stroke(f"{board}1"), pen_stroke(f"{board}2"))
         await client.wait_for_seq(2)
+        if board == "idle":  # an image its log names, and an upload nothing names
+            await client.send(
+                {"type": "image", "id": "i1", "src": PICTURE, "x": 0, "y": 0, "w": 4, "h": 3}
+            )
+            await client.wait_for_seq(3)
         await client.close()
     worker.kill()  # its leases lapse; only "held" is taken again below
     redis = workers.client()
@@ -46,7 +54,8 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     for board in ("idle", "held"):
         await redis.hset(meta_key(board), "touched", long_ago)
     await redis.set(owner_key("held"), "another-worker", px=60_000)
-    await redis.hset(media_key("idle"), "ab" * 32 + ".png", b"picture bytes")
+    await redis.hset(media_key("idle"), PICTURE, b"picture bytes")
+    await redis.hset(media_key("idle"), "cd" * 32 + ".png", b"nobody placed it")
     idle_log = await export_board(redis, "idle")
     total_before = int(await redis.get(TOTAL_BYTES_KEY))
 
@@ -58,7 +67,9 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     assert done.returncode == 0, done.stderr
     assert "expired idle" in done.stdout and "kept held" in done.stdout
     assert (archive / "idle.log").read_bytes() == idle_log
-    assert (archive / "idle.media" / ("ab" * 32 + ".png")).read_bytes() == b"picture bytes"
+    archived = existing_media_directory(archive, "idle")  # as the file store keeps images
+    assert archived is not None and sorted(p.name for p in archived.iterdir()) == [PICTURE, "board"]
+    assert (archived / PICTURE).read_bytes() == b"picture bytes"
     assert await redis.exists(media_key("idle")) == 0
     assert not (archive / "held.log").exists() and not (archive / "recent.log").exists()
     assert await redis.exists(meta_key("idle")) == 0
@@ -77,4 +88,11 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     )
     assert back.returncode == 0, back.stderr
     assert await export_board(redis, "idle") == idle_log
+    assert await redis.hgetall(media_key("idle")) == {PICTURE.encode(): b"picture bytes"}
+    assert int(await redis.get(media_bytes_key("idle"))) == len(b"picture bytes")
     await redis.aclose()
+    # Any worker serves the imported image under the board's media key.
+    other = workers.start()
+    client = await RawClient.connect(other.ws_url, "idle", "viewer")
+    assert fetch(other.http_url + client.welcome["media"] + PICTURE) == b"picture bytes"
+    await client.close()

@@ -11,6 +11,7 @@ from tests.integration.client import pen_stroke
 from tests.redis.cluster import RawClient, Workers
 from tests.redis_server import RedisServer
 from whiteboard.protocol import encode_op
+from whiteboard.store.media import existing_media_directory, write_images
 from whiteboard.store.records import frame_record
 
 STROKES_EACH = 200
@@ -147,8 +148,11 @@ def test_import_then_export_is_byte_identical(tmp_path: Path, redis_server: Redi
         )
         for seq in range(1, 2001)
     ] + [encode_op(2001, "clear", "c1", "a"), encode_op(2002, "undo", "u1", "a", target="c1")]
+    picture = "ab" * 32 + ".png"
+    ops.append(encode_op(2003, "image", "i1", "a", src=picture, x=0, y=0, w=4, h=3))
     log = b"".join(frame_record(op) for op in ops)
     (source / "moved.log").write_bytes(log)
+    write_images(source, "moved", {picture: b"picture bytes"})  # as the file store keeps it
     cli = [sys.executable, "-m", "whiteboard", "redis"]
     imported = subprocess.run(
         [*cli, "import", "--boards-dir", str(source), "--redis", redis_server.url],
@@ -173,3 +177,5 @@ def test_import_then_export_is_byte_identical(tmp_path: Path, redis_server: Redi
     )
     assert exported.returncode == 0, exported.stderr
     assert (target / "moved.log").read_bytes() == log
+    images = existing_media_directory(target, "moved")  # under the target's own media secret
+    assert images is not None and (images / picture).read_bytes() == b"picture bytes"

@@ -108,22 +108,7 @@ class FileMedia:
 
     def _load_secret(self) -> bytes:
         if self._secret is None:
-            self.root.mkdir(parents=True, exist_ok=True)
-            path = self.root / "secret"
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                self._secret = path.read_bytes()
-            else:
-                secret = secrets.token_bytes(SECRET_BYTES)
-                try:
-                    os.write(fd, secret)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                self._secret = secret
-            if len(self._secret) != SECRET_BYTES:
-                raise RuntimeError(f"{path} must hold {SECRET_BYTES} bytes; restore it from backup")
+            self._secret = load_secret(self.root)
         return self._secret
 
     def directory(self, board_id: str) -> Path:
@@ -185,23 +170,8 @@ class FileMedia:
         return StoredMedia(name, True)
 
     def _write(self, board_id: str, directory: Path, name: str, data: bytes) -> None:
-        """Under a temporary name, fsynced, then renamed: a crash never leaves half a file under a
-        real name."""
-        directory.mkdir(parents=True, exist_ok=True)
-        marker = directory / "board"
-        if not marker.exists():
-            marker.write_text(board_id)
-        temporary = directory / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            with open(temporary, "wb") as f:
-                f.write(data)
-                if self.fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(temporary, directory / (name + PENDING))
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        _make_board_directory(directory, board_id)
+        _write_file(directory, name + PENDING, data, self.fsync)
 
     def committed(self, board_id: str, name: str) -> None:
         directory = self.directory(board_id)
@@ -259,6 +229,78 @@ class FileMedia:
             except (OSError, ValueError):
                 continue  # not ours, or being created: never delete what we cannot place
             yield directory, board_id
+
+
+def load_secret(root: Path) -> bytes:
+    """The media key secret in ``root`` (``<boards_dir>/media``), made on first use."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+    else:
+        secret = secrets.token_bytes(SECRET_BYTES)
+        try:
+            os.write(fd, secret)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    if len(secret) != SECRET_BYTES:
+        raise RuntimeError(f"{path} must hold {SECRET_BYTES} bytes; restore it from backup")
+    return secret
+
+
+def committed_images(boards_dir: Path, board_id: str) -> dict[str, bytes]:
+    """The board's committed images under ``boards_dir`` by name (pending uploads left out: no
+    op names them), for ``whiteboard redis import``."""
+    directory = existing_media_directory(boards_dir, board_id)
+    if directory is None or not directory.is_dir():
+        return {}
+    return {p.name: p.read_bytes() for p in directory.iterdir() if MEDIA_NAME.fullmatch(p.name)}
+
+
+def write_images(boards_dir: Path, board_id: str, images: dict[str, bytes]) -> list[Path]:
+    """Put a board's images where the file store keeps them (``redis export`` and ``expire``):
+    each fsynced under a temporary name, then renamed. Returns the files this call created (a
+    name already there holds the same bytes: names are their sha256)."""
+    if not images:
+        return []
+    directory = (
+        Path(boards_dir) / "media" / _key_of(load_secret(Path(boards_dir) / "media"), board_id)
+    )
+    _make_board_directory(directory, board_id)
+    created = []
+    for name, data in sorted(images.items()):
+        if not MEDIA_NAME.fullmatch(name):
+            raise ValueError(f"not an image name: {name!r}")
+        if not (directory / name).exists():
+            _write_file(directory, name, data, fsync=True)
+            created.append(directory / name)
+    return created
+
+
+def _make_board_directory(directory: Path, board_id: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    marker = directory / "board"  # for the sweep
+    if not marker.exists():
+        marker.write_text(board_id)
+
+
+def _write_file(directory: Path, name: str, data: bytes, fsync: bool) -> None:
+    """Under a temporary name, fsynced, then renamed: a crash never leaves half a file under a
+    real name."""
+    temporary = directory / f".{name}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temporary, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temporary, directory / name)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def existing_media_directory(boards_dir: Path, board_id: str) -> Path | None:

@@ -107,6 +107,54 @@ async def import_board(client: Redis, board_id: str, log_bytes: bytes) -> int:
     return len(parsed.records)
 
 
+PUT_IMAGES = """
+-- KEYS: media, media bytes, total bytes, lookup. ARGV: board id, then name, data per image.
+-- Images a board imported with its log: committed (no op waits for them), counted, reachable.
+local added = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    added = added + string.len(ARGV[i + 1])
+  end
+end
+redis.call('INCRBY', KEYS[2], added)
+redis.call('INCRBY', KEYS[3], added)
+redis.call('SET', KEYS[4], ARGV[1])
+return added
+"""
+
+
+async def import_images(client: Redis, board_id: str, images: dict[str, bytes]) -> int:
+    """Put a board's images (by name) into Redis, as the server's uploads are kept once an op
+    names them; returns the bytes added. Call after ``import_board`` created the board."""
+    from .redis_media import RedisMedia, lookup_key, media_bytes_key, media_key
+
+    if not images:
+        return 0
+    media = RedisMedia(
+        client, max_images_per_board=0, grace_s=0, max_board_bytes=0, max_total_bytes=0
+    )
+    await media.load_secret()  # the media key every worker computes for this board
+    args: list[bytes | str] = [board_id]
+    for name, data in sorted(images.items()):
+        args += [name, data]
+    keys = [
+        media_key(board_id),
+        media_bytes_key(board_id),
+        TOTAL_BYTES_KEY,
+        lookup_key(media.key(board_id)),
+    ]
+    return int(await client.eval(PUT_IMAGES, len(keys), *keys, *args))
+
+
+async def board_images(client: Redis, board_id: str) -> dict[str, bytes]:
+    """The board's images in Redis by name (committed or pending: a pending one may be named by
+    an op committed a moment ago)."""
+    from .redis_media import media_key
+
+    stored = await client.hgetall(media_key(check_board_id(board_id)))
+    return {name.decode(): data for name, data in stored.items()}
+
+
 async def export_board(client: Redis, board_id: str) -> bytes:
     """The board's log exactly as the file store would hold it (empty if Redis has none)."""
     key = log_key(board_id)
