@@ -139,21 +139,32 @@ export class Lasers {
   }
 }
 
-/** One trail: a red glow whose segments fade with the age of their newer end. */
+/** Steps of fading: segments of one step are stroked as one path (see drawTrail). */
+const FADE_STEPS = 12;
+
+/**
+ * One trail: a red glow whose segments fade with the age of their newer end. Segments about as
+ * old as each other are stroked together: separate translucent strokes would overlap at every
+ * joint (round caps) and bead the trail.
+ */
 function drawTrail(ctx, trail, surface, now) {
   const points = trail.map((p) => [...surface.toScreen(p.x, p.y), 1 - (now - p.t) / FADE_MS]);
-  for (let i = 0; i < points.length; i++) {
-    const [x, y, alpha] = points[i];
-    const [px, py] = i > 0 ? points[i - 1] : [x, y];
+  const step = (i) => Math.max(0, Math.ceil(points[i][2] * FADE_STEPS));
+  let start = 0;
+  for (let end = 1; end <= points.length; end++) {
+    if (end < points.length && step(end) === step(start)) continue;
+    const alpha = step(start) / FADE_STEPS;
+    ctx.beginPath();
+    const [fromX, fromY] = points[Math.max(0, start - 1)];
+    ctx.moveTo(fromX, fromY);
+    for (let i = start; i < end; i++) ctx.lineTo(points[i][0], points[i][1]);
     ctx.strokeStyle = `rgba(255, 40, 40, ${(alpha * 0.35).toFixed(3)})`;
     ctx.lineWidth = 12;
-    ctx.beginPath();
-    ctx.moveTo(px, py);
-    ctx.lineTo(x, y);
     ctx.stroke();
     ctx.strokeStyle = `rgba(230, 0, 0, ${alpha.toFixed(3)})`;
     ctx.lineWidth = 4;
     ctx.stroke();
+    start = end;
   }
   const head = points.at(-1);
   if (head && head[2] > 0) {

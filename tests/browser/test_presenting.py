@@ -185,6 +185,10 @@ def test_a_view_only_page_offers_no_element_tools_and_takes_no_paste_or_drop(
         expect(viewer.locator(f"#toolbar [data-tool='{control}']")).to_be_disabled()
     expect(viewer.locator("#toolbar [data-action='image']")).to_be_disabled()
     expect(viewer.locator("#image-file")).to_be_disabled()
+    viewer.click("#menu-btn")  # no presenting items, and no empty section left between rules
+    expect(viewer.locator("[data-menu='follow-me']")).to_be_hidden()
+    expect(viewer.locator("#menu-panel .sep-h:visible")).to_have_count(1)
+    viewer.keyboard.press("Escape")
 
     viewer.evaluate(WATCH_FETCH_JS)
     frames = summary(viewer)["framesSent"]
