@@ -50,13 +50,10 @@ export class LayerRenderer {
   /**
    * @param {OffscreenCanvas|HTMLCanvasElement} canvas  drawn on; sized to each view
    * @param {function(FrameInfo, ImageBitmap): void} emit  hands a snapshot to the page
-   * @param {{sliceMs: number, progressMs: number, schedule: (function(function(): void): void)|null,
-   *          fontsPending?: boolean}} options
+   * @param {{sliceMs: number, progressMs: number, schedule: (function(function(): void): void)|null}} options
    *   sliceMs: drawing between two looks at the message queue; progressMs: how often a long job
    *   shows what it has so far; schedule: runs a function after the messages already queued
-   *   (null: the owner calls `pump` for slices, and snapshots wait for the current task's end);
-   *   fontsPending: the board fonts are still loading (the owner calls `fontsLoaded`): text drawn
-   *   until then is drawn again, and no snapshot holding text is complete
+   *   (null: the owner calls `pump` for slices, and snapshots wait for the current task's end)
    */
   constructor(canvas, emit, options) {
     this.canvas = canvas;
@@ -78,7 +75,6 @@ export class LayerRenderer {
     this.serial = 0;
     this.emitQueued = false;
     this.slicePending = false;
-    this.fontsPending = options.fontsPending ?? false;
     this.stats = {
       jobs: 0, lastJobMs: 0, lastJobDrawn: 0, startedAt: 0, endedAt: 0,
       readyAt: performance.timeOrigin + performance.now(), takenAt: 0,
@@ -146,19 +142,6 @@ export class LayerRenderer {
       if (element.visible && intersects(element.bbox, rect)) drawElement(this.ctx, element, detail);
     }
     this.#queueEmit();
-  }
-
-  /** The board fonts are in: text drawn with a stand-in font is drawn again. */
-  fontsLoaded() {
-    this.fontsPending = false;
-    const boxes = this.elements.filter((element) => element.visible && isText(element))
-      .map((element) => element.bbox);
-    if (boxes.length === 0) return; // no snapshot was incomplete for want of fonts
-    if (this.job) this.job.dirty.push(...boxes);
-    else if (this.drawnView) {
-      this.#redrawRegions(boxes, this.drawnView);
-      if (!this.job) this.#queueEmit();
-    }
   }
 
   /** An image element redraws its region once it has loaded. */
@@ -344,9 +327,8 @@ export class LayerRenderer {
 
   #snapshot(view, complete) {
     /** @type {FrameInfo} */
-    const waitsForFonts = this.fontsPending && this.elements.some((element) => element.visible && isText(element));
     const info = {
-      serial: ++this.serial, view, complete: complete && !waitsForFonts, added: this.elements.length,
+      serial: ++this.serial, view, complete, added: this.elements.length,
       visibility: this.visibility,
       stats: { ...this.stats, takenAt: performance.timeOrigin + performance.now() },
     };
@@ -358,11 +340,6 @@ export class LayerRenderer {
     const s = view.zoom * view.dpr;
     this.ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s - view.top);
   }
-}
-
-/** @returns {boolean} the element is drawn with the board fonts */
-function isText(element) {
-  return element.kind === "text" || element.kind === "note";
 }
 
 /**

@@ -24,17 +24,18 @@ function schedule(fn) {
 
 /** @type {LayerRenderer|null} */
 let renderer = null;
-/**
- * Strokes need no fonts: the board is drawn while the fonts load (a first visit fetches 370 KB
- * of them), and only text drawn meanwhile is drawn again once they are in (`fontsLoaded`).
- */
-let fontsReady = false;
+/** Messages that came before the fonts were loaded: text drawn earlier would use other fonts. */
+let waiting = [];
 loadFonts(self.fonts).finally(() => {
-  fontsReady = true;
-  renderer?.fontsLoaded();
+  const messages = waiting;
+  waiting = null;
+  for (const message of messages) receive(message);
 });
 
-self.onmessage = (event) => receive(event.data);
+self.onmessage = (event) => {
+  if (waiting) waiting.push(event.data);
+  else receive(event.data);
+};
 
 function receive(message) {
   if (!renderer) {
@@ -47,7 +48,7 @@ function receive(message) {
     renderer = new LayerRenderer(
       canvas,
       (frame, bitmap) => self.postMessage({ type: "frame", frame, bitmap }, [bitmap]),
-      { sliceMs: SLICE_MS, progressMs: PROGRESS_MS, schedule, fontsPending: !fontsReady },
+      { sliceMs: SLICE_MS, progressMs: PROGRESS_MS, schedule },
     );
   }
   renderer.receive(message);
