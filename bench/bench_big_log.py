@@ -1,20 +1,28 @@
-"""A board log bigger than ``max_board_bytes`` is opened and exported (issue 12, item 6).
+"""Opening a big board while another board is drawn on (issue 12, item 6).
 
 A log of ``--megabytes`` (default 72.5 MB, over the 64 MiB cap: a log restored from elsewhere, or
-the cap lowered) of ``--points``-point strokes is written, ``whiteboard serve`` (from ``--repo``,
-default this tree: pass an export of an older commit for a before/after) starts on it, and while
-``GET /healthz`` is timed every 10 ms on the same process, one client opens the board (time to
-its welcome, then to the whole replay), then asks for its PNG export. Prints the event loop's
-longest stall seen by the probe, RSS before and after, and what the export answered, how fast.
+the cap lowered) of ``--points``-point strokes is written, and for each tree of ``--trees``
+(default this one: pass exports of older commits for a before/after) ``whiteboard serve`` starts
+on it. A helper process (so that the client's own work never delays it) draws on board "live",
+one stroke every 20 ms, each timed until its echo, and times ``GET /healthz`` every 10 ms on the
+same server; after a quiet second, one client opens the big board (time to its welcome, then to
+the whole replay). Prints, for the quiet second and for the load: the live round trips and
+``/healthz`` (wall clock, and less the time the server and the probe waited for a CPU), RSS, and
+the CPU pressure over the window (the share of time some task waited for a CPU; the machine is
+shared). ``--export`` also asks for the big board's PNG afterwards.
 
-    python bench/bench_big_log.py
-    python bench/bench_big_log.py --repo /tmp/wb-before
+``--snapshot``: the board has a snapshot (protocol 7) covering all but the last ``--tail``
+strokes, made by the tree's own server beforehand; the load is then the snapshot and the tail.
+
+    python bench/bench_big_log.py --trees .,/tmp/wb-before
+    python bench/bench_big_log.py --snapshot
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import subprocess
@@ -30,20 +38,25 @@ import msgpack
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench_cpu_attack import percentile, probe
-from bench_fd_attack import wait_for_port
-from procs import hello_for, rss_bytes
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cpu_attack import percentile
+from bench_export import draw_round_trips, protocol_version
+from procs import cpu_pressure_us, hello_for, rss_bytes, stop_process
 
+from tests.integration.healthz_probe import probe_healthz
+from tests.serving import free_port, wait_for_port
 from whiteboard.board import Board
 from whiteboard.protocol import Stroke, Style
 from whiteboard.store.records import frame_record
 
 REPO = Path(__file__).resolve().parent.parent
 MB = 1e6
+QUIET_S = 1.0  # live drawing measured before the big board is opened: the reference
+SNAPSHOT_TIMEOUT_S = 300.0
 
 
-def build_log(megabytes: float, points: int) -> tuple[bytes, int]:
-    """A log of about ``megabytes`` MB of ``points``-point strokes; (bytes, strokes)."""
+def build_log(megabytes: float, points: int) -> list[bytes]:
+    """The framed records of a log of about ``megabytes`` MB of ``points``-point strokes."""
     board = Board(max_strokes=10**6)
     pen = Style("pen", "#204080", 3.0)
     rng = random.Random(12)
@@ -55,28 +68,32 @@ def build_log(megabytes: float, points: int) -> tuple[bytes, int]:
         board.commit(Stroke(f"s{n}", pen, pts, None), "owner")
         records.append(frame_record(board.ops[-1]))
         size += len(records[-1])
-    return b"".join(records), len(records)
+    return records
 
 
-async def open_board(repo: Path, url: str, timeout_s: float) -> tuple[float, float, int, str]:
-    """Seconds to the welcome and to the whole replay, ops replayed, and any error seen."""
+async def open_board(tree: Path, url: str, timeout_s: float) -> tuple[float, float, int, str]:
+    """Seconds to the welcome and to the whole replay, ops (or snapshot elements) received, and
+    any error seen."""
     started = time.monotonic()
-    welcome_s, ops, head, error = -1.0, 0, None, ""
+    welcome_s, received, head, error = -1.0, 0, None, ""
     async with asyncio.timeout(timeout_s):
         async with websockets.connect(url, max_size=None, open_timeout=timeout_s) as ws:
-            await ws.send(hello_for(repo, "big-log-reader", "reader"))
+            await ws.send(hello_for(tree, "big-log-reader", "reader"))
             async for frame in ws:
                 message = msgpack.unpackb(frame)
                 for op in message.get("ops", [message]):
-                    if op.get("type") == "welcome":
+                    kind = op.get("type")
+                    if kind == "welcome":
                         welcome_s, head = time.monotonic() - started, op.get("seq")
-                    elif op.get("type") == "error":
+                    elif kind == "error":
                         error = f"{op.get('code')}: {op.get('message')}"
+                    elif kind == "snapshot":
+                        received = op["seq"] if op.get("last") else received
                     elif "seq" in op:
-                        ops += 1
-                if head is not None and ops >= head:
+                        received = max(received, op["seq"])
+                if head is not None and received >= head:
                     break
-    return welcome_s, time.monotonic() - started, ops, error
+    return welcome_s, time.monotonic() - started, received, error
 
 
 def export(url: str, timeout_s: float) -> str:
@@ -92,70 +109,136 @@ def export(url: str, timeout_s: float) -> str:
     return f"{outcome} after {time.monotonic() - started:.2f} s"
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repo", type=Path, default=REPO)
-    parser.add_argument("--megabytes", type=float, default=72.5)
-    parser.add_argument("--points", type=int, default=2000)
-    parser.add_argument("--port", type=int, default=8896)
-    parser.add_argument("--timeout-s", type=float, default=150.0)
-    args = parser.parse_args()
-    data, strokes = build_log(args.megabytes, args.points)
+def helper(port: int, version: int, server_pid: int, stop: float) -> None:
+    """The helper process: live drawing on board "live" and a /healthz probe until ``stop``;
+    prints {"live": [[sent, ms]...], "healthz": [[sent, wall ms, caused ms]...]}."""
+    sent: list[float] = []
+    latencies: list[tuple[float, float]] = []
+    prober = threading.Thread(
+        target=lambda: latencies.extend(probe_healthz(port, server_pid, stop, sent))
+    )
+    prober.start()
+    live: list[tuple[float, float]] = []
+    asyncio.run(draw_round_trips(port, lambda: time.monotonic() >= stop, live, version))
+    prober.join()
+    healthz = [(at, wall, caused) for at, (wall, caused) in zip(sent, latencies, strict=True)]
+    print(json.dumps({"live": live, "healthz": healthz}))
+
+
+def start_server(tree: Path, boards: Path, port: int, *flags: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "whiteboard", "serve", "--port", str(port), *flags]
+    server = subprocess.Popen(
+        [*command, "--boards-dir", str(boards)],
+        cwd=tree,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+    )
+    wait_for_port(port)
+    return server
+
+
+async def make_snapshot(tree: Path, boards: Path, tail: list[bytes], timeout_s: float) -> None:
+    """Let the tree's server snapshot the board (it compacts a board loaded far past its last
+    snapshot; --compact-after-ops 100 so that small logs get one too), then append ``tail`` to
+    the log, as ops written after the snapshot."""
+    port = free_port()
+    server = start_server(tree, boards, port, "--compact-after-ops", "100")
+    try:
+        await open_board(tree, f"ws://127.0.0.1:{port}/b/big/ws", timeout_s)
+        deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
+        while not (boards / "big.snap").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError("no snapshot written")
+            await asyncio.sleep(0.5)
+    finally:
+        stop_process(server)
+    with open(boards / "big.log", "ab") as log:
+        log.write(b"".join(tail))
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    return (
+        f"p50 {percentile(values, 0.5):.1f} / p99 {percentile(values, 0.99):.1f} / "
+        f"max {max(values):.1f} ms ({len(values)})"
+    )
+
+
+async def measure(tree: Path, records: list[bytes], args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         boards = Path(tmp) / "boards"
         boards.mkdir()
-        (boards / "big.log").write_bytes(data)
-        command = [sys.executable, "-m", "whiteboard", "serve", "--port", str(args.port)]
-        server = subprocess.Popen(
-            [*command, "--boards-dir", str(boards)],
-            cwd=args.repo,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(args.repo)},
-        )
+        tail = records[len(records) - args.tail :] if args.snapshot else []
+        (boards / "big.log").write_bytes(b"".join(records[: len(records) - len(tail)]))
+        if args.snapshot:
+            await make_snapshot(tree, boards, tail, args.timeout_s)
+        port = free_port()
+        server = start_server(tree, boards, port)
         try:
-            wait_for_port(args.port)
             rss_before = rss_bytes(server.pid)
-            latencies: list[float] = []
-            done = threading.Event()
-
-            def probe_until_done() -> None:
-                while not done.is_set():
-                    latencies.extend(probe(args.port, 1.0))
-
-            prober = threading.Thread(target=probe_until_done)
-            prober.start()
-            base = f"127.0.0.1:{args.port}/b/big"
-            opened = await open_board(args.repo, f"ws://{base}/ws", args.timeout_s)
+            start = time.monotonic()
+            stop = start + 0.5 + QUIET_S + args.window_s
+            pressure_before = cpu_pressure_us()
+            helping = subprocess.Popen(
+                [sys.executable, __file__, "--helper", str(port), str(protocol_version(tree)),
+                 str(server.pid), str(stop)],
+                stdout=subprocess.PIPE,
+                cwd=REPO,
+            )  # fmt: skip
+            await asyncio.sleep(0.5 + QUIET_S)
+            opened = time.monotonic()
+            url = f"ws://127.0.0.1:{port}/b/big/ws"
+            welcome_s, replay_s, received, error = await open_board(tree, url, args.timeout_s)
+            loaded = time.monotonic()
             rss_loaded = rss_bytes(server.pid)
-            exported = export(f"http://{base}/export.png", args.timeout_s)
-            done.set()
-            prober.join()
-            rss_after = rss_bytes(server.pid)
+            samples = json.loads(helping.communicate(timeout=args.window_s + 60)[0])
+            window_s = time.monotonic() - start
+            pressure = (cpu_pressure_us() - pressure_before) / 1e6 / window_s
+            exported = ""
+            if args.export:
+                exported = export(f"http://127.0.0.1:{port}/b/big/export.png", args.timeout_s)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-    welcome_s, replay_s, ops, error = opened
-    print(f"server from {args.repo}: log {len(data) / MB:.1f} MB, {strokes:,} strokes")
-    print(
-        f"open: welcome after {welcome_s:.2f} s, {ops:,} ops replayed after {replay_s:.2f} s"
-        f"{'; ' + error if error else ''}"
-    )
-    print(
-        f"/healthz during open and export: {len(latencies)} probes, p50 "
-        f"{percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
-        f"max {max(latencies):.1f} ms"
-    )
-    print(
-        f"RSS {rss_before / MB:.0f} MB before, {rss_loaded / MB:.0f} MB loaded, "
-        f"{rss_after / MB:.0f} MB after the export"
-    )
-    print(f"PNG export: {exported}")
+            stop_process(server)
+    quiet = [ms for sent, ms in samples["live"] if start + 0.5 <= sent < opened]
+    during = [ms for sent, ms in samples["live"] if opened <= sent < loaded]
+    healthz = [
+        (wall, caused) for sent, wall, caused in samples["healthz"] if opened <= sent < loaded
+    ]
+    print(f"tree {tree}: log {sum(map(len, records)) / MB:.1f} MB, {len(records):,} strokes"
+          f"{f', snapshot + {len(tail):,} strokes of tail' if args.snapshot else ''}")  # fmt: skip
+    print(f"  open: welcome {welcome_s:.2f} s, whole replay ({received:,}) {replay_s:.2f} s"
+          f"{'; ' + error if error else ''}")  # fmt: skip
+    print(f"  live round trip, quiet second before: {summary(quiet)}")
+    print(f"  live round trip while loading:        {summary(during)}")
+    print(f"  /healthz while loading, wall:         {summary([w for w, _ in healthz])}")
+    print(f"  /healthz while loading, less waits:   {summary([c for _, c in healthz])}")
+    print(f"  RSS {rss_before / MB:.0f} MB before, {rss_loaded / MB:.0f} MB loaded")
+    print(f"  CPU pressure over the {window_s:.1f} s window: {pressure:.3f}")
+    if exported:
+        print(f"  PNG export: {exported}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trees", default=str(REPO), help="comma-separated source trees")
+    parser.add_argument("--megabytes", type=float, default=72.5)
+    parser.add_argument("--points", type=int, default=2000)
+    parser.add_argument("--window-s", type=float, default=6.0, help="measuring after the open")
+    parser.add_argument("--snapshot", action="store_true")
+    parser.add_argument("--tail", type=int, default=2000, help="strokes after the snapshot")
+    parser.add_argument("--export", action="store_true")
+    parser.add_argument("--timeout-s", type=float, default=150.0)
+    args = parser.parse_args()
+    records = build_log(args.megabytes, args.points)
+    for tree in args.trees.split(","):
+        await measure(Path(tree).resolve(), records, args)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--helper"]:
+        port, version, pid, stop = sys.argv[2:6]
+        helper(int(port), int(version), int(pid), float(stop))
+    else:
+        asyncio.run(main())

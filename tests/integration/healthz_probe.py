@@ -21,11 +21,14 @@ def runqueue_wait_ms(path: str) -> float:
         return int(f.read().split()[1]) / 1e6
 
 
-def probe_healthz(port: int, server_pid: int, stop: float) -> list[tuple[float, float]]:
+def probe_healthz(
+    port: int, server_pid: int, stop: float, sent: list[float] | None = None
+) -> list[tuple[float, float]]:
     """``GET /healthz`` every 10 ms on a keep-alive connection until ``stop``: for each, the wall
     time (ms) and that time less what the server's event-loop thread and this probe spent waiting
     for a CPU. On a shared 2-core machine other jobs delay everyone; the second figure is the
-    delay the server itself caused: the attack's work holding its event loop."""
+    delay the server itself caused: the attack's work holding its event loop. ``sent``, if
+    given, gets each probe's ``time.monotonic()`` when it was sent."""
     server_thread = f"/proc/{server_pid}/task/{server_pid}/schedstat"
     own_thread = "/proc/thread-self/schedstat"
     latencies = []
@@ -35,6 +38,8 @@ def probe_healthz(port: int, server_pid: int, stop: float) -> list[tuple[float, 
         while time.monotonic() < stop:
             waited = runqueue_wait_ms(server_thread) + runqueue_wait_ms(own_thread)
             start = time.perf_counter()
+            if sent is not None:
+                sent.append(time.monotonic())
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             length = 0
             while (line := reader.readline()) not in (b"\r\n", b""):
