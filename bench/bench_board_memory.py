@@ -6,8 +6,13 @@ on each of ``--boards`` new boards, ``--at-once`` connections at a time, with ``
 a stroke; then nobody is connected, every board unloads, and the server's RSS is sampled until it
 stops falling. Prints RSS at start, at the peak, and after the unloads. Bounded in count and time.
 
+``--big MB``: each round opens one board of a log of MB megabytes instead (a new one each round,
+its whole replay read), then leaves it to unload. ``--server-args`` passes flags, e.g.
+``--memory-trim-interval-s 0`` for the server without ``malloc_trim`` after unloads.
+
     python bench/bench_board_memory.py --boards 10000
     python bench/bench_board_memory.py --repo /tmp/wb-before
+    python bench/bench_board_memory.py --big 40 --rounds 3
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_big_log import build_log, open_board
 from bench_fd_attack import draw, wait_for_port
-from procs import rss_bytes
+from procs import rss_bytes, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 MB = 1e6
@@ -83,6 +89,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--port", type=int, default=8893)
     parser.add_argument("--idle-unload-s", type=float, default=5.0)
+    parser.add_argument("--big", type=float, default=0.0, help="MB of one big board a round")
     parser.add_argument(
         "--server-args",
         default="--new-boards-per-client-per-hour 1000000 --fsync off",
@@ -91,6 +98,11 @@ async def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "boards").mkdir()
+        if args.big:
+            log = b"".join(build_log(args.big, 2000))
+            for round_ in range(args.rounds):
+                (Path(tmp) / "boards" / f"big-{round_}.log").write_bytes(log)
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -115,25 +127,24 @@ async def main() -> None:
             print("start:", smaps_summary(server.pid), flush=True)
             for round_ in range(args.rounds):
                 started = time.monotonic()
-                outcomes = await create_boards(
-                    f"ws://127.0.0.1:{args.port}", args.boards, args.at_once, round_
-                )
+                base = f"ws://127.0.0.1:{args.port}"
+                if args.big:
+                    opened = await open_board(args.repo, f"{base}/b/big-{round_}/ws", 120)
+                    outcomes = {f"{opened[2]} ops replayed": 1}
+                else:
+                    outcomes = await create_boards(base, args.boards, args.at_once, round_)
                 seconds = time.monotonic() - started
                 peak_rss = rss_bytes(server.pid)
                 samples = settle(server.pid, 2 * args.idle_unload_s + 2, 120)
                 print(
-                    f"round {round_ + 1}: {args.boards} boards in {seconds:.1f} s: {outcomes}; "
+                    f"round {round_ + 1}: {'one big' if args.big else args.boards} boards in "
+                    f"{seconds:.1f} s: {outcomes}; "
                     f"RSS {peak_rss / MB:.0f} MB, then {samples[-1][1] / MB:.0f} MB",
                     flush=True,
                 )
             print("after:", smaps_summary(server.pid))
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
     print(f"server from {args.repo}; RSS at start {start_rss / MB:.0f} MB")
     print("last round's samples (s, MB):", [(round(at), round(rss / MB)) for at, rss in samples])
 

@@ -334,6 +334,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("hello_timeout_s", 10.0, "Time a new connection has to send its hello."),
     Setting("idle_unload_s", 60.0, "Seconds an unwatched board stays in memory."),
+    Setting(
+        "memory_trim_interval_s",
+        10.0,
+        "After boards unload, the C library's allocator is asked to give the memory they freed "
+        "back to the system (malloc_trim), at most once in this many seconds; 0: never. Without "
+        "it a server keeps in RSS the size of the biggest board it ever opened.",
+    ),
     Setting("replay_frame_bytes", 1024 * 1024, "Target size of one replay frame to a late joiner."),
     Setting("ping_interval_s", 20.0, "WebSocket ping interval: finds peers that vanished."),
     Setting(
@@ -522,6 +529,7 @@ class Settings:
     load_pause_ms: float = _DEFAULTS["load_pause_ms"]
     hello_timeout_s: float = _DEFAULTS["hello_timeout_s"]
     idle_unload_s: float = _DEFAULTS["idle_unload_s"]
+    memory_trim_interval_s: float = _DEFAULTS["memory_trim_interval_s"]
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]
     ping_interval_s: float = _DEFAULTS["ping_interval_s"]
     compact_after_ops: int = _DEFAULTS["compact_after_ops"]

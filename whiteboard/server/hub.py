@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -114,8 +115,11 @@ class BoardHub:
         # This tick's ephemeral events with their kinds as a plain int mask (a Flag's ``&`` costs
         # about 1 µs in Python, per event and kind of subscriber: 5% of a saturated server).
         self._events: list[tuple[int, bytes]] = []
-        self.presence = Presence(settings, self._queue)
-        self.stage = Stage(settings, self._queue)
+        # Weakly: a bound method held by them would make a reference cycle, and a closed board's
+        # memory would wait for a full garbage collection, many unloaded boards later.
+        queue = _weakly(self._queue)
+        self.presence = Presence(settings, queue)
+        self.stage = Stage(settings, queue)
         self._drawing: set[int] = set()  # peers with a live stroke (their cursors go first)
         self._presence_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -616,6 +620,18 @@ class BoardHub:
                 timer.cancel()
         await self.snapshots.close()
         await self.log.close()
+
+
+def _weakly(method: Callable[[bytes, Want], None]) -> Callable[[bytes, Want], None]:
+    """``method``, called through a weak reference to its object (a no-op once it is gone)."""
+    reference = weakref.WeakMethod(method)
+
+    def call(event: bytes, want: Want) -> None:
+        bound = reference()
+        if bound is not None:
+            bound(event, want)
+
+    return call
 
 
 _PREVIEW_KIND = {Draft: "draft", Moving: "moving"}

@@ -9,6 +9,7 @@ from ..settings import Settings
 from ..store.base import BoardStore
 from .compactor import Compactor
 from .hub import BoardHub
+from .memory import MemoryTrimmer
 
 
 class TooManyBoards(Exception):
@@ -35,6 +36,7 @@ class Hubs:
         self._hubs: dict[str, BoardHub] = {}
         self._loading: dict[str, asyncio.Future[BoardHub]] = {}
         self._unloading: set[asyncio.Task[None]] = set()
+        self.trimmer = MemoryTrimmer(settings.memory_trim_interval_s)
 
     def loaded(self, board_id: str) -> BoardHub | None:
         return self._hubs.get(board_id)
@@ -80,7 +82,11 @@ class Hubs:
             del self._hubs[hub.board_id]
             task = asyncio.get_running_loop().create_task(hub.close())
             self._unloading.add(task)
-            task.add_done_callback(self._unloading.discard)
+            task.add_done_callback(self._unloaded)
+
+    def _unloaded(self, task: asyncio.Task[None]) -> None:
+        self._unloading.discard(task)
+        self.trimmer.board_unloaded()
 
     def all_loaded(self) -> list[BoardHub]:
         return list(self._hubs.values())
@@ -91,4 +97,5 @@ class Hubs:
         timeout_s = self.settings.shutdown_close_s
         closing = (hub.close(close_timeout_s=timeout_s) for hub in hubs)
         await asyncio.gather(*closing, *self._unloading)
+        self.trimmer.close()
         self.compactor.close()

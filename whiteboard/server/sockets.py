@@ -117,6 +117,10 @@ class BoardSockets:
                 hub.leave(conn)
         finally:
             del self._open[task]
+            # A cancelled task keeps its CancelledError, whose traceback holds this frame: with
+            # the task in it too, that is a cycle that would keep the board (``hub``) in memory
+            # after it unloads, until the next full garbage collection.
+            del task
 
     async def _hub(self, board_id: str, address: str) -> tuple[BoardHub | None, str]:
         """The board's hub, or why this client may not open it (admission: too many boards)."""
