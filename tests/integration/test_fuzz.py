@@ -291,7 +291,9 @@ def replayed(
 
 
 def max_seq(reader: RawReader) -> int:
-    return max((m["seq"] for m in reader.messages if "seq" in m), default=0)
+    """The last op seen: not the welcome's ``seq`` (the head), which comes before the replay (a
+    restarted server loading the board in slices sent it well before the ops)."""
+    return max(ops_by_seq(reader), default=0)
 
 
 def ops_by_seq(reader: RawReader) -> dict[int, dict[str, Any]]:
