@@ -14,7 +14,7 @@ shared). ``--export`` also asks for the big board's PNG afterwards.
 ``--snapshot``: the board has a snapshot (protocol 7) covering all but the last ``--tail``
 strokes, made by the tree's own server beforehand; the load is then the snapshot and the tail.
 
-    python bench/bench_big_log.py --trees .,/tmp/wb-before
+    python bench/bench_big_log.py --trees .,<a checkout of the older commit>
     python bench/bench_big_log.py --snapshot
 """
 

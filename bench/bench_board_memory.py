@@ -11,7 +11,7 @@ its whole replay read), then leaves it to unload. ``--server-args`` passes flags
 ``--memory-trim-interval-s 0`` for the server without ``malloc_trim`` after unloads.
 
     python bench/bench_board_memory.py --boards 10000
-    python bench/bench_board_memory.py --repo /tmp/wb-before
+    python bench/bench_board_memory.py --repo <a checkout of the older commit>
     python bench/bench_board_memory.py --big 40 --rounds 3
 """
 

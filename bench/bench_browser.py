@@ -25,7 +25,7 @@ several revisions); ``--variant NAME=ARGS`` does the same for this tree served w
     python bench/bench_browser.py --baseline c0e1bf2    # and the old client beside it
     python bench/bench_browser.py --variant "small=--replay-frame-bytes 131072"  # a setting
 
-Wrap it in ``/work/tools/quiet`` on a shared machine (the CPU pressure of each run is printed).
+On a shared machine run it while nothing else heavy runs (the CPU pressure of each run is printed).
 Results go to bench/results/browser-<time>.json (git-ignored); docs/performance.md, "Browser".
 """
 

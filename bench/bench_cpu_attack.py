@@ -9,7 +9,7 @@ sends one mix of messages as fast as ``frames_per_second`` and ``bytes_per_secon
 count; the server is a child process on a port from ``--port``.
 
     python bench/bench_cpu_attack.py --mix all --seconds 10
-    python bench/bench_cpu_attack.py --repo /tmp/wb-before --mix empty-clear
+    python bench/bench_cpu_attack.py --repo <a checkout of the older commit> --mix empty-clear
 
 Mixes: ``empty-clear`` (512 clears of a board whose 100k strokes are all erased), ``clear-undo``
 (512 alternating clears and undos of the whole board), ``undo-erase`` (undo/redo of ten 10,000-

@@ -2,7 +2,7 @@
 
 Runs the real server as processes (``python -m whiteboard serve``), pinned to core 0 with
 taskset, with the load generator (this process) pinned to core 1, as in
-``/work/shared/notes/stack-ceiling.md``. Servers: the whiteboard with fsync on (the default) and
+the team's stack-ceiling notes. Servers: the whiteboard with fsync on (the default) and
 off, and ``relay_websockets.py``. For each viewer count and mode (``rate``: 1,000 ops/s; ``sat``:
 as fast as a window allows) it runs ``fanout.py`` against each server, interleaved; then it builds
 a 10,000-stroke x 50-point board through the server and times late joins (``latejoin.py``).

@@ -7,7 +7,7 @@ with one stroke each, ``--at-once`` connections at a time; meanwhile and afterwa
 are written for the first time. Bounded in count and time.
 
     python bench/bench_fd_attack.py
-    python bench/bench_fd_attack.py --repo /tmp/wb-before --server-args=""
+    python bench/bench_fd_attack.py --repo <a checkout of the older commit> --server-args=""
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..protocol import random_key
@@ -33,7 +34,7 @@ def new_view_token() -> str:
     return random_key()
 
 
-class ViewTokens:
+class ViewTokens(ABC):
     """Board id <-> view token, with lookups kept in memory (a view link is looked up on every
     page, socket and export); where the two maps are stored is the subclass's."""
 
@@ -63,12 +64,13 @@ class ViewTokens:
             self._remember(board_id, token)
         return board_id
 
+    @abstractmethod
     async def _stored_token(self, board_id: str) -> str:
         """The stored token of the board, made (and stored both ways) when it has none."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _stored_board(self, token: str) -> str | None:
-        raise NotImplementedError
+        """The board the stored token names, or None."""
 
     def _remember(self, board_id: str, token: str) -> None:
         for cache, key, value in (
