@@ -19,6 +19,7 @@ from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
 from whiteboard.store.descriptors import SPARE_DESCRIPTORS
 from whiteboard.store.file import FileStore
 from whiteboard.store.records import LogParser, frame_record, parse_log
+from whiteboard.store.views import FileViewTokens
 
 OPS = [msgpack.packb({"type": "stroke", "seq": i, "n": "x" * i}) for i in range(1, 6)]
 
@@ -322,3 +323,25 @@ async def test_disk_use_counts_whole_blocks(tmp_path: Path) -> None:
     small.log("one-more").reserve(10)
     with pytest.raises(StorageFull, match="bytes of disk"):
         small.log("yet-another").reserve(10)
+
+
+async def test_a_moved_boards_view_link_is_adopted_unless_the_board_or_token_is_taken(
+    tmp_path: Path,
+) -> None:
+    source, target = (
+        FileViewTokens(tmp_path / "a", fsync=False),
+        FileViewTokens(tmp_path / "b", fsync=False),
+    )
+    token = await source.token_for("moved")
+    assert await target.existing("moved") is None  # asking never makes one
+    assert await target.adopt("moved", token)
+    assert await target.adopt("moved", token)  # again: the same link, still fine
+    fresh = FileViewTokens(tmp_path / "b", fsync=False)  # what a restarted server reads
+    assert await fresh.board_for(token) == "moved" and await fresh.existing("moved") == token
+    # A board that has its own link keeps it; a token naming another board is not taken over.
+    own = await target.token_for("other")
+    assert not await target.adopt("other", token)
+    assert await target.token_for("other") == own
+    assert not await target.adopt("third", token)
+    assert await target.existing("third") is None and await target.board_for(token) == "moved"
+    assert not await target.adopt("fourth", "not a token")

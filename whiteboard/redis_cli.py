@@ -4,7 +4,8 @@ Byte-exact both ways (``store.redis_transfer``). Import reads ``<boards-dir>/<id
 (all of them unless boards are named) and refuses boards Redis already holds; export writes
 ``<boards-dir>/<id>.log`` for boards in Redis (all unless named) and refuses existing files. The
 images a board's log names move with it, between Redis and the file store's media directories
-(``<boards-dir>/media/<key>/``, under the boards directory's own media secret). Safe
+(``<boards-dir>/media/<key>/``, under the boards directory's own media secret), and so does its
+view-only link (the token of ``/v/<token>``), so links handed out before a move keep working. Safe
 while servers run: an export sees every op committed when it reads that board. Expire archives
 boards idle longer than ``redis_retention_days`` as export does, then removes them from Redis,
 unless a worker took the board or it changed in between (then it stays, and the archive too).
@@ -23,6 +24,7 @@ from .settings import Settings
 from .store.base import InvalidBoardId, check_board_id
 from .store.file import LOG_SUFFIX
 from .store.media import write_images
+from .store.views import ViewTokens
 
 
 def add_redis_command(commands: Any) -> None:
@@ -103,6 +105,10 @@ def _import(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
 
     from .store.media import committed_images
     from .store.redis_transfer import TransferError, import_board, import_images
+    from .store.redis_views import RedisViewTokens
+    from .store.views import FileViewTokens
+
+    file_views = FileViewTokens(boards_dir, fsync=True)
 
     if not ids:
         ids = sorted(p.name[: -len(LOG_SUFFIX)] for p in boards_dir.glob(f"*{LOG_SUFFIX}"))
@@ -123,7 +129,10 @@ def _import(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
                     ops = await import_board(client, board_id, data)
                     images = committed_images(boards_dir, board_id)
                     await import_images(client, board_id, images)
-                    print(f"imported {board_id}: {ops} ops, {len(images)} images", file=stdout)
+                    link = await _move_view_link(board_id, file_views, RedisViewTokens(client))
+                    print(
+                        f"imported {board_id}: {ops} ops, {len(images)} images{link}", file=stdout
+                    )
                 except TransferError as exc:
                     failed += 1
                     print(f"not imported: {exc}", file=sys.stderr)
@@ -139,27 +148,32 @@ def _export(url: str, boards_dir: Path, ids: list[str], stdout: TextIO) -> int:
     from redis.asyncio import Redis
 
     from .store.redis_transfer import export_board, list_boards
+    from .store.redis_views import RedisViewTokens
+    from .store.views import FileViewTokens
 
-    async def get_all() -> dict[str, tuple[bytes, dict[str, bytes]]]:
-        client = Redis.from_url(url)
-        boards = {}
+    boards_dir.mkdir(parents=True, exist_ok=True)
+    file_views = FileViewTokens(boards_dir, fsync=True)
+
+    async def export_all() -> int:
+        client, failures = Redis.from_url(url), 0
         try:
             for board_id in ids or await list_boards(client):
                 data = await export_board(client, board_id)
-                boards[board_id] = (data, await _logged_images(client, board_id, data))
-            return boards
+                if not _write_log(boards_dir, board_id, data):
+                    failures += 1
+                    continue
+                images = await _logged_images(client, board_id, data)
+                write_images(boards_dir, board_id, images)
+                link = await _move_view_link(board_id, RedisViewTokens(client), file_views)
+                print(
+                    f"exported {board_id}: {len(data)} bytes, {len(images)} images{link}",
+                    file=stdout,
+                )
         finally:
             await client.aclose()
+        return failures
 
-    failures = 0
-    boards_dir.mkdir(parents=True, exist_ok=True)
-    for board_id, (data, images) in asyncio.run(get_all()).items():
-        if _write_log(boards_dir, board_id, data):
-            write_images(boards_dir, board_id, images)
-            print(f"exported {board_id}: {len(data)} bytes, {len(images)} images", file=stdout)
-        else:
-            failures += 1
-    return 1 if failures else 0
+    return 1 if asyncio.run(export_all()) else 0
 
 
 def _write_log(boards_dir: Path, board_id: str, data: bytes, same_is_fine: bool = False) -> bool:
@@ -181,6 +195,22 @@ def _write_log(boards_dir: Path, board_id: str, data: bytes, same_is_fine: bool 
     return True
 
 
+async def _move_view_link(board_id: str, source: ViewTokens, target: ViewTokens) -> str:
+    """Give the moved board its view token in the target store too; what to add to the line
+    that reports the move ("" when the board never had a view link)."""
+    token = await source.existing(board_id)
+    if token is None:
+        return ""
+    if await target.adopt(board_id, token):
+        return ", view link kept"
+    print(
+        f"view link of {board_id} not kept: the target has another view link for it "
+        "(or its token names another board); the old link no longer opens it",
+        file=sys.stderr,
+    )
+    return ", view link not kept"
+
+
 async def _logged_images(client: Any, board_id: str, log: bytes) -> dict[str, bytes]:
     """The board's images that its log names: what the file store keeps once an op names an
     upload (an upload no op named is left to the server's sweep)."""
@@ -196,8 +226,11 @@ def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
     from redis.asyncio import Redis
 
     from .store.redis_transfer import export_board, idle_boards, remove_board
+    from .store.redis_views import RedisViewTokens
+    from .store.views import FileViewTokens
 
     boards_dir.mkdir(parents=True, exist_ok=True)
+    file_views = FileViewTokens(boards_dir, fsync=True)
 
     async def expire_all() -> int:
         client, failures = Redis.from_url(url), 0
@@ -211,7 +244,8 @@ def _expire(url: str, boards_dir: Path, days: float, stdout: TextIO) -> int:
                     boards_dir, board_id, await _logged_images(client, board_id, data)
                 )
                 if await remove_board(client, board_id, head):
-                    print(f"expired {board_id}: {len(data)} bytes archived", file=stdout)
+                    link = await _move_view_link(board_id, RedisViewTokens(client), file_views)
+                    print(f"expired {board_id}: {len(data)} bytes archived{link}", file=stdout)
                 else:  # it stays in Redis, so its archive would only go stale
                     (boards_dir / f"{board_id}{LOG_SUFFIX}").unlink()
                     for path in written:

@@ -18,6 +18,8 @@ from whiteboard.store.media import existing_media_directory
 from whiteboard.store.redis_keys import BOARDS_KEY, TOTAL_BYTES_KEY, meta_key, owner_key
 from whiteboard.store.redis_media import media_bytes_key, media_key
 from whiteboard.store.redis_transfer import export_board
+from whiteboard.store.redis_views import RedisViewTokens
+from whiteboard.store.views import FileViewTokens
 
 DAY_MS = 86_400_000
 PICTURE = "ab" * 32 + ".png"
@@ -57,6 +59,7 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     await redis.hset(media_key("idle"), PICTURE, b"picture bytes")
     await redis.hset(media_key("idle"), "cd" * 32 + ".png", b"nobody placed it")
     idle_log = await export_board(redis, "idle")
+    view_token = await RedisViewTokens(redis).token_for("idle")  # a view link handed out
     total_before = int(await redis.get(TOTAL_BYTES_KEY))
 
     archive = tmp_path / "archive"
@@ -70,6 +73,7 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
     archived = existing_media_directory(archive, "idle")  # as the file store keeps images
     assert archived is not None and sorted(p.name for p in archived.iterdir()) == [PICTURE, "board"]
     assert (archived / PICTURE).read_bytes() == b"picture bytes"
+    assert await FileViewTokens(archive, fsync=False).board_for(view_token) == "idle"
     assert await redis.exists(media_key("idle")) == 0
     assert not (archive / "held.log").exists() and not (archive / "recent.log").exists()
     assert await redis.exists(meta_key("idle")) == 0

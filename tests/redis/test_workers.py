@@ -7,12 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from tests.integration.client import pen_stroke
 from tests.redis.cluster import RawClient, Workers
 from tests.redis_server import RedisServer
 from whiteboard.protocol import encode_op
 from whiteboard.store.media import existing_media_directory, write_images
 from whiteboard.store.records import frame_record
+from whiteboard.store.redis_views import RedisViewTokens
+from whiteboard.store.views import FileViewTokens
 
 STROKES_EACH = 200
 
@@ -153,6 +157,7 @@ def test_import_then_export_is_byte_identical(tmp_path: Path, redis_server: Redi
     log = b"".join(frame_record(op) for op in ops)
     (source / "moved.log").write_bytes(log)
     write_images(source, "moved", {picture: b"picture bytes"})  # as the file store keeps it
+    view_token = asyncio.run(FileViewTokens(source, fsync=False).token_for("moved"))
     cli = [sys.executable, "-m", "whiteboard", "redis"]
     imported = subprocess.run(
         [*cli, "import", "--boards-dir", str(source), "--redis", redis_server.url],
@@ -168,6 +173,8 @@ def test_import_then_export_is_byte_identical(tmp_path: Path, redis_server: Redi
         check=False,
     )
     assert again.returncode == 1 and "already holds" in again.stderr
+    assert "view link kept" in imported.stdout
+    assert asyncio.run(board_for_view_in_redis(redis_server.url, view_token)) == "moved"
     target = tmp_path / "target"
     exported = subprocess.run(
         [*cli, "export", "--boards-dir", str(target), "--redis", redis_server.url],
@@ -179,3 +186,13 @@ def test_import_then_export_is_byte_identical(tmp_path: Path, redis_server: Redi
     assert (target / "moved.log").read_bytes() == log
     images = existing_media_directory(target, "moved")  # under the target's own media secret
     assert images is not None and (images / picture).read_bytes() == b"picture bytes"
+    # The view link handed out before the moves opens the board in the target directory too.
+    assert asyncio.run(FileViewTokens(target, fsync=False).board_for(view_token)) == "moved"
+
+
+async def board_for_view_in_redis(url: str, token: str) -> str | None:
+    client = Redis.from_url(url)
+    try:
+        return await RedisViewTokens(client).board_for(token)
+    finally:
+        await client.aclose()

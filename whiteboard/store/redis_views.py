@@ -53,6 +53,16 @@ class RedisViewTokens(ViewTokens):
             )
         return found.decode()
 
+    async def _existing_token(self, board_id: str) -> str | None:
+        found = await self.client.get(board_view_key(board_id))
+        return None if found is None else found.decode()
+
+    async def _adopt(self, board_id: str, token: str) -> bool:
+        kept = await self._make(
+            keys=[board_view_key(board_id), token_key(token)], args=[token, board_id]
+        )
+        return kept is not None and kept.decode() == token
+
     async def _stored_board(self, token: str) -> str | None:
         found = await self.client.get(token_key(token))
         return None if found is None else found.decode()

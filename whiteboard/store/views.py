@@ -64,6 +64,34 @@ class ViewTokens(ABC):
             self._remember(board_id, token)
         return board_id
 
+    async def existing(self, board_id: str) -> str | None:
+        """The board's view token if it has one; never makes one (a board moved between stores
+        takes its view link along, but gains none on the way)."""
+        check_board_id(board_id)
+        token = await self._existing_token(board_id)
+        return token if token is not None and VIEW_TOKEN_PATTERN.fullmatch(token) else None
+
+    async def adopt(self, board_id: str, token: str) -> bool:
+        """Keep a moved board's view link: store ``token`` as the board's, unless the board has
+        a token already or the token names another board here. True when the board's view link
+        is ``token`` afterwards, so links handed out before the move keep working."""
+        check_board_id(board_id)
+        if not VIEW_TOKEN_PATTERN.fullmatch(token):
+            return False
+        if await self._adopt(board_id, token):
+            self._remember(board_id, token)
+            return True
+        return False
+
+    @abstractmethod
+    async def _existing_token(self, board_id: str) -> str | None:
+        """The stored token of the board, or None."""
+
+    @abstractmethod
+    async def _adopt(self, board_id: str, token: str) -> bool:
+        """Store ``token`` both ways unless the board or the token is taken; True when the
+        board's stored token is ``token`` afterwards."""
+
     @abstractmethod
     async def _stored_token(self, board_id: str) -> str:
         """The stored token of the board, made (and stored both ways) when it has none."""
@@ -101,6 +129,21 @@ class FileViewTokens(ViewTokens):
 
     async def _stored_board(self, token: str) -> str | None:
         return await asyncio.to_thread(self._read, self.by_token_dir / token)
+
+    async def _existing_token(self, board_id: str) -> str | None:
+        return await asyncio.to_thread(self._read, self.by_board_dir / board_id)
+
+    async def _adopt(self, board_id: str, token: str) -> bool:
+        async with self._lock:
+            have = await asyncio.to_thread(self._read, self.by_board_dir / board_id)
+            if have is not None and VIEW_TOKEN_PATTERN.fullmatch(have):
+                return have == token
+            named = await asyncio.to_thread(self._read, self.by_token_dir / token)
+            if named is not None and named != board_id:
+                return False
+            await asyncio.to_thread(self._write, self.by_token_dir / token, board_id)
+            await asyncio.to_thread(self._write, self.by_board_dir / board_id, token)
+        return True
 
     @staticmethod
     def _read(path: Path) -> str | None:
