@@ -14,6 +14,7 @@ from tests.integration.client import BoardClient, pen_stroke
 from tests.mirror import join
 from tests.redis.cluster import Drawer, Workers
 from tests.redis_server import RedisServer
+from whiteboard.server.snapshots import ELEMENTS_PER_OP_OF_COMPACTION
 from whiteboard.settings import Settings
 from whiteboard.snapshot import Snapshot
 from whiteboard.store.redis import RedisStore, connect
@@ -157,7 +158,10 @@ async def test_sigkill_of_the_compacting_owner_loses_no_acknowledged_op(workers:
     ids = [op["id"] for op in stored_ops]
     assert len(ids) == len(set(ids)) and drawer.acked <= set(ids)
     survivor = next(p for p in procs if p.proc is not None and p.proc.pid != owner)
-    await wait_for_snapshot(workers, "kill", len(ids) - 20)  # the new owner compacts
+    # The new owner compacts; compactions come every 20 ops, or every eighth of the board's
+    # elements once that is more, so the last snapshot is at most that far behind the head.
+    lag = max(20, len(ids) // ELEMENTS_PER_OP_OF_COMPACTION)
+    await wait_for_snapshot(workers, "kill", len(ids) - lag)
     fresh = workers.start(*COMPACT)  # loads it from the snapshot and the stream after it
     for url in (survivor.ws_url, fresh.ws_url):
         mirror = await join(url, "kill", "viewer")
