@@ -45,8 +45,6 @@ export class TextEditor {
     this.app = app;
     /** @type {(Editing & {id: string, area: HTMLTextAreaElement})|null} */
     this.open = null;
-    /** Set for the rest of the task in which an editor closed: that click only closes it. */
-    this.justClosed = false;
   }
 
   /**
@@ -102,13 +100,14 @@ export class TextEditor {
     style.width = `${Math.max(fontPx, open.area.scrollWidth)}px`;
   }
 
-  /** Close the editor: a new text with some text, or a changed one, is committed. */
+  /**
+   * Close the editor: a new text with some text, or a changed one, is committed.
+   * @returns {boolean} an editor was open
+   */
   finish() {
     const open = this.open;
-    if (!open) return;
+    if (!open) return false;
     this.open = null;
-    this.justClosed = true;
-    setTimeout(() => { this.justClosed = false; }, 0);
     const { session } = this.app;
     const text = cleanText(open.area.value);
     open.area.remove();
@@ -126,6 +125,7 @@ export class TextEditor {
       session.commitElementOp({ type: kind, id: open.id, x, y, size, color, text });
     }
     this.app.requestFrame();
+    return true;
   }
 
   #changed() {

@@ -17,6 +17,8 @@
  * @property {function(string): void} shortcut  "undo", "redo", "pen", "help", ...
  * @property {function(): boolean} dismiss  closes an open panel; true if one was open, and then
  *   the pointer that went down is ignored (it must not draw on everyone's board)
+ * @property {function(): boolean} [finishEditing]  commits text being typed; true if an editor
+ *   was open (the tool's press then gets `closedEditor`: that click only closed it)
  */
 
 const TOOL_KEYS = {
@@ -51,6 +53,9 @@ export function attachInput(target) {
   canvas.addEventListener("pointerdown", (ev) => {
     if (ev.button === 2) return;
     ev.preventDefault();
+    // Known here, in this event, not from a flag a timer clears: input is dispatched before
+    // timers, so text+Escape, N and a quick click would find such a flag still set.
+    const closedEditor = target.finishEditing?.() ?? false;
     if (document.activeElement instanceof HTMLElement && document.activeElement !== document.body) {
       document.activeElement.blur(); // keyboard shortcuts work again once the canvas is used
     }
@@ -85,7 +90,7 @@ export function attachInput(target) {
     pointers.set(ev.pointerId, state);
     if (state.mode === "tool") {
       state.tool = target.tool();
-      state.tool.press(target.app, sample(ev));
+      state.tool.press(target.app, { ...sample(ev), closedEditor });
       if (state.tool.name !== "hand") canvas.classList.add("drawing");
     }
     if (state.mode === "pan" || target.tool().name === "hand") canvas.style.cursor = "grabbing";

@@ -271,6 +271,7 @@ if (!viewOnly) attachImageInput(app, canvas, /** @type {HTMLInputElement} */ (do
 attachInput({
   canvas, surface, session, app, requestFrame,
   dismiss: () => ui.panels.dismiss(),
+  finishEditing: () => app.editor.finish(),
   tool: () => tool,
   shortcut: (name) => {
     if (viewOnly && WRITING_SHORTCUTS.has(name)) return;

@@ -1,7 +1,7 @@
 /**
  * Everything that opens over the board and closes again: the panels of the top bar (people,
- * share, menu), the compact layout's popovers (shapes; colour and width), the help overlay and
- * the clear confirmation. At most one is open at a time. A pointer-down on the board while one
+ * share, menu), the popovers of narrower layouts (shapes and element tools below 1280 px; colour
+ * and width on phones), the help overlay and the clear confirmation. At most one is open at a time. A pointer-down on the board while one
  * is open only closes it (input.js asks `dismiss()`): it must not also draw on everyone's board.
  */
 
@@ -15,7 +15,7 @@ const TOGGLES = [
   ["shapes-btn", "shapes"],
   ["style-btn", "style"],
 ];
-/** Popovers are shown with `data-open` (in the wide layout they are always-visible groups). */
+/** Popovers are shown with `data-open` (where there is room they are always-visible groups). */
 const POPOVERS = new Set(["shapes", "style"]);
 
 /** @param {string} id @returns {boolean} */

@@ -183,7 +183,7 @@ export class UI {
     for (const button of document.querySelectorAll("#toolbar .tool")) {
       button.setAttribute("aria-checked", String(button.dataset.tool === tool));
     }
-    // The compact layout's shapes button shows the shape last chosen (a line at first).
+    // Below 1280 px the shapes button shows the shape or element tool last chosen (a line first).
     const shape = document.querySelector(`#shapes .tool[data-tool="${tool}"]`);
     const shapesBtn = $("shapes-btn");
     if (shape || !shapesBtn.firstElementChild) {

@@ -55,6 +55,15 @@ def wait_ink(page: Page, x: float, y: float, present: bool = True) -> None:
     page.wait_for_function(f"(args) => ({PIXEL_JS})(args) {check}", arg=[x, y])
 
 
+def choose_tool(page: Page, tool: str) -> None:
+    """Click a tool's button, through the shapes popover where the layout folds it there (phones,
+    and desktops narrower than 1280 px)."""
+    button = page.locator(f"#toolbar [data-tool={tool}]")
+    if not button.is_visible():
+        page.locator("#shapes-btn").click()
+    button.click()
+
+
 def draw(page: Page, points: list[tuple[float, float]], *, release: bool = True) -> None:
     """Drag the mouse through ``points`` (CSS pixels)."""
     page.mouse.move(*points[0])

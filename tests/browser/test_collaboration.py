@@ -10,7 +10,16 @@ from playwright.sync_api import Page, expect
 
 from tests.serving import ServerThread
 
-from .helpers import draw, horizontal, ink_at, summary, wait_for, wait_ink, wait_settled
+from .helpers import (
+    choose_tool,
+    draw,
+    horizontal,
+    ink_at,
+    summary,
+    wait_for,
+    wait_ink,
+    wait_settled,
+)
 
 
 @pytest.mark.timeout(60)
@@ -38,7 +47,7 @@ def test_two_pages_see_each_others_strokes_also_mid_stroke(
     assert summary(alice)["visible"] == summary(bob)["visible"]
 
     # And the other way round, with a shape.
-    bob.locator("[data-tool=rect]").click()
+    choose_tool(bob, "rect")
     draw(bob, [(500, 300), (700, 450)])
     wait_settled(alice, 2)
     wait_ink(alice, 600, 300)  # the rectangle's top edge
@@ -52,7 +61,7 @@ def test_late_joiner_sees_everything(server: ServerThread, open_board: Callable[
     alice = open_board(url)
     for row in range(3):
         draw(alice, horizontal(100, 300, 150 + 60 * row))
-    alice.locator("[data-tool=ellipse]").click()
+    choose_tool(alice, "ellipse")
     draw(alice, [(400, 150), (600, 300)])
     alice.locator("[data-tool=eraser]").click()
     draw(alice, [(200, 200), (200, 220)])  # erases the middle stroke

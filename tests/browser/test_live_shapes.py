@@ -10,7 +10,7 @@ from playwright.sync_api import Page
 
 from tests.serving import ServerThread
 
-from .helpers import ink_at, summary, wait_for, wait_ink, wait_settled
+from .helpers import choose_tool, ink_at, summary, wait_for, wait_ink, wait_settled
 from .test_touch import PHONE, touch
 
 
@@ -20,7 +20,7 @@ def test_others_see_a_shape_while_it_is_dragged(
 ) -> None:
     url = f"{server.http_url}/b/live-shapes"
     alice, bob = open_board(url), open_board(url)
-    alice.locator("[data-tool=rect]").click()
+    choose_tool(alice, "rect")
     alice.mouse.move(200, 200)
     alice.mouse.down()
     alice.mouse.move(300, 300, steps=4)

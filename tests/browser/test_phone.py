@@ -96,7 +96,8 @@ def test_a_phone_has_44px_controls_and_bars_within_a_fifth_of_its_height(
 @pytest.mark.parametrize(
     ("viewport", "coarse"),
     [
-        ((1000, 700), False),
+        ((940, 700), False),
+        ((1100, 700), False),
         ((1280, 800), False),
         ((800, 600), False),
         ((1024, 768), True),

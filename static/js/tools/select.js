@@ -1,8 +1,9 @@
 /**
  * Select (V): click an element to select it (Shift adds), drag a box over empty board to select
  * what lies inside, drag the selection to move it, drag the corner handle to resize it (aspect
- * kept; Shift stretches), double-click a text or note to edit it. Others see the move while it is
- * dragged (`moving`); releasing commits it as one `transform`, undone with Ctrl+Z like any op.
+ * kept; Shift stretches), double-click (or tap twice) a text or note to edit it, unless the
+ * second press becomes a drag (a tap to select and a quick drag moves it). Others see the move
+ * while it is dragged (`moving`); releasing commits it as one `transform`, undone with Ctrl+Z.
  */
 import { newId } from "../protocol.js";
 import { topElementAt } from "../selection.js";
@@ -29,15 +30,16 @@ export function press(app, pointer) {
     return;
   }
   const hit = topElementAt(app, pointer.x, pointer.y);
+  /** A second click (tap) on a text or note edits it, if it does not become a drag. */
+  let edit = null;
   if (hit) {
     const now = performance.now();
     if ((hit.kind === "text" || hit.kind === "note") && lastClick.id === hit.id && now - lastClick.at < DOUBLE_CLICK_MS) {
       lastClick = { id: "", at: 0 };
-      selection.clear();
-      editElement(app, hit);
-      return;
+      edit = hit;
+    } else {
+      lastClick = { id: hit.id, at: now };
     }
-    lastClick = { id: hit.id, at: now };
     if (pointer.shift) selection.set([...selection.list(), hit.id]);
     else if (!selection.ids.has(hit.id)) selection.set([hit.id]);
   } else {
@@ -51,7 +53,7 @@ export function press(app, pointer) {
       return;
     }
   }
-  gestures.set(pointer.id, { mode: "move", from: [pointer.x, pointer.y], opId: newId(), ids: selection.list(), m: null });
+  gestures.set(pointer.id, { mode: "move", from: [pointer.x, pointer.y], opId: newId(), ids: selection.list(), m: null, edit });
 }
 
 /** @param {object} app @param {object} pointer */
@@ -98,6 +100,10 @@ export function release(app, pointer) {
     app.session.commitElementOp({ type: "transform", id: gesture.opId, ids: gesture.ids, m });
   } else {
     app.session.dropPreview(gesture.opId);
+    if (gesture.edit) {
+      app.selection.clear();
+      editElement(app, gesture.edit);
+    }
   }
   app.requestFrame();
 }

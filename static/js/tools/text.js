@@ -23,7 +23,7 @@ export function makeTextTool(kind) {
     label: kind === "note" ? "Sticky note (N)" : "Text (T)",
     cursor: "text",
     press(app, pointer) {
-      if (app.editor.justClosed) return; // this click only closed the editor
+      if (pointer.closedEditor) return; // this click only closed the editor (input.js)
       const hit = topElementAt(app, pointer.x, pointer.y, (rec) => rec.kind === kind);
       if (hit) {
         editElement(app, hit);
