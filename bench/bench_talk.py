@@ -91,6 +91,9 @@ def make_servers(args: argparse.Namespace, tmp: Path) -> dict[str, Server]:
     for name in args.servers.split(","):
         if name == "wb":
             servers[name] = whiteboard_server(name, port, tmp / name, tmp, SERVER_CORE, True, flags)
+        elif name == "wb-frame-hello":  # this tree, its clients saying hello in a first frame
+            servers[name] = whiteboard_server(name, port, tmp / name, tmp, SERVER_CORE, True, flags)
+            servers[name].extra["frame_hello"] = True
         elif name == "wb-base":
             if args.baseline_repo is None:
                 raise SystemExit("wb-base needs --baseline-repo")

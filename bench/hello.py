@@ -11,8 +11,34 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whiteboard.protocol import encode_hello
+import functools
+import re
+
+import msgpack
+
+from whiteboard.protocol import PROTOCOL_VERSION, encode_hello, hello_url
+
+__all__ = ["hello_frame", "hello_url", "protocol_version"]
 
 
-def hello_frame(client: str, name: str, color: str = "#123456", since: int | None = None) -> bytes:
-    return encode_hello(client, name, color, since)
+def hello_frame(
+    client: str,
+    name: str,
+    color: str = "#123456",
+    since: int | None = None,
+    version: int = PROTOCOL_VERSION,
+) -> bytes:
+    """``version``: a baseline checkout's (``protocol_version``), which may not speak ours."""
+    frame = encode_hello(client, name, color, since)
+    if version == PROTOCOL_VERSION:
+        return frame
+    return msgpack.packb({**msgpack.unpackb(frame), "v": version})
+
+
+@functools.cache
+def protocol_version(repo: Path) -> int:
+    """The protocol version the checkout at ``repo`` speaks (1 before versions existed)."""
+    found = re.search(
+        r"^PROTOCOL_VERSION = (\d+)", (repo / "whiteboard/protocol.py").read_text(), re.M
+    )
+    return int(found[1]) if found else 1

@@ -17,8 +17,8 @@ import asyncio
 import time
 
 import msgpack
-from hello import hello_frame
-from procs import Server, cpu_pressure_us, rss_bytes
+from hello import hello_frame, hello_url, protocol_version
+from procs import REPO, Server, cpu_pressure_us, rss_bytes
 from wsclient import RawWebSocket
 
 WAVE_TIMEOUT_S = 60.0
@@ -32,16 +32,37 @@ class Joiner:
 
     def on_message(self, payload: bytes, arrival_s: float) -> None:
         if not self.welcomed.done():
-            self.welcome_bytes = self.ws.bytes_received if self.ws else len(payload)
+            # With the handshake (a URL hello), before ``connect`` returned: counted then.
+            self.welcome_bytes = self.ws.bytes_received if self.ws else -1
             self.welcomed.set_result(msgpack.unpackb(payload))
+
+    def connected(self, ws: RawWebSocket) -> None:
+        self.ws = ws
+        if self.welcome_bytes == -1:  # the handshake's response and the welcome
+            self.welcome_bytes = ws.bytes_received
+
+
+def says_hello_in_url(server: Server) -> bool:
+    """This tree's clients put their hello in the URL (protocol 9); a baseline checkout, or
+    ``wb-frame-hello`` (this tree, the hello as a first frame, as before), send a frame."""
+    return server.kind == "whiteboard" and server.cwd == REPO and "frame_hello" not in server.extra
 
 
 async def _join(server: Server, path: str, number: int) -> Joiner:
     joiner = Joiner()
-    joiner.ws = await RawWebSocket.connect(server.port, path, joiner.on_message)
-    if server.kind == "whiteboard":
-        joiner.ws.send(hello_frame(f"j{number:06d}", f"guest {number}"))
+    client, name = f"j{number:06d}", f"guest {number}"
+    if says_hello_in_url(server):
+        query, subprotocols = hello_url(client, name, "#123456")
+        joiner.connected(
+            await RawWebSocket.connect(
+                server.port, f"{path}?{query}", joiner.on_message, subprotocols=subprotocols
+            )
+        )
+    elif server.kind == "whiteboard":
+        joiner.ws = await RawWebSocket.connect(server.port, path, joiner.on_message)
+        joiner.ws.send(hello_frame(client, name, version=protocol_version(server.cwd)))
     else:
+        joiner.ws = await RawWebSocket.connect(server.port, path, joiner.on_message)
         joiner.welcome_bytes = joiner.ws.bytes_received
         joiner.welcomed.set_result(None)
     return joiner

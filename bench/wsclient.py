@@ -17,7 +17,7 @@ import asyncio
 import base64
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 HANDSHAKE_TIMEOUT_S = 10.0
@@ -76,8 +76,10 @@ class RawWebSocket(asyncio.Protocol):
         port: int,
         path: str,
         on_message: Callable[[bytes, float], None] | None = None,
+        subprotocols: Sequence[str] = (),
     ) -> None:
         self.host, self.port, self.path = host, port, path
+        self.subprotocols = subprotocols
         self.on_message = on_message
         self.transport: asyncio.Transport | None = None
         self.bytes_received = 0
@@ -98,6 +100,7 @@ class RawWebSocket(asyncio.Protocol):
         on_message: Callable[[bytes, float], None] | None = None,
         host: str = "127.0.0.1",
         receive_buffer_bytes: int = 0,
+        subprotocols: Sequence[str] = (),
     ) -> RawWebSocket:
         """Connect and complete the handshake; ``receive_buffer_bytes`` sets SO_RCVBUF (tests
         make a slow reader with a small one and ``pause_reading``)."""
@@ -112,7 +115,7 @@ class RawWebSocket(asyncio.Protocol):
             sock.close()
             raise
         _, proto = await loop.create_connection(
-            lambda: cls(host, port, path, on_message), sock=sock
+            lambda: cls(host, port, path, on_message, subprotocols), sock=sock
         )
         await asyncio.wait_for(asyncio.shield(proto._open), HANDSHAKE_TIMEOUT_S)
         return proto
@@ -124,8 +127,11 @@ class RawWebSocket(asyncio.Protocol):
         request = (
             f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {self._key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Sec-WebSocket-Key: {self._key}\r\nSec-WebSocket-Version: 13\r\n"
         )
+        if self.subprotocols:
+            request += f"Sec-WebSocket-Protocol: {', '.join(self.subprotocols)}\r\n"
+        request += "\r\n"
         transport.write(request.encode())  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -353,3 +354,17 @@ def test_encoded_values_are_spliced_into_an_event_as_if_encoded_with_it(fields: 
     encoded = {"peers": protocol.encode_array([protocol.pack(p) for p in peers]), "next": b"\xc0"}
     spliced = protocol.encode_event_with("welcome", encoded, **plain)
     assert msgpack.unpackb(spliced) == {"type": "welcome", **plain, "peers": peers, "next": None}
+
+
+def test_a_hello_in_the_url_means_what_the_hello_frame_means() -> None:
+    from urllib.parse import parse_qsl
+
+    for since, want, epoch in [(None, None, None), (7, ["live", "presence"], "e1"), (3, [], None)]:
+        query, offered = protocol.hello_url("c-1", "Ann Lee é", "#12AB34", since, want, epoch)
+        assert "c-1" not in query
+        frame = protocol.encode_hello("c-1", "Ann Lee é", "#12AB34", since, want)
+        expected = protocol.decode_frame(frame, Limits())[0]
+        if epoch is not None:
+            expected = dataclasses.replace(expected, epoch=epoch)
+        assert protocol.hello_from_url(parse_qsl(query, True), offered, Limits()) == expected
+    assert protocol.hello_from_url([("name", "A")], offered, Limits()) is None  # no v: a frame

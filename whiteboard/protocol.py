@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import msgpack
 
-PROTOCOL_VERSION = 8
+PROTOCOL_VERSION = 9
 """The protocol this server speaks: ``hello.v`` and ``welcome.v``. Every change to a message bumps
 it (docs/protocol.md, "Versions"). A hello without ``v`` is version 1, from before versions."""
 
@@ -60,6 +61,11 @@ TOOLS = ("pen", "highlighter", "line", "rect", "ellipse")
 SHAPE_TOOLS = ("line", "rect", "ellipse")
 PRESENTING_VERSION = 8
 """The version that brought ``lead`` and ``laser``: older clients are not sent them."""
+SUBPROTOCOL = "whiteboard"
+"""The WebSocket subprotocol a client with a URL hello offers, and the server selects."""
+CLIENT_SUBPROTOCOL_PREFIX = "whiteboard.client."
+"""Before the client's secret id in the subprotocols it offers with a URL hello: a header, so that
+the secret stays out of URLs, which proxies log (the way Kubernetes carries bearer tokens)."""
 LEAD_MODES = ("follow", "once", "stop")
 """``lead``: everyone follows my view / jump to my view once / stop following me."""
 """Shapes carry exactly two points: the start and end corners of the drag."""
@@ -513,6 +519,42 @@ def _decode_hello(obj: dict, limits: Limits) -> Hello:
     return Hello(_op_id(obj, "client"), name, color, since, version, wanted, epoch or None)
 
 
+def hello_from_url(
+    query: Sequence[tuple[str, str]], subprotocols: Sequence[str], limits: Limits
+) -> Hello | None:
+    """The hello a client puts in its socket's URL instead of a first frame, so the server can send
+    the welcome with the handshake: no round trip (docs/protocol.md, "Hello in the URL"). None when
+    the query has no ``v`` (the first frame is the hello). ``query`` holds the decoded pairs of the
+    query string; the client's secret id comes in ``subprotocols``, never in the URL. The same
+    checks as a ``hello`` frame; :class:`InvalidMessage` when it is not one."""
+    fields = dict(query)
+    if "v" not in fields:
+        return None
+    obj: dict[str, Any] = {"name": fields.get("name"), "color": fields.get("color")}
+    for key in ("v", "since"):
+        text = fields.get(key)
+        if text is not None and text != "":
+            if not text.isascii() or not text.isdigit() or len(text) > 18:
+                raise InvalidMessage(f"{key} must be a non-negative integer")
+            obj[key] = int(text)
+    if "want" in fields:  # comma-separated kinds; empty: none
+        obj["want"] = tuple(kind for kind in fields["want"].split(",") if kind)
+    if fields.get("epoch"):
+        obj["epoch"] = fields["epoch"]
+    clients = [
+        offered[len(CLIENT_SUBPROTOCOL_PREFIX) :]
+        for offered in subprotocols
+        if offered.startswith(CLIENT_SUBPROTOCOL_PREFIX)
+    ]
+    if SUBPROTOCOL not in subprotocols or len(clients) != 1:
+        raise InvalidMessage(
+            f"a hello in the URL comes with the subprotocols {SUBPROTOCOL!r} and "
+            f"'{CLIENT_SUBPROTOCOL_PREFIX}<client>'"
+        )
+    obj["client"] = clients[0]
+    return _decode_hello(obj, limits)
+
+
 def speaks(version: int) -> bool:
     """Whether this server serves a client of protocol ``version``."""
     return MIN_PROTOCOL_VERSION <= version <= PROTOCOL_VERSION
@@ -764,6 +806,26 @@ def encode_hello(
     if want is not None:
         hello["want"] = list(want)
     return pack({**hello, "color": color, "since": since})
+
+
+def hello_url(
+    client_id: str,
+    name: str,
+    color: str,
+    since: int | None = None,
+    want: Sequence[str] | None = None,
+    epoch: str | None = None,
+) -> tuple[str, list[str]]:
+    """The same hello for the socket's URL: its query string (after ``?``) and the subprotocols
+    to offer (tests, benchmarks, other clients; the page builds it in ``session.js``)."""
+    fields = {"v": str(PROTOCOL_VERSION), "name": name, "color": color}
+    if since:
+        fields["since"] = str(since)
+        if epoch:
+            fields["epoch"] = epoch
+    if want is not None:
+        fields["want"] = ",".join(want)
+    return urlencode(fields, quote_via=quote), [SUBPROTOCOL, CLIENT_SUBPROTOCOL_PREFIX + client_id]
 
 
 def encode_cursors(positions: Sequence[int], hidden: Sequence[int] = ()) -> bytes:

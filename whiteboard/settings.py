@@ -255,7 +255,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "peers_page_size",
         200,
-        "Peers listed in a welcome, and in each page of the participant list a client asks for.",
+        "Peers in each page of the participant list a client asks for (peers).",
+    ),
+    Setting(
+        "welcome_max_peers",
+        50,
+        "In a large room, peers listed in a welcome besides those being shown (the rest come in "
+        "pages as the list scrolls): a welcome of about 3 KB for every phone that joins a talk.",
     ),
     Setting(
         "frames_per_second",
@@ -515,6 +521,7 @@ class Settings:
     presence_bytes_per_second: int = _DEFAULTS["presence_bytes_per_second"]
     presence_summary_hz: float = _DEFAULTS["presence_summary_hz"]
     peers_page_size: int = _DEFAULTS["peers_page_size"]
+    welcome_max_peers: int = _DEFAULTS["welcome_max_peers"]
     frames_per_second: float = _DEFAULTS["frames_per_second"]
     bytes_per_second: int = _DEFAULTS["bytes_per_second"]
     max_errors_per_connection: int = _DEFAULTS["max_errors_per_connection"]

@@ -1,7 +1,7 @@
 /**
  * The board's WebSocket: binary frames, reconnect with exponential backoff and jitter.
- * It knows nothing of ops: `onOpen` lets the session send its hello (with `since`), and the
- * session decides what to resend. Status: connecting, connected, reconnecting, offline, and
+ * It knows nothing of ops: `address` asks the session where to connect (its hello, with `since`,
+ * rides in the URL: protocol 9), and the session decides what to resend. Status: connecting, connected, reconnecting, offline, and
  * outdated (the server closed with 4006: this page must be reloaded; no more attempts).
  */
 import { decodeFrame } from "./protocol.js";
@@ -21,13 +21,14 @@ const HEALTHY_AFTER_MS = 10_000;
 /** A self-healing WebSocket for one board. */
 export class Connection {
   /**
-   * @param {string} url  ws:// or wss:// URL of the board's socket
-   * @param {{onOpen: function(): void, onMessages: function(object[]): void,
+   * @param {function(): {url: string, protocols: string[]}} address  the ws:// or wss:// URL of
+   *   the board's socket and the subprotocols to offer, asked again for every attempt
+   * @param {{onMessages: function(object[]): void,
    *          onClose: function(number, string): void, onStatus: function(string): void}} handlers
    *   onClose gets the close code and reason (docs/protocol.md, "Close codes")
    */
-  constructor(url, handlers) {
-    this.url = url;
+  constructor(address, handlers) {
+    this.address = address;
     this.handlers = handlers;
     /** @type {WebSocket|null} */
     this.socket = null;
@@ -88,7 +89,8 @@ export class Connection {
   #open() {
     let socket;
     try {
-      socket = new WebSocket(this.url);
+      const { url, protocols } = this.address();
+      socket = new WebSocket(url, protocols);
     } catch (err) {
       console.warn("whiteboard: cannot open socket", err);
       this.#scheduleRetry(1006);
@@ -101,7 +103,6 @@ export class Connection {
       openedAt = performance.now();
       this.wasConnected = true;
       this.#setStatus("connected");
-      this.handlers.onOpen();
     });
     socket.addEventListener("message", (event) => {
       if (typeof event.data === "string") return; // the protocol is binary only

@@ -243,8 +243,7 @@ session.on.error = (message) => {
 };
 
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-const connection = new Connection(`${scheme}//${location.host}${base}/ws`, {
-  onOpen: () => session.onOpen(),
+const connection = new Connection(() => session.address(`${scheme}//${location.host}${base}/ws`), {
   onMessages: (messages) => session.onMessages(messages),
   onClose: (code) => {
     session.onClose();

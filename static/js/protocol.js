@@ -10,7 +10,11 @@ import { LIMITS } from "./limits.js";
  * The protocol version this page speaks (`hello.v`; whiteboard/protocol.py PROTOCOL_VERSION).
  * A server that no longer speaks it closes with 4006 and the page asks the user to reload.
  */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
+/** The subprotocol offered with a hello in the URL (protocol.py SUBPROTOCOL). */
+export const SUBPROTOCOL = "whiteboard";
+/** Before the secret client id in the other subprotocol offered (protocol.py). */
+export const CLIENT_SUBPROTOCOL_PREFIX = "whiteboard.client.";
 
 export { absolutePoints } from "./points.js";
 

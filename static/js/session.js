@@ -10,7 +10,9 @@ import {
 import { Outbox } from "./outbox.js";
 import { Presence } from "./peers.js";
 import { Previews } from "./previews.js";
-import { encodeFrame, newId, PROTOCOL_VERSION, SHAPE_TOOLS } from "./protocol.js";
+import {
+  CLIENT_SUBPROTOCOL_PREFIX, newId, PROTOCOL_VERSION, SHAPE_TOOLS, SUBPROTOCOL,
+} from "./protocol.js";
 
 const COMMITTED_TYPES = new Set([
   "stroke", "erase", "clear", "undo", "redo", "text", "note", "image", "add", "transform", "z", "edit",
@@ -78,13 +80,22 @@ export class Session {
 
   // --- connection events ------------------------------------------------------------------------
 
-  /** The socket opened: say hello with the last seq applied, so the replay holds only news. */
-  onOpen() {
+  /**
+   * Where to open the socket: the hello rides in its URL, with the last seq applied so the replay
+   * holds only news, and the server answers the handshake with the welcome (no round trip). The
+   * secret client id goes in a subprotocol, a header: URLs end up in proxies' logs.
+   * @param {string} socketUrl  ws:// or wss:// URL of the board's socket
+   * @returns {{url: string, protocols: string[]}}
+   */
+  address(socketUrl) {
     const { client, name, color } = this.identity;
     const since = this.board.seq || null;
-    const hello = { type: "hello", v: PROTOCOL_VERSION, client, name, color, since };
-    if (since && this.epoch) hello.epoch = this.epoch; // the history our seq counts in
-    this.conn.send(encodeFrame(hello));
+    const query = new URLSearchParams({ v: String(PROTOCOL_VERSION), name, color });
+    if (since) {
+      query.set("since", String(since));
+      if (this.epoch) query.set("epoch", this.epoch); // the history our seq counts in
+    }
+    return { url: `${socketUrl}?${query}`, protocols: [SUBPROTOCOL, CLIENT_SUBPROTOCOL_PREFIX + client] };
   }
 
   /** The socket closed: live strokes must be begun again on the next connection. */

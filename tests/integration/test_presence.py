@@ -79,9 +79,9 @@ async def test_the_welcome_stays_small_with_2000_participants_and_the_rest_is_pa
         crowd_readers = await crowd(server, "talk", 1999, at_once=200, decode=False)
         late = await BoardClient.connect(server.ws_url, "talk", "late")
         welcome = late.welcome
-        assert len(msgpack.packb(welcome)) < 16_000
+        assert len(msgpack.packb(welcome)) < 4_000
         assert welcome["count"] == 2000 and welcome["people"] == 2000 and welcome["large"]
-        assert len(welcome["peers"]) == server.settings.peers_page_size
+        assert len(welcome["peers"]) == server.settings.welcome_max_peers
         seen = {p["peer"] for p in welcome["peers"]}
         after = welcome["next"]
         while after is not None:

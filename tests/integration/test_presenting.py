@@ -13,6 +13,7 @@ import websockets
 from tests.integration.client import BoardClient, pen_stroke
 from tests.integration.test_http import get
 from tests.serving import ServerThread
+from whiteboard.protocol import PROTOCOL_VERSION
 from whiteboard.settings import Settings
 
 
@@ -130,7 +131,7 @@ async def test_a_version_7_page_is_not_sent_what_it_cannot_show(server: ServerTh
     hello = {"type": "hello", "v": 7, "client": "old-secret", "name": "Old", "color": "#123456"}
     await ws.send(msgpack.packb(hello))
     old = BoardClient(ws, msgpack.unpackb(await asyncio.wait_for(ws.recv(), 5)))
-    assert old.welcome["type"] == "welcome" and old.welcome["v"] == 8
+    assert old.welcome["type"] == "welcome" and old.welcome["v"] == PROTOCOL_VERSION
     await ann.send({"type": "laser", "pts": [400, 400, 404, 404], "new": True})
     await ann.send(lead("follow"))
     await ann.send({"type": "cursor", "x": 7, "y": 7})

@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.sansio.utils import get_host
 
@@ -71,9 +72,24 @@ class AsgiWebSocket:
         client = self.scope.get("client")
         return client[0] if client else "<local>"
 
-    async def accept(self) -> None:
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """The query string's decoded pairs, in order."""
+        return parse_qsl(
+            self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        )
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered (``Sec-WebSocket-Protocol``)."""
+        return self.scope.get("subprotocols") or []
+
+    async def accept(self, subprotocol: str | None = None) -> None:
+        """Complete the handshake, selecting ``subprotocol`` (one the client offered)."""
         self.accepted = True
-        await self.asgi_send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        await self.asgi_send(
+            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": []}
+        )
 
     async def receive(self) -> bytes | str:
         """The next message; :class:`ClientGone` once the client disconnected."""

@@ -13,8 +13,10 @@ phone would receive every cursor of the room. So in a large room:
 - cursors go out at most ``cursor_hz`` times a second, as many as fit in
   ``presence_bytes_per_second`` (peers who are drawing first, then those who moved last): the
   same choice for every receiver, so the frame is encoded once;
-- a ``welcome`` lists at most ``peers_page_size`` peers, the active ones first; the rest come
-  page by page when a client asks (``peers``).
+- a ``welcome`` lists the active peers (the spotlight, below), then others up to
+  ``welcome_max_peers`` in all; the rest come page by page when a client asks (``peers``): a
+  join storm sends each arrival a small welcome (a 200-peer welcome made one-at-a-time joins
+  a quarter slower, ``docs/performance.md``).
 
 Every client must know a peer's name and colour before it receives that peer's cursor or live
 stroke. In a large room the *spotlight* holds the peers every connected client knows: those in
@@ -165,7 +167,7 @@ class Presence:
             return fields, {"peers": self._listed(c for c in peers.values() if c is not conn)}
         spotlight = self._spotlight
         listed = [peers[p] for p in reversed(spotlight) if p in peers and peers[p] is not conn]
-        room = self.settings.peers_page_size - len(listed)
+        room = max(0, self.settings.welcome_max_peers - len(listed))
         rest = (c for c in peers.values() if c is not conn and c.peer not in spotlight)
         in_order = list(islice(rest, room + 1))  # one more than fits: are there others?
         more = len(in_order) > room

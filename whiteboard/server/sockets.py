@@ -82,7 +82,9 @@ class BoardSockets:
             # NAT share an address, and a thousand of them join within the same minute.
             address = websocket.remote_addr
             work = self.admission.work[address]
-            await websocket.accept()
+            url_hello = hello_in_url(websocket, settings)
+            offered = protocol.SUBPROTOCOL in websocket.subprotocols
+            await websocket.accept(protocol.SUBPROTOCOL if offered else None)
             sink = socket.sink = attach(websocket, settings.socket_send_buffer_bytes)
             receive: Receive = websocket.receive
             if self._closing_all:
@@ -93,7 +95,10 @@ class BoardSockets:
                 code, timeout_s = CloseCode.TRY_AGAIN_LATER, settings.close_timeout_s
                 await close_and_drain(sink, receive, code, unavailable, timeout_s)
                 return
-            hello = await receive_hello(receive, settings)
+            if url_hello is None:
+                hello = await receive_hello(receive, settings)
+            else:  # a URL hello: the welcome goes out with the handshake, no round trip
+                hello = url_hello
             if not isinstance(hello, Hello):
                 await close_and_drain(sink, receive, *hello, settings.close_timeout_s)
                 return
@@ -152,6 +157,16 @@ class BoardSockets:
 _SHUTTING_DOWN = (CloseCode.GOING_AWAY, "server restarting")
 
 
+def hello_in_url(websocket: AsgiWebSocket, settings: Settings) -> Hello | tuple[int, str] | None:
+    """The hello of the socket's URL (``protocol.hello_from_url``), the close code and reason to
+    refuse it with, or None: the client sends its hello as the first frame."""
+    try:
+        hello = protocol.hello_from_url(websocket.query, websocket.subprotocols, settings.limits)
+    except protocol.InvalidMessage as exc:
+        return CloseCode.BAD_HANDSHAKE, f"bad hello: {exc.reason}"
+    return None if hello is None else spoken(hello)
+
+
 async def receive_hello(receive: Receive, settings: Settings) -> Hello | tuple[int, str]:
     """The client's hello, or the close code and reason to refuse it with."""
     try:
@@ -170,6 +185,11 @@ async def receive_hello(receive: Receive, settings: Settings) -> Hello | tuple[i
         return CloseCode.BAD_HANDSHAKE, f"bad hello: {first.reason}"
     if not isinstance(first, Hello):
         return CloseCode.BAD_HANDSHAKE, "the first message must be a hello"
+    return spoken(first)
+
+
+def spoken(first: Hello) -> Hello | tuple[int, str]:
+    """``first``, or UNSUPPORTED_VERSION when this server does not speak its version."""
     if not protocol.speaks(first.version):
         return (
             CloseCode.UNSUPPORTED_VERSION,
