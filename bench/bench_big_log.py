@@ -11,6 +11,9 @@ the whole replay). Prints, for the quiet second and for the load: the live round
 the CPU pressure over the window (the share of time some task waited for a CPU; the machine is
 shared). ``--export`` also asks for the big board's PNG afterwards.
 
+``--server-args`` runs each tree once per value, with those flags (e.g. other
+``--load-slice-ms``).
+
 ``--snapshot``: the board has a snapshot (protocol 7) covering all but the last ``--tail``
 strokes, made by the tree's own server beforehand; the load is then the snapshot and the tail.
 
@@ -25,6 +28,7 @@ import asyncio
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -166,7 +170,9 @@ def summary(values: list[float]) -> str:
     )
 
 
-async def measure(tree: Path, records: list[bytes], args: argparse.Namespace) -> None:
+async def measure(
+    tree: Path, records: list[bytes], args: argparse.Namespace, flags: list[str]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         boards = Path(tmp) / "boards"
         boards.mkdir()
@@ -175,7 +181,7 @@ async def measure(tree: Path, records: list[bytes], args: argparse.Namespace) ->
         if args.snapshot:
             await make_snapshot(tree, boards, tail, args.timeout_s)
         port = free_port()
-        server = start_server(tree, boards, port)
+        server = start_server(tree, boards, port, *flags)
         try:
             rss_before = rss_bytes(server.pid)
             start = time.monotonic()
@@ -206,7 +212,8 @@ async def measure(tree: Path, records: list[bytes], args: argparse.Namespace) ->
     healthz = [
         (wall, caused) for sent, wall, caused in samples["healthz"] if opened <= sent < loaded
     ]
-    print(f"tree {tree}: log {sum(map(len, records)) / MB:.1f} MB, {len(records):,} strokes"
+    print(f"tree {tree}{' ' + ' '.join(flags) if flags else ''}: "
+          f"log {sum(map(len, records)) / MB:.1f} MB, {len(records):,} strokes"
           f"{f', snapshot + {len(tail):,} strokes of tail' if args.snapshot else ''}")  # fmt: skip
     print(f"  open: welcome {welcome_s:.2f} s, whole replay ({received:,}) {replay_s:.2f} s"
           f"{'; ' + error if error else ''}")  # fmt: skip
@@ -230,10 +237,17 @@ async def main() -> None:
     parser.add_argument("--tail", type=int, default=2000, help="strokes after the snapshot")
     parser.add_argument("--export", action="store_true")
     parser.add_argument("--timeout-s", type=float, default=150.0)
+    parser.add_argument(
+        "--server-args",
+        action="append",
+        help="flags for the measured servers (each tree runs once per --server-args; quote "
+        "them: --server-args='--load-slice-ms 1')",
+    )
     args = parser.parse_args()
     records = build_log(args.megabytes, args.points)
     for tree in args.trees.split(","):
-        await measure(Path(tree).resolve(), records, args)
+        for flags in args.server_args or [""]:
+            await measure(Path(tree).resolve(), records, args, shlex.split(flags))
 
 
 if __name__ == "__main__":

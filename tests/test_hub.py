@@ -9,6 +9,7 @@ from whiteboard.board import Board
 from whiteboard.protocol import Stroke, Style
 from whiteboard.server.hub import BoardHub
 from whiteboard.settings import Settings
+from whiteboard.store.slices import end_of_run
 
 
 class MemoryLog:
@@ -58,3 +59,37 @@ async def test_loading_a_large_board_lets_other_tasks_run_in_between() -> None:
     assert hub.board.ops == records
     assert turns > 5, "the load should yield to other tasks between slices"
     await hub.close()
+
+
+async def test_a_load_slice_ends_within_one_run_of_records_of_its_deadline() -> None:
+    """A slice reads the clock after every run of ``RUN_BYTES`` of records: with a deadline that
+    is always past (a zero slice), another task runs after each run, however heavy the records
+    (a count of records a step would let a board of big strokes hold the loop ten times longer)."""
+    records = board_records(3_000)
+    hub = BoardHub("big", MemoryLog(records), Settings(load_slice_ms=0), lambda hub: None)
+    applied_between_turns: list[int] = []
+    loading = asyncio.create_task(hub.load())
+
+    async def other_board() -> None:
+        seen = 0
+        while not loading.done():
+            await asyncio.sleep(0)
+            applied_between_turns.append(hub.board.head_seq - seen)
+            seen = hub.board.head_seq
+
+    await asyncio.gather(loading, other_board())
+    assert hub.board.ops == records
+    run = end_of_run(records, 0)
+    assert 1 < run < len(records)
+    assert max(applied_between_turns) == run
+    assert sum(applied_between_turns) == len(records)
+    await hub.close()
+
+
+def test_a_run_of_records_reaches_run_bytes_or_the_end() -> None:
+    records = [b"x" * size for size in (10, 10, 30, 5, 100, 1)]
+    assert end_of_run(records, 0, run_bytes=20) == 2
+    assert end_of_run(records, 2, run_bytes=20) == 3
+    assert end_of_run(records, 3, run_bytes=20) == 5
+    assert end_of_run(records, 5, run_bytes=20) == 6
+    assert end_of_run(records, 0, run_bytes=1000) == 6

@@ -143,10 +143,16 @@ async def test_the_tail_after_a_snapshot_skips_damage_and_keeps_it_and_the_prefi
     assert await log.read_after(10, "s11", offsets[9]) is None  # not the snapshot's op there
 
 
+RUN_BYTES = 700
+RUN_RECORDS = RUN_BYTES // min(len(frame_record(op)) for op in MANY) + 1
+
+
 @pytest.mark.parametrize("start_record", [0, 300])
 def test_a_log_parsed_a_few_records_at_a_time_splits_as_parsed_at_once(start_record: int) -> None:
     """The server parses a log on its event loop in steps (``LogParser``, ``store/slices.py``):
-    step by step it must find what one pass finds, damage, resync and torn tail included."""
+    step by step it must find what one pass finds, damage, resync and torn tail included. A step
+    whose deadline has passed parses one run of ``run_bytes`` (a record more at most), so a slice
+    ends within a run of its deadline whatever the records weigh."""
     data = bytearray(b"".join(frame_record(op) for op in MANY))
     offsets = parse_log(bytes(data)).offsets
     data[offsets[400] + 3] ^= 0x11  # a checksum
@@ -154,9 +160,10 @@ def test_a_log_parsed_a_few_records_at_a_time_splits_as_parsed_at_once(start_rec
     damaged = bytes(data[:-5])  # and a torn tail
     start = offsets[start_record]
     parser, steps = LogParser(damaged, start), 0
-    while not parser.step(7):
+    while not parser.step(deadline=0.0, run_bytes=RUN_BYTES):
         steps += 1
-        assert len(parser.parsed.records) <= 7 * steps
+        assert len(parser.parsed.records) <= RUN_RECORDS * steps
+    assert steps >= (len(damaged) - start) // RUN_BYTES // 2
     assert parser.parsed == parse_log(damaged, start)
     assert len(parser.parsed.damaged) == 2 and parser.parsed.torn_tail is not None
     assert parser.parsed.records == MANY[start_record:400] + MANY[401:-1]

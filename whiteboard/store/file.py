@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 LOG_SUFFIX = ".log"
 SNAPSHOT_SUFFIX = ".snap"
 T = TypeVar("T")
-PARSE_STEP_RECORDS = 64
-"""Records parsed between two clock reads while loading (a few hundred microseconds)."""
 RECOVERY_HINT = "see 'Damaged logs' in docs/security.md; `whiteboard check` reports it"
 
 
@@ -87,7 +85,7 @@ class FileLog:
         in a thread (rare, and it writes files)."""
         parser = LogParser(data, start)
         store = self._store
-        await in_slices(lambda: parser.step(PARSE_STEP_RECORDS), store.slice_ms, store.pause_ms)
+        await in_slices(parser.step, store.slice_ms, store.pause_ms)
         parsed = parser.parsed
         self._tail_start = start
         if parsed.clean:

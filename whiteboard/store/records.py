@@ -11,11 +11,15 @@ record after it.
 
 from __future__ import annotations
 
+import math
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 
 import msgpack
+
+from .slices import RUN_BYTES
 
 RECORD_HEADER = struct.Struct(">BBIBI")
 RECORD_MARKERS = (0x92, 0xCE, 0xC6)  # fixarray(2), uint32, bin32
@@ -113,8 +117,7 @@ def parse_log(data: bytes, start: int = 0) -> ParsedLog:
     ``start`` skips a prefix known to be whole records (the part a snapshot covers); offsets
     stay offsets in ``data``."""
     parser = LogParser(data, start)
-    while not parser.step(len(data)):
-        pass
+    parser.step(math.inf)
     return parser.parsed
 
 
@@ -128,12 +131,16 @@ class LogParser:
         self.parsed = ParsedLog(size=len(data))
         self.pos = start
 
-    def step(self, max_records: int) -> bool:
-        """Parse up to ``max_records`` more records; True once the whole log is parsed."""
+    def step(self, deadline: float, run_bytes: int = RUN_BYTES) -> bool:
+        """Parse records until ``time.perf_counter()`` reaches ``deadline``, reading the clock
+        after each run of at least ``run_bytes``; True once the whole log is parsed."""
         data, parsed, pos = self.data, self.parsed, self.pos
-        for _ in range(max_records):
-            if pos >= len(data):
-                break
+        clock_at = pos + run_bytes
+        while pos < len(data):
+            if pos >= clock_at:
+                if time.perf_counter() >= deadline:
+                    break
+                clock_at = pos + run_bytes
             end = record_at(data, pos)
             if isinstance(end, int):
                 parsed.offsets.append(pos)
