@@ -77,3 +77,23 @@ async def test_counts_survive_a_restart(tmp_path: Path) -> None:
     assert (
         again.media.key("a") == store.media.key("a") != store_at(tmp_path / "other").media.key("a")
     )
+
+
+async def test_an_upload_whose_op_is_accepted_is_spared_by_a_sweep_until_its_write(
+    tmp_path: Path,
+) -> None:
+    """The op naming an old upload is accepted while a sweep runs: renewed, not deleted; once
+    the op is durable the upload is kept for good."""
+    media = store_at(tmp_path).media
+    name = (await media.put("a", b"old", "png")).name
+    old = time.time() - 120
+    for path in media.directory("a").iterdir():
+        os.utime(path, (old, old))
+    media.accepted("a", name)
+    assert media.sweep_files() == []
+    assert [p.name for p in media.directory("a").iterdir() if p.name != "board"] == [
+        name + ".pending"
+    ]
+    media.committed("a", name)
+    assert media.sweep_files(now=time.time() + 120) == []
+    assert await media.read_for_board("a", name) == b"old"

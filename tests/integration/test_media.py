@@ -3,10 +3,12 @@ leaves nothing on disk), how images are served, and how image ops need their upl
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import struct
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -20,6 +22,7 @@ from PIL import Image
 from tests.integration.client import BoardClient, is_op
 from tests.serving import ServerThread
 from whiteboard.settings import Settings
+from whiteboard.store.file import FileLog, FileStore
 
 
 def picture(fmt: str = "PNG", size: tuple[int, int] = (40, 30), **save: Any) -> bytes:
@@ -193,3 +196,29 @@ async def test_an_image_op_needs_its_upload_and_commits_it(
     assert committed["src"] == body["src"] and committed["seq"] == 1
     assert media_files(boards_dir) == [body["src"]]  # referenced now: no longer pending
     await ann.close()
+
+
+async def test_an_upload_whose_op_fails_its_log_write_stays_pending_and_is_swept_after_the_grace(
+    server: ServerThread, boards_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann = await BoardClient.connect(server.ws_url, "pics", "ann")
+    status, _, body = upload(server, picture())
+    assert status == 201
+
+    async def disk_full(log: FileLog, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileLog, "_write", disk_full)
+    image = {"type": "image", "id": "i1", "src": body["src"], "x": 0, "y": 0, "w": 40, "h": 30}
+    await ann.send(image)
+    error = await ann.wait_for(lambda m: m.get("type") == "error")
+    assert error["code"] == "storage_full" and error["id"] == "i1"
+    # Refused, so not kept: still pending (it was renamed as committed before the write, and a
+    # committed file is never swept).
+    assert media_files(boards_dir) == [body["src"] + ".pending"]
+    await ann.close()
+    grace_s = server.settings.media_grace_s
+    media = FileStore(boards_dir, fsync=False, media_grace_s=grace_s).media
+    assert media.sweep_files(now=time.time()) == []
+    assert len(media.sweep_files(now=time.time() + grace_s + 1)) == 1
+    assert media_files(boards_dir) == []

@@ -121,6 +121,8 @@ class BoardHub:
         self._presence_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._ops: list[bytes] = []  # committed ops not yet handed to an append, in seq order
+        # (seq, media names) of image ops not durable yet: their uploads are kept once they are
+        self._images: list[tuple[int, list[str]]] = []
         self._acks: list[tuple[Connection, int, bytes]] = []  # (to, seq, ack) waiting for seq
         self._appender: asyncio.Task[None] | None = None
         self._nothing_to_do: dict[int, int] = {}  # peer -> "nothing to do" answers it got
@@ -469,8 +471,11 @@ class BoardHub:
                 self._queue_live(conn, abort)
             raise
         if images and self.media is not None and not isinstance(result, Duplicate):
+            # An upload is kept once its op is durable (_keep_images); until then it stays pending
+            # with its grace renewed, so a failed write leaves it to the sweep.
             for name in images:
-                self.media.committed(self.board_id, name)
+                self.media.accepted(self.board_id, name)
+            self._images.append((self.board.head_seq, images))
         if isinstance(result, Duplicate):
             # To the sender alone, and never before the durable write of that seq.
             ack = protocol.encode_event("ack", id=result.op_id, seq=result.seq)
@@ -538,9 +543,16 @@ class BoardHub:
                 self.fail()
                 return
             self.durable_seq += len(group)
+            self._keep_images()
             COUNTS.ops_committed += len(group)
             self.connections.publish(for_everyone(Batch.of(group)), time.monotonic())
             self._on_durable()
+
+    def _keep_images(self) -> None:
+        """The uploads durable image ops name are no longer pending."""
+        while self._images and self._images[0][0] <= self.durable_seq and self.media is not None:
+            for name in self._images.pop(0)[1]:
+                self.media.committed(self.board_id, name)
 
     def _on_durable(self) -> None:
         """A group is durable: acks waiting for its seqs may go."""
@@ -570,7 +582,7 @@ class BoardHub:
         ``storage_full``; every connection stays open. Meanwhile commits are refused."""
         self._unsaved = reason
         unsaved = self.board.ops[self.durable_seq :]
-        self._ops = []
+        self._ops, self._images = [], []  # their uploads stay pending: swept after the grace
         rebuilt = await self.snapshots.board_at(self.durable_seq)
         if rebuilt is None:
             log.error("board %s: cannot rebuild it without its unsaved ops", self.board_id)
@@ -592,7 +604,7 @@ class BoardHub:
     def fail(self) -> None:
         """Storage broke: memory is ahead of disk, so drop the board; clients resend later."""
         self.failed = True
-        self._ops, self._acks = [], []
+        self._ops, self._acks, self._images = [], [], []
         for conn in self.connections:
             conn.close(CloseCode.INTERNAL_ERROR, "storage error")
         self._on_idle(self)

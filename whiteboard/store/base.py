@@ -100,8 +100,8 @@ class MediaStore(Protocol):
 
     An image is addressed by the board's media **key** and its name: URLs made of them never
     reveal the board id (the key to editing it). A stored image is *pending* until an op naming it
-    is committed; pending images older than ``grace_s`` are deleted by ``sweep`` unless the board's
-    log names them. Images count towards the board's and the store's quotas."""
+    is durable in the log; pending images older than ``grace_s`` are deleted by ``sweep`` unless
+    the board's log names them. Images count towards the board's and the store's quotas."""
 
     grace_s: float
 
@@ -122,9 +122,15 @@ class MediaStore(Protocol):
         is there already). Raises StorageFull or TooManyImages, leaving nothing stored."""
         ...
 
+    def accepted(self, board_id: str, name: str) -> None:
+        """An op naming ``name`` was accepted and waits for its log write: renew the upload's
+        grace, so that a sweep running meanwhile spares it. It stays pending: if the write fails
+        (disk full), the refused op's upload is swept ``grace_s`` later."""
+        ...
+
     def committed(self, board_id: str, name: str) -> None:
-        """An op naming ``name`` was committed: keep the image from now on. A store needing a
-        round trip may do it later; ``sweep`` checks the log before deleting anyway."""
+        """An op naming ``name`` is durable in the board's log: keep the image from now on. A
+        store needing a round trip may do it later; ``sweep`` checks the log before deleting."""
         ...
 
     async def read(self, key: str, name: str) -> bytes | None:

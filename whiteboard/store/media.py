@@ -10,11 +10,14 @@ URLs of existing boards change and their files are orphaned).
 
 A file is stored under the sha256 of the bytes the server wrote (``images.py`` re-encodes every
 upload), so the same picture uploaded twice is stored once. An upload first lands as
-``<name>.pending``; the first committed ``image`` op naming it renames it to ``<name>``. Pending
-files older than ``media_grace_s`` are abandoned uploads (their op was never committed) and the
-sweep deletes them, unless the board's log names them after all (a crash between the log write
-and the rename): then they are renamed. So the directory never keeps a file the log does not
-reference for longer than the grace period, and nothing the log references is ever deleted.
+``<name>.pending``; once an ``image`` op naming it is durable in the log, it is renamed to
+``<name>``. Pending files older than ``media_grace_s`` are abandoned uploads (their op was never
+committed, or was refused because its log write failed) and the sweep deletes them, unless the
+board's log names them after all (a crash between the log write and the rename): then they are
+renamed. Accepting an op renews its upload's grace (``accepted``: its mtime), so a sweep never
+deletes an upload whose op is on its way to the log. So the directory never keeps a file the
+log does not reference for longer than the grace period, and nothing the log references is ever
+deleted.
 ``<dir>/board`` holds the board id, for the sweep.
 
 Every byte here counts towards the board's quota (``max_board_bytes``, log plus media) and the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -173,6 +177,11 @@ class FileMedia:
         _make_board_directory(directory, board_id)
         _write_file(directory, name + PENDING, data, self.fsync)
 
+    def accepted(self, board_id: str, name: str) -> None:
+        pending = self.directory(board_id) / (name + PENDING)
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(pending)
+
     def committed(self, board_id: str, name: str) -> None:
         directory = self.directory(board_id)
         pending = directory / (name + PENDING)
@@ -206,9 +215,14 @@ class FileMedia:
                 if name.encode() in log_bytes:
                     os.replace(path, directory / name)
                     continue
-                size = path.stat().st_size
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # committed meanwhile
+                if stat.st_mtime >= deadline:
+                    continue  # an op naming it was accepted meanwhile (accepted)
                 path.unlink(missing_ok=True)
-                deleted.append((path, size))
+                deleted.append((path, stat.st_size))
         if deleted:
             log.info("media: deleted %d abandoned uploads", len(deleted))
         return deleted

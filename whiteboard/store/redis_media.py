@@ -27,6 +27,8 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -187,9 +189,17 @@ class RedisMedia:
             self._bytes[board_id] = self._bytes.get(board_id, 0) + len(data)
         return StoredMedia(name, result == 1)
 
+    def accepted(self, board_id: str, name: str) -> None:
+        """Renew the pending upload's grace (its score), if it is pending: one round trip, later."""
+        now_ms = int(time.time() * 1000)
+        self._later(self.client.zadd(pending_key(board_id), {name: now_ms}, xx=True))
+
     def committed(self, board_id: str, name: str) -> None:
         """Keep the image: one round trip, later (the sweep checks the log before deleting)."""
-        task = asyncio.get_running_loop().create_task(self.client.zrem(pending_key(board_id), name))
+        self._later(self.client.zrem(pending_key(board_id), name))
+
+    def _later(self, command: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(command)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
