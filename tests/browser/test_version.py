@@ -26,7 +26,7 @@ def test_an_outdated_page_is_told_to_reload_and_stops_retrying(
             body=body.replace(marker, "PROTOCOL_VERSION = 1;"), content_type="text/javascript"
         )
 
-    page.route("**/static/js/protocol.js", old_protocol)
+    page.route("**/js/protocol.js", old_protocol)
     sockets: list[object] = []
     page.on("websocket", lambda ws: sockets.append(ws))
     page.clock.install()  # fake timers: a retry timer would fire in run_for below, no waiting
@@ -45,7 +45,7 @@ def test_an_outdated_page_is_told_to_reload_and_stops_retrying(
     page.clock.run_for(1_000)
     assert len(sockets) == 1
 
-    page.unroute("**/static/js/protocol.js")
+    page.unroute("**/js/protocol.js")
     page.locator("#banner-action").click()  # reloads: the current script speaks the version
     expect(page.locator("#status")).to_have_text("Connected")
     expect(banner).to_be_hidden()

@@ -30,6 +30,7 @@ from .metrics import MetricsPump
 from .pages import register_pages
 from .sharing import ShareLinks
 from .sockets import BoardSockets
+from .static_files import StaticFiles, StaticRoutes
 from .viewing import ViewLinks, register_view_pages
 
 log = logging.getLogger(__name__)
@@ -125,16 +126,10 @@ def create_app(settings: Settings | None = None) -> Quart:
         return Response(body, content_type=content_type)
 
     @app.after_request
-    async def security_headers(response: Response) -> Response:
-        host = request.host
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; "
-            f"connect-src 'self' ws://{host} wss://{host}; img-src 'self' data: blob:; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the board id is the key to it
+    async def add_security_headers(response: Response) -> Response:
+        for name, value in security_headers(request.host).items():
+            if name != "Content-Security-Policy" or name not in response.headers:
+                response.headers[name] = value  # a route's own policy stays
         return response
 
     @app.get("/healthz")
@@ -184,9 +179,15 @@ def create_app(settings: Settings | None = None) -> Quart:
             return 404, "no such view link"
         return await open_socket(ws, board_id, token)
 
-    # The board's sockets are served in front of Quart (``asgi_socket.py`` says why).
+    # The board's sockets and the static files are served in front of Quart (``asgi_socket.py``
+    # and ``static_files.py`` say why).
     routes = {"b": board_socket, "v": view_socket}
     app.asgi_app = SocketRoutes(app.asgi_app, routes)  # type: ignore[method-assign]
+    static = StaticFiles(STATIC_DIR)
+    app.extensions["whiteboard_static"] = static
+    app.asgi_app = StaticRoutes(  # type: ignore[method-assign]
+        app.asgi_app, static, hosts.allows, security_headers
+    )
     if settings.trusted_proxy_hops:  # outermost: the sockets see the client's address
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
             app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
@@ -199,6 +200,19 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_media(app, store, settings, origin_allowed)
     register_view_pages(app, views, share, exporter.export)
     return app
+
+
+def security_headers(host: str) -> dict[str, str]:
+    """What every response carries: the page may load only its own scripts, styles and sockets."""
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"connect-src 'self' ws://{host} wss://{host}; img-src 'self' data: blob:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",  # the board id is the key to it
+    }
 
 
 def origin_allowed(origin: str, host: str, settings: Settings) -> bool:

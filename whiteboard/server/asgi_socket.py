@@ -35,6 +35,12 @@ it (any name without a slash: the handler refuses the invalid ones with 404)."""
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
+def request_host(scope: dict[str, Any]) -> str:
+    """``Host`` as Quart reports it (werkzeug's reading: port dropped when standard)."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    return get_host(scope["scheme"], host, scope.get("server"))
+
+
 class ClientGone(Exception):
     """The client's side of the socket is gone (its close frame or the TCP connection)."""
 
@@ -60,8 +66,7 @@ class AsgiWebSocket:
 
     @property
     def host(self) -> str:
-        """``Host`` as Quart reports it (werkzeug's reading: port dropped when standard)."""
-        return get_host(self.scope["scheme"], self.header(b"host"), self.scope.get("server"))
+        return request_host(self.scope)
 
     @property
     def scheme(self) -> str:

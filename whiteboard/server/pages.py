@@ -16,7 +16,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 import segno
-from quart import Quart, Response, has_request_context, jsonify, redirect, request
+from quart import Quart, Response, current_app, has_request_context, jsonify, redirect, request
 
 from .. import protocol
 from .sharing import ShareLinks
@@ -28,6 +28,20 @@ INVALID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 INVALID_BOARD = "board ids are 1-64 characters of A-Z a-z 0-9 _ -"
 SHOWN_NAME_CHARS = 80
 """A bad name is echoed on the 404 page cut to this length (URLs can be kilobytes long)."""
+
+
+async def static_page(name: str) -> Response:
+    """``static/<name>`` naming this version's files (``static_files.py``), revalidated on every
+    visit (``no-cache``: a new version must reach the next visit), compressed when accepted."""
+    found = current_app.extensions["whiteboard_static"].page(name)
+    encoding, body = found.pick(request.headers.get("Accept-Encoding", ""))
+    response = Response(body, content_type=found.content_type)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Accept-Encoding"
+    if encoding is not None:
+        response.headers["Content-Encoding"] = encoding
+    response.set_etag(found.etag.strip('"'))
+    return await response.make_conditional(request)
 
 
 def new_board_id() -> str:
@@ -134,9 +148,7 @@ def register_pages(app: Quart, share: ShareLinks, views: ViewLinks) -> None:
 
     @app.get("/")
     async def home() -> Response:
-        response = await app.send_static_file("home.html")
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return await static_page("home.html")
 
     @app.get("/new")
     async def new_board() -> Response:
@@ -148,9 +160,7 @@ def register_pages(app: Quart, share: ShareLinks, views: ViewLinks) -> None:
     async def board_page(board_id: str) -> Any:
         if not protocol.ID_PATTERN.fullmatch(board_id):
             return not_found_page(board_id)
-        response = await app.send_static_file("index.html")
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return await static_page("index.html")
 
     @app.errorhandler(404)
     async def page_not_found(error: Exception) -> Any:

@@ -17,7 +17,7 @@ from quart import Quart, Response, jsonify, request
 from ..protocol import ErrorCode
 from ..store.base import BoardStore
 from .hubs import Hubs
-from .pages import NOT_FOUND_PAGE, qr_svg
+from .pages import NOT_FOUND_PAGE, qr_svg, static_page
 from .sharing import ShareLinks
 
 VIEW_ONLY = ErrorCode.VIEW_ONLY.value
@@ -66,9 +66,7 @@ def register_view_pages(
     async def view_page(token: str) -> Any:
         if await links.board_for(token) is None:
             return unknown_view_page()
-        response = await app.send_static_file("index.html")
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return await static_page("index.html")
 
     @app.get("/v/<token>/<any('share.json', 'qr.svg'):what>")
     async def view_share(token: str, what: str) -> Any:
