@@ -50,10 +50,14 @@ export class LayerRenderer {
   /**
    * @param {OffscreenCanvas|HTMLCanvasElement} canvas  drawn on; sized to each view
    * @param {function(FrameInfo, ImageBitmap): void} emit  hands a snapshot to the page
-   * @param {{sliceMs: number, progressMs: number, schedule: (function(function(): void): void)|null}} options
+   * @param {{sliceMs: number, progressMs: number, schedule: (function(function(): void): void)|null,
+   *          fontsPending?: boolean}} options
    *   sliceMs: drawing between two looks at the message queue; progressMs: how often a long job
    *   shows what it has so far; schedule: runs a function after the messages already queued
-   *   (null: the owner calls `pump` for slices, and snapshots wait for the current task's end)
+   *   (null: the owner calls `pump` for slices, and snapshots wait for the current task's end);
+   *   fontsPending: the board fonts are still loading (the owner calls `fontsLoaded`): until then
+   *   text and notes are left out, never drawn with a stand-in font, and no snapshot that should
+   *   hold one is complete
    */
   constructor(canvas, emit, options) {
     this.canvas = canvas;
@@ -75,6 +79,7 @@ export class LayerRenderer {
     this.serial = 0;
     this.emitQueued = false;
     this.slicePending = false;
+    this.fontsPending = options.fontsPending ?? false;
     this.stats = {
       jobs: 0, lastJobMs: 0, lastJobDrawn: 0, startedAt: 0, endedAt: 0,
       readyAt: performance.timeOrigin + performance.now(), takenAt: 0,
@@ -139,9 +144,28 @@ export class LayerRenderer {
     this.#applyTransform(view);
     for (let i = first; i < this.elements.length; i++) {
       const element = this.elements[i];
-      if (element.visible && intersects(element.bbox, rect)) drawElement(this.ctx, element, detail);
+      if (element.visible && intersects(element.bbox, rect)) this.#draw(element, detail);
     }
     this.#queueEmit();
+  }
+
+  /** The board fonts are in: the text and notes left out until now are drawn. */
+  fontsLoaded() {
+    this.fontsPending = false;
+    const boxes = this.elements.filter((element) => element.visible && needsFonts(element))
+      .map((element) => element.bbox);
+    if (boxes.length === 0) return; // no snapshot was incomplete for want of fonts
+    if (this.job) this.job.dirty.push(...boxes);
+    else if (this.drawnView) {
+      this.#redrawRegions(boxes, this.drawnView);
+      if (!this.job) this.#queueEmit();
+    }
+  }
+
+  /** `drawElement`, leaving out text and notes while the fonts load. */
+  #draw(element, detail) {
+    if (this.fontsPending && needsFonts(element)) return;
+    drawElement(this.ctx, element, detail);
   }
 
   /** An image element redraws its region once it has loaded. */
@@ -249,7 +273,7 @@ export class LayerRenderer {
     while (job.index < elements.length) {
       const element = elements[job.index++];
       if (!element.visible || !intersects(element.bbox, job.rect)) continue;
-      drawElement(ctx, element, job.detail);
+      this.#draw(element, job.detail);
       job.drawn += 1;
       if ((job.drawn & 31) === 0) {
         ctx.getImageData(0, 0, 1, 1); // flush: rasterise what was recorded so far
@@ -309,7 +333,7 @@ export class LayerRenderer {
     this.#applyTransform(view);
     const detail = levelOfDetail(s);
     for (const element of this.sorted ?? this.elements) {
-      if (element.visible && intersects(element.bbox, region)) drawElement(ctx, element, detail);
+      if (element.visible && intersects(element.bbox, region)) this.#draw(element, detail);
     }
     ctx.restore();
   }
@@ -326,9 +350,11 @@ export class LayerRenderer {
   }
 
   #snapshot(view, complete) {
+    const waitsForFonts = this.fontsPending
+      && this.elements.some((element) => element.visible && needsFonts(element));
     /** @type {FrameInfo} */
     const info = {
-      serial: ++this.serial, view, complete, added: this.elements.length,
+      serial: ++this.serial, view, complete: complete && !waitsForFonts, added: this.elements.length,
       visibility: this.visibility,
       stats: { ...this.stats, takenAt: performance.timeOrigin + performance.now() },
     };
@@ -340,6 +366,11 @@ export class LayerRenderer {
     const s = view.zoom * view.dpr;
     this.ctx.setTransform(s, 0, 0, s, -view.x * s, -view.y * s - view.top);
   }
+}
+
+/** @returns {boolean} the element is drawn with the board fonts */
+function needsFonts(element) {
+  return element.kind === "text" || element.kind === "note";
 }
 
 /**

@@ -24,18 +24,19 @@ function schedule(fn) {
 
 /** @type {LayerRenderer|null} */
 let renderer = null;
-/** Messages that came before the fonts were loaded: text drawn earlier would use other fonts. */
-let waiting = [];
+/**
+ * Strokes need no fonts: the board is drawn while the fonts load (a first visit fetches 370 KB of
+ * them), and text waits for them (`LayerRenderer` `fontsPending`). No text may be drawn before:
+ * the worker resolves a font string once and keeps what it found, so text drawn with a stand-in
+ * would stay in the stand-in for good, on every context (tests/browser/test_fonts_late.py).
+ */
+let fontsReady = false;
 loadFonts(self.fonts).finally(() => {
-  const messages = waiting;
-  waiting = null;
-  for (const message of messages) receive(message);
+  fontsReady = true;
+  renderer?.fontsLoaded();
 });
 
-self.onmessage = (event) => {
-  if (waiting) waiting.push(event.data);
-  else receive(event.data);
-};
+self.onmessage = (event) => receive(event.data);
 
 function receive(message) {
   if (!renderer) {
@@ -48,7 +49,7 @@ function receive(message) {
     renderer = new LayerRenderer(
       canvas,
       (frame, bitmap) => self.postMessage({ type: "frame", frame, bitmap }, [bitmap]),
-      { sliceMs: SLICE_MS, progressMs: PROGRESS_MS, schedule },
+      { sliceMs: SLICE_MS, progressMs: PROGRESS_MS, schedule, fontsPending: !fontsReady },
     );
   }
   renderer.receive(message);
