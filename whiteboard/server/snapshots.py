@@ -17,8 +17,9 @@ import msgpack
 
 from ..board import Board
 from ..settings import Settings
-from ..snapshot import Snapshot, StaleSnapshot
+from ..snapshot import Snapshot, SnapshotReader, StaleSnapshot
 from ..store.base import BoardLog
+from ..store.slices import in_slices
 from .compactor import Built, Compactor
 from .outbox import Batch
 
@@ -100,8 +101,10 @@ class BoardSnapshots:
         data = await self.log.read_snapshot()
         if data is None:
             return None
+        reader = SnapshotReader(data)
         try:
-            return Snapshot.decode(data)
+            await in_slices(reader.step, self.settings.load_slice_ms, self.settings.load_pause_ms)
+            return reader.snapshot()
         except StaleSnapshot as exc:
             log.info("board %s: snapshot not used (%s); loading its log", self.board_id, exc)
             return None
