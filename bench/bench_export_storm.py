@@ -43,6 +43,7 @@ from bench.bench_export import (  # noqa: E402
 )
 
 REQUEST_TIMEOUT_S = 120.0
+STORMS = ("identical", "distinct")
 
 
 def stored_board(path: Path, strokes: int, seed: int = 7) -> None:
@@ -102,7 +103,7 @@ def summary(latencies: list[float]) -> str:
     )
 
 
-async def storm_run(port: int, requests: int, version: int) -> None:
+async def storm_run(port: int, requests: int, version: int, storms: list[str]) -> None:
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     receiving, sending = context.Pipe(duplex=False)
@@ -111,7 +112,7 @@ async def storm_run(port: int, requests: int, version: int) -> None:
     quiet_from = time.perf_counter()
     await asyncio.sleep(5)  # the quiet window
     windows = {"quiet": (quiet_from, time.perf_counter())}
-    for kind in ("identical", "distinct"):
+    for kind in storms:
         targets = [
             f"/b/stored/export.png?scale={2 if kind == 'identical' else 1 + i / 1000}"
             for i in range(requests)
@@ -147,6 +148,9 @@ def main() -> None:
     parser.add_argument("--strokes", type=int, default=20_000)
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--no-baseline", action="store_true", help="this tree only")
+    parser.add_argument(
+        "--storms", nargs="+", default=list(STORMS), choices=STORMS, help="which storms, in order"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         boards = Path(tmp) / "boards"
@@ -163,7 +167,7 @@ def main() -> None:
             )
             server, port = start_server(tree, boards)
             try:
-                asyncio.run(storm_run(port, args.requests, protocol_version(tree)))
+                asyncio.run(storm_run(port, args.requests, protocol_version(tree), args.storms))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
