@@ -46,7 +46,7 @@ export function attachInput(target) {
     const [sx, sy] = local(ev);
     const [x, y] = surface.toBoard(sx, sy);
     const pressure = ev.pointerType === "pen" ? (ev.pressure > 0 ? ev.pressure : 0.5) : null;
-    return { id: ev.pointerId, type: ev.pointerType, x, y, sx, sy, pressure, shift: ev.shiftKey };
+    return { id: ev.pointerId, type: ev.pointerType, x, y, sx, sy, pressure, shift: ev.shiftKey, alt: ev.altKey };
   };
   const touches = () => [...pointers.values()].filter((p) => p.type === "touch" && p.mode !== "ignored");
 

@@ -5,6 +5,7 @@
  * resizes are the select tool's (tools/select.js); each gesture commits one op, undoable.
  */
 import { elementHit } from "./board.js";
+import { LassoPath } from "./lasso.js";
 import { compose } from "./placement.js";
 import { newId } from "./protocol.js";
 
@@ -54,6 +55,9 @@ export class Selection {
     this.bandEl.id = "select-band";
     this.bandEl.hidden = true;
     document.body.append(this.box, this.bandEl);
+    /** @type {number[]|null} lasso being drawn, board points x0, y0, x1, y1, ... */
+    this.lasso = null;
+    this.lassoPath = new LassoPath();
   }
 
   /**
@@ -120,6 +124,10 @@ export class Selection {
         left: `${rect.left + x0}px`, top: `${rect.top + y0}px`, width: `${x1 - x0}px`, height: `${y1 - y0}px`,
       });
     }
+    this.lassoPath.render(this.lasso, (x, y) => {
+      const [sx, sy] = surface.toScreen(x, y);
+      return [rect.left + sx, rect.top + sy];
+    });
   }
 
   /**

@@ -1,6 +1,6 @@
 """The element tools as a user reaches them: a note placed right after text and Escape, the tools
-by pointer on a narrow desktop, and select / move / text by touch on a phone, each checked on a
-second page. One server for the module (each test on its own board)."""
+by pointer on a narrow desktop, select / move / text by touch on a phone, and the lasso, each
+checked on a second page. One server for the module (each test on its own board)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.serving import ServerThread
 from whiteboard.settings import Settings
 
-from .helpers import wait_for
+from .helpers import draw, horizontal, summary, wait_for, wait_settled
 from .test_touch import PHONE, touch
 
 
@@ -173,3 +173,42 @@ def test_a_phone_places_text_and_selects_and_moves_it_by_touch(
     phone.touchscreen.tap(300, 700)
     wait_for(desk, "(s) => s.elements[0].text === 'Tapped!'")
     wait_for(phone, "(s) => !s.editing")
+
+
+@pytest.mark.timeout(60)
+def test_alt_drag_lassoes_what_the_loop_encloses_not_what_its_box_covers(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/lasso#0,0,1"
+    ann, bob = open_board(url), open_board(url)
+    draw(ann, horizontal(100, 200, 150))  # inside the triangle below
+    draw(ann, horizontal(420, 520, 420))  # inside its box, outside the triangle
+    draw(ann, horizontal(100, 200, 560))  # inside too, added with Shift
+    wait_settled(bob, 3)
+    first, second, third = summary(ann)["visible"]
+
+    ann.keyboard.press("v")
+    ann.keyboard.down("Alt")
+    ann.mouse.move(60, 60)
+    ann.mouse.down()
+    ann.mouse.move(640, 60, steps=15)
+    ann.mouse.move(60, 500, steps=15)
+    expect(ann.locator("#select-lasso")).to_be_visible()
+    ann.mouse.up()
+    wait_for(ann, "(s) => s.selected.length === 1")
+    assert summary(ann)["selected"] == [first]
+    expect(ann.locator("#select-lasso")).to_be_hidden()
+
+    ann.keyboard.down("Shift")  # Shift+Alt adds to the selection
+    ann.mouse.move(60, 520)
+    ann.mouse.down()
+    ann.mouse.move(260, 520, steps=10)
+    ann.mouse.move(260, 600, steps=10)
+    ann.mouse.move(60, 600, steps=10)
+    ann.mouse.up()
+    ann.keyboard.up("Shift")
+    ann.keyboard.up("Alt")
+    wait_for(ann, "(s) => s.selected.length === 2")
+    assert sorted(summary(ann)["selected"]) == sorted([first, third])
+    ann.keyboard.press("Delete")
+    wait_for(bob, "(s, ids) => s.visible.length === 1 && s.visible[0] === ids", second)

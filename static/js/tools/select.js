@@ -1,10 +1,11 @@
 /**
  * Select (V): click an element to select it (Shift adds), drag a box over empty board to select
- * what lies inside, drag the selection to move it, drag the corner handle to resize it (aspect
+ * what lies inside (Alt+drag: a free-hand lasso, lasso.js), drag the selection to move it, drag the corner handle to resize it (aspect
  * kept; Shift stretches), double-click (or tap twice) a text or note to edit it, unless the
  * second press becomes a drag (a tap to select and a quick drag moves it). Others see the move
  * while it is dragged (`moving`); releasing commits it as one `transform`, undone with Ctrl+Z.
  */
+import { enclosed } from "../lasso.js";
 import { newId } from "../protocol.js";
 import { topElementAt } from "../selection.js";
 import { editElement } from "./text.js";
@@ -16,6 +17,8 @@ export const cursor = "default";
 /** Smallest scale a resize may reach in one gesture (the protocol's is 1/1000). */
 const MIN_SCALE = 0.02;
 const DOUBLE_CLICK_MS = 400;
+/** A lasso takes a point each time the pointer has moved this far, CSS pixels. */
+const LASSO_STEP_PX = 3;
 
 /** @type {Map<number, object>} pointerId -> gesture */
 const gestures = new Map();
@@ -24,6 +27,13 @@ let lastClick = { id: "", at: 0 };
 /** @param {object} app @param {object} pointer */
 export function press(app, pointer) {
   const selection = app.selection;
+  if (pointer.alt) {
+    if (!pointer.shift) selection.clear();
+    selection.lasso = [pointer.x, pointer.y];
+    gestures.set(pointer.id, { mode: "lasso", keep: pointer.shift ? selection.list() : [] });
+    app.requestFrame();
+    return;
+  }
   if (selection.onHandle(pointer.sx, pointer.sy)) {
     const box = selection.bounds();
     gestures.set(pointer.id, { mode: "resize", box, opId: newId(), ids: selection.list(), m: null });
@@ -60,6 +70,16 @@ export function press(app, pointer) {
 export function move(app, pointer) {
   const gesture = gestures.get(pointer.id);
   if (!gesture) return;
+  if (gesture.mode === "lasso") {
+    const lasso = app.selection.lasso;
+    const step = LASSO_STEP_PX / app.surface.view.zoom;
+    const n = lasso.length;
+    if (Math.hypot(pointer.x - lasso[n - 2], pointer.y - lasso[n - 1]) >= step) {
+      lasso.push(pointer.x, pointer.y);
+      app.requestFrame();
+    }
+    return;
+  }
   if (gesture.mode === "band") {
     const band = app.selection.band;
     band[2] = pointer.x;
@@ -87,6 +107,13 @@ export function release(app, pointer) {
   if (!gesture) return;
   move(app, pointer);
   gestures.delete(pointer.id);
+  if (gesture.mode === "lasso") {
+    const loop = app.selection.lasso;
+    app.selection.lasso = null;
+    const candidates = app.board.order.filter((rec) => rec.visible && !app.isHidden(rec.id));
+    app.selection.set([...gesture.keep, ...enclosed(candidates, loop).map((rec) => rec.id)]);
+    return;
+  }
   if (gesture.mode === "band") {
     const band = app.selection.band;
     app.selection.band = null;
@@ -114,6 +141,7 @@ export function cancel(app, pointer) {
   gestures.delete(pointer.id);
   if (gesture?.opId) app.session.dropPreview(gesture.opId);
   app.selection.band = null;
+  app.selection.lasso = null;
   app.requestFrame();
 }
 
