@@ -7,7 +7,7 @@
  */
 import { LIMITS } from "./limits.js";
 import { newId } from "./protocol.js";
-import { FONT_FAMILY, LINE_HEIGHT, NOTE_PADDING } from "./text.js";
+import { FONT_FAMILY, LINE_HEIGHT, NOTE_PADDING, NOTE_SIDE } from "./text.js";
 
 /** Characters the server refuses in text (docs/protocol.md, Elements): removed as typed. */
 const REFUSED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff]/g;
@@ -96,8 +96,16 @@ export class TextEditor {
     style.fontSize = `${fontPx}px`;
     style.lineHeight = `${LINE_HEIGHT * fontPx}px`;
     style.padding = `${pad * m1}px ${pad * m0}px`;
-    style.height = `${lines.length * LINE_HEIGHT * fontPx + 2 * pad * m1 + 2}px`;
-    style.width = `${Math.max(fontPx, open.area.scrollWidth)}px`;
+    // A note's box is at least its square (as noteBox draws it); a text's fits its lines.
+    const side = open.kind === "note" ? NOTE_SIDE * open.size * scale : 0;
+    const textHeight = lines.length * LINE_HEIGHT * fontPx;
+    style.height = `${Math.max(textHeight + 2, (side - 2 * pad) * m1)}px`;
+    // The width fits the longest line: measured at no width (a textarea's scrollWidth is never
+    // less than its width, so measured as it stands it could only grow), less the padding that
+    // scrollWidth counts and a content-box width does not.
+    style.width = "0px";
+    const textWidth = open.area.scrollWidth - 2 * pad * m0;
+    style.width = `${Math.max(fontPx, textWidth + 2, (side - 2 * pad) * m0)}px`;
   }
 
   /**

@@ -175,6 +175,40 @@ def test_a_phone_places_text_and_selects_and_moves_it_by_touch(
     wait_for(phone, "(s) => !s.editing")
 
 
+EDITOR_RECT_JS = """() => {
+  const r = document.querySelector('.text-editor').getBoundingClientRect();
+  return [r.left, r.top, r.right, r.bottom]; }"""
+
+
+@pytest.mark.timeout(60)
+def test_the_editor_box_fits_what_is_typed_and_a_notes_square_on_a_phone(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    phone = open_board(f"{server.http_url}/b/editor-box#0,0,1", **PHONE)
+    tap(phone, "#shapes-btn")
+    tap(phone, "#shapes [data-tool=text]")
+    phone.touchscreen.tap(40, 300)
+    wait_for(phone, "(s) => s.editing")
+    phone.keyboard.type("Hi")
+    short = phone.evaluate(EDITOR_RECT_JS)
+    phone.keyboard.type(" there, a longer line")
+    long = phone.evaluate(EDITOR_RECT_JS)
+    # The dashed box grows with the line (it sat at the textarea's default width before).
+    assert short[2] - short[0] < 60 and long[2] - long[0] > 3 * (short[2] - short[0])
+    phone.keyboard.press("Escape")
+
+    tap(phone, "#shapes-btn")
+    tap(phone, "#shapes [data-tool=note]")
+    phone.touchscreen.tap(40, 450)
+    wait_for(phone, "(s) => s.editing")
+    phone.keyboard.type("Note")
+    left, top, right, bottom = phone.evaluate(EDITOR_RECT_JS)
+    # The box is the note's square and stays on the screen (it spread past 900 px before).
+    assert right <= 390 and abs((right - left) - (bottom - top)) <= 2
+    phone.keyboard.press("Escape")
+    wait_for(phone, "(s) => !s.editing && s.elements.length === 2")
+
+
 @pytest.mark.timeout(60)
 def test_alt_drag_lassoes_what_the_loop_encloses_not_what_its_box_covers(
     server: ServerThread, open_board: Callable[..., Page]
