@@ -33,7 +33,7 @@ from pathlib import Path
 
 from fanout import FanoutConfig, run_fanout
 from latejoin import build_board, late_join
-from procs import REPO, Server, cpu_pressure_us, relay_server, whiteboard_server
+from procs import REPO, Server, cpu_pressure_us, cpu_since, relay_server, whiteboard_server
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SERVER_CORE, CLIENT_CORE = 0, 1
@@ -196,6 +196,9 @@ async def fanout_matrix(args: argparse.Namespace, servers: list[Server]) -> list
                     )
                     attempts = []
                     for attempt in range(args.retries + 1):
+                        settled_s = await wait_for_settled_children(servers)
+                        if settled_s > CHILDREN_PROBE_S:
+                            print(f"    (waited {settled_s:.1f} s for compactions)", flush=True)
                         if args.retries:
                             await wait_until_quiet(args.max_pressure / 2)
                         board = f"fan-{server.label}-{viewers}-{mode}-{rep}-{attempt}-{run_number}"
@@ -231,13 +234,34 @@ async def wait_until_quiet(max_pressure: float) -> float:
     return waited
 
 
+CHILDREN_PROBE_S = 0.5
+CHILDREN_IDLE_CPU_S = 0.02
+CHILDREN_WAIT_MAX_S = 60.0
+
+
+async def wait_for_settled_children(servers: list[Server]) -> float:
+    """Wait (at most CHILDREN_WAIT_MAX_S) until no server's own processes work: a compaction
+    that paused while its server was saturated finishes once the run ends, and it must not do so
+    on the core while the next server is measured."""
+    waited = 0.0
+    while waited < CHILDREN_WAIT_MAX_S:
+        before = [server.children_cpu_s() for server in servers]
+        await asyncio.sleep(CHILDREN_PROBE_S)
+        waited += CHILDREN_PROBE_S
+        after = [server.children_cpu_s() for server in servers]
+        if sum(map(cpu_since, before, after)) <= CHILDREN_IDLE_CPU_S:
+            break
+    return waited
+
+
 def _row_line(row: dict) -> str:
     return (
         f"  {row['server']:<14} N={row['viewers']:<3} {row['mode']:<4} "
         f"{row['op_deliveries_per_s']:>12,.0f} op-deliveries/s  "
         f"in {row['inbound_ops_per_s']:>8,.0f} ops/s {row['inbound_frames_per_s']:>7,.0f} fr/s  "
         f"p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms  "
-        f"CPU srv {row['server_cpu']:.2f} cli {row['client_cpu']:.2f}  "
+        f"CPU srv {row['server_cpu']:.2f} kids {row['children_cpu']:.2f} "
+        f"cli {row['client_cpu']:.2f}  "
         f"delivered {row['delivered_fraction']:.3f} pressure {row['cpu_pressure']:.2f}"
         + (f"  ERRORS {row['errors']} {row['error_samples']}" if row["errors"] else "")
         + (f"  CLOSED {row['close_codes']}" if row["close_codes"] else "")
@@ -252,6 +276,7 @@ METRICS = (
     "p50_ms",
     "p99_ms",
     "server_cpu",
+    "children_cpu",
     "server_core_busy",
     "client_core_busy",
     "client_cpu",

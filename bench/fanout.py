@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import msgpack
 from freehand import freehand_pts, live_stroke_ops
 from hello import hello_frame
-from procs import Server, core_busy, core_times, cpu_pressure_us, process_cpu_s
+from procs import Server, core_busy, core_times, cpu_pressure_us, cpu_since, process_cpu_s
 from wsclient import RawWebSocket, count_batch_ops
 
 STROKE_POINTS = 50
@@ -223,6 +223,7 @@ class FanoutRun:
             "frames_sent": self.frames_sent,
             "ops_sent": self.ops_sent,
             "server_cpu_s": self.server.cpu_s(),
+            "children_cpu_s": self.server.children_cpu_s(),
             "client_cpu_s": process_cpu_s(),
             "cores": core_times(),
             "pressure_us": cpu_pressure_us(),
@@ -287,6 +288,8 @@ class FanoutRun:
             "p99_ms": percentile(latencies, 0.99) * 1000,
             "max_ms": (latencies[-1] * 1000) if latencies else float("nan"),
             "server_cpu": server_cpu,
+            # the server's own processes (compaction at low priority, exports) on its core
+            "children_cpu": cpu_since(before["children_cpu_s"], after["children_cpu_s"]) / seconds,
             "server_cpu_us_per_1k_deliveries": (
                 server_cpu * seconds * 1e9 / deliveries if deliveries else float("nan")
             ),

@@ -49,6 +49,32 @@ def process_cpu_split_s(pid: int | str = "self") -> tuple[float, float]:
     return int(fields[11]) / CLOCK_TICKS_PER_S, int(fields[12]) / CLOCK_TICKS_PER_S
 
 
+def children_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of each child process of ``pid`` (a whiteboard's compaction and export
+    processes), by pid."""
+    out: dict[int, float] = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                out[int(child)] = process_cpu_s(child)
+            except (OSError, IndexError):
+                pass  # it ended meanwhile
+    return out
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two :func:`children_cpu_s` readings (new children count whole)."""
+    return sum(cpu_s - before.get(pid, 0.0) for pid, cpu_s in after.items())
+
+
 def rss_bytes(pid: int | str = "self") -> int:
     """Resident set size of a process, from /proc/<pid>/status (VmRSS)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -163,6 +189,9 @@ class Server:
 
     def cpu_s(self) -> float:
         return process_cpu_s(self.pid)
+
+    def children_cpu_s(self) -> dict[int, float]:
+        return children_cpu_s(self.pid)
 
     def stop(self) -> None:
         if self.proc is None:

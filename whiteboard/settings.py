@@ -357,6 +357,21 @@ SETTINGS: tuple[Setting, ...] = (
         "many ops, however long the history. 0: no snapshots (joins replay the whole log).",
     ),
     Setting(
+        "compact_yield_cpu_share",
+        0.8,
+        "Above this share of a core used by the server (all its threads, measured every 0.2 s), "
+        "a compaction in flight pauses (up to compact_max_pause_s): on one core it would take "
+        "about a tenth of the core from live drawing. Saturation is 0.9-1.0, a talk of 1,000 "
+        "viewers 0.4-0.6. 0: the server always counts as busy.",
+    ),
+    Setting(
+        "compact_max_pause_s",
+        10.0,
+        "Longest a compaction pauses for a busy server, in all, per snapshot; then it finishes "
+        "at its low priority, so a board busy for good still gets a snapshot at least this often "
+        "plus the time to build one. 0: compactions never pause.",
+    ),
+    Setting(
         "snapshot_undo_actions",
         100,
         "Each author's newest actions whose undo or redo a snapshot prepares: the strokes they "
@@ -540,6 +555,8 @@ class Settings:
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]
     ping_interval_s: float = _DEFAULTS["ping_interval_s"]
     compact_after_ops: int = _DEFAULTS["compact_after_ops"]
+    compact_yield_cpu_share: float = _DEFAULTS["compact_yield_cpu_share"]
+    compact_max_pause_s: float = _DEFAULTS["compact_max_pause_s"]
     snapshot_undo_actions: int = _DEFAULTS["snapshot_undo_actions"]
     max_export_pixels: int = _DEFAULTS["max_export_pixels"]
     max_export_points: int = _DEFAULTS["max_export_points"]

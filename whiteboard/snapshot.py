@@ -28,10 +28,11 @@ import dataclasses
 import hashlib
 import importlib.util
 import io
+import itertools
 import math
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,14 +229,21 @@ class SnapshotReader:
             raise StaleSnapshot(f"has no {exc}") from exc
 
 
-def take_snapshot(board: Board, part_bytes: int) -> Snapshot:
+def _nothing() -> None:
+    pass
+
+
+def take_snapshot(
+    board: Board, part_bytes: int, between: Callable[[], None] = _nothing
+) -> Snapshot:
     """The snapshot of ``board`` as it is (CPU-bound: run it away from the event loop). The
     state keeps the ops that added elements (undo and export need them) and empty placeholders
-    for the others: no replay reaches before a snapshot."""
+    for the others: no replay reaches before a snapshot. ``between`` is called between elements
+    (the compaction process pauses there while the server is busy)."""
     last_id = msgpack.unpackb(board.ops[-1], raw=False)["id"] if board.ops else ""
     keep = {board.op_seq[element_id] - 1 for element_id in board.strokes}
     ops = [op if index in keep else b"" for index, op in enumerate(board.ops)]
-    wire, elements, points = wire_snapshot(board, part_bytes)
+    wire, elements, points = wire_snapshot(board, part_bytes, between)
     return Snapshot(
         seq=board.head_seq,
         last_id=last_id,
@@ -281,17 +289,19 @@ def window(board: Board, stack: list[str]) -> list[str]:
     return [action_id for action_id in stack if board.in_window(action_id)]
 
 
-def wire_snapshot(board: Board, part_bytes: int) -> tuple[list[bytes], int, int]:
+def wire_snapshot(
+    board: Board, part_bytes: int, between: Callable[[], None] = _nothing
+) -> tuple[list[bytes], int, int]:
     """The ``snapshot`` messages a late joiner gets for ``board``; with how many elements and
-    points they hold."""
+    points they hold (``between``: as for :func:`take_snapshot`)."""
     kept, hidden_by, added_by = kept_elements(board)
     position_of = {element_id: position for position, element_id in enumerate(kept)}
     parts: list[bytes] = []
     points = 0
-    chunks = list(_chunks(board, kept, part_bytes))
+    chunks = list(_chunks(board, kept, part_bytes, between))
     for number, (start, ops) in enumerate(chunks):
         last = number == len(chunks) - 1
-        fields = _element_columns(board, ops, start)
+        fields = _element_columns(board, ops, start, between)
         points += fields.pop("_points")
         if last:
             fields.update(_undo_fields(board, hidden_by, added_by, position_of))
@@ -304,12 +314,13 @@ ESTIMATED_BYTES_PER_ELEMENT = 24
 
 
 def _chunks(
-    board: Board, kept: list[str], part_bytes: int
+    board: Board, kept: list[str], part_bytes: int, between: Callable[[], None]
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """Kept elements decoded, in runs of about ``part_bytes`` on the wire (at least one run)."""
     start, run, size = 0, [], 0
     decoded: dict[int, Any] = {}
     for position, element_id in enumerate(kept):
+        between()
         op = element_record(board, element_id, decoded)
         run.append(op)
         size += ESTIMATED_BYTES_PER_ELEMENT + len(op.get("pts", ())) * ESTIMATED_BYTES_PER_POINT / 2
@@ -320,7 +331,9 @@ def _chunks(
         yield start, run
 
 
-def _element_columns(board: Board, ops: list[dict[str, Any]], start: int) -> dict[str, Any]:
+def _element_columns(
+    board: Board, ops: list[dict[str, Any]], start: int, between: Callable[[], None]
+) -> dict[str, Any]:
     """One part's elements as columns (docs/protocol.md, "Snapshots"): a table of authors and of
     styles, then per element its id, seq and author, for strokes their style and point count, and
     every point of the part as zigzag varints in one ``bin``. Other kinds (text, notes, images)
@@ -332,6 +345,7 @@ def _element_columns(board: Board, ops: list[dict[str, Any]], start: int) -> dic
     seqs = np.empty(len(ops), dtype=np.int64)
     coords: list[Any] = []
     for offset, op in enumerate(ops):
+        between()
         element_id = op["id"]
         ids.append(element_id)
         seqs[offset] = op["seq"]
@@ -354,9 +368,7 @@ def _element_columns(board: Board, ops: list[dict[str, Any]], start: int) -> dic
             items += [offset, item]
         if not board.is_visible(element_id):
             hidden.append(start + offset)
-    flat = np.fromiter(
-        (value for pts in coords for value in pts), dtype=np.int64, count=2 * sum(counts)
-    )
+    flat = np.fromiter(itertools.chain.from_iterable(coords), dtype=np.int64, count=2 * sum(counts))
     seq_steps = np.diff(seqs, prepend=0)
     return {
         "start": start,

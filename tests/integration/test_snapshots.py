@@ -4,6 +4,7 @@ snapshot goes on as before: old op ids are acknowledged, undo reaches past the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,37 @@ async def test_undo_of_a_clear_the_snapshot_left_out_shows_its_strokes_to_a_late
         assert mirror.visible_ids() == [f"s{i}" for i in range(12)]
         await author.close()
         await watcher.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_compaction_waits_for_the_busy_server_in_its_process_then_finishes(
+    boards_dir: Path,
+) -> None:
+    """The server's flag crosses to the compaction process: with a share of 0 the server is
+    always busy, so the snapshot due at 20 ops waits, paused; once the server is quiet it is
+    built, without another op."""
+    busy = dataclasses.replace(
+        settings(boards_dir),
+        compact_yield_cpu_share=0.0,
+        compact_max_pause_s=SNAPSHOT_TIMEOUT_S * 2,
+    )
+    with ServerThread(busy) as server:
+        compactor = server.app.extensions["whiteboard_hubs"].compactor
+        author = await BoardClient.connect(server.ws_url, "busy", "author")
+        await draw(author, *(stroke(f"s{i}", i) for i in range(25)))
+        deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
+        while not server.call(lambda: compactor.paused):
+            assert time.monotonic() < deadline, "the compaction never paused"
+            await asyncio.sleep(0.02)
+        assert snapshot_seq(server, "busy") == 0
+
+        def quiet() -> None:
+            compactor.yield_cpu_share = float("inf")
+
+        server.call(quiet)
+        await wait_for_snapshot(server, "busy", 25)
+        assert not server.call(lambda: compactor.paused)
+        mirror = await join(server.ws_url, "busy", "joiner")
+        assert mirror.welcome["snapshot"] == 25  # type: ignore[attr-defined]
+        assert mirror.visible_ids() == [f"s{i}" for i in range(25)]
+        await author.close()

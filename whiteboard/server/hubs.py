@@ -27,7 +27,7 @@ class Hubs:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.compactor = Compactor()
+        self.compactor = Compactor(settings.compact_yield_cpu_share, settings.compact_max_pause_s)
         self._make_hub = make_hub or (
             lambda board_id, on_idle: BoardHub(
                 board_id, store.log(board_id), settings, on_idle, store.media, self.compactor

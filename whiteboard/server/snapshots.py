@@ -199,12 +199,14 @@ class BoardSnapshots:
             self._install(built.seq, built.wire)
             self.built += 1
             log.info(
-                "board %s: snapshot at seq %d: %d elements, %d points, %d bytes for a late joiner",
+                "board %s: snapshot at seq %d: %d elements, %d points, %d bytes for a late joiner"
+                " (paused %.1f s for the busy server)",
                 self.board_id,
                 built.seq,
                 built.elements,
                 built.points,
                 self.wire_bytes,
+                built.paused_s,
             )
 
     async def refresh(self, ops: Sequence[bytes]) -> None:
