@@ -218,6 +218,7 @@ def test_alt_drag_lassoes_what_the_loop_encloses_not_what_its_box_covers(
     draw(ann, horizontal(100, 200, 150))  # inside the triangle below
     draw(ann, horizontal(420, 520, 420))  # inside its box, outside the triangle
     draw(ann, horizontal(100, 200, 560))  # inside too, added with Shift
+    wait_settled(ann, 3)  # its own strokes are in its board once the server acknowledged them
     wait_settled(bob, 3)
     first, second, third = summary(ann)["visible"]
 
