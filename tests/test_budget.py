@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from whiteboard.server import budget as budget_module
 from whiteboard.server.admission import Admission
-from whiteboard.server.budget import WORK_SLICE_UNITS, WorkBudget
+from whiteboard.server.budget import WORK_CHARGE_UNITS, WORK_SLICE_UNITS, WorkBudget
+from whiteboard.server.sockets import receive_loop
 from whiteboard.settings import Settings
 
 
@@ -57,3 +59,66 @@ async def test_connections_of_one_address_share_a_budget(clock: Clock, tmp_path)
     await first.pay(20_000)  # the whole burst: a reconnect does not refill it
     await admission.work["192.0.2.1"].pay(10_000)
     assert clock.sleeps[-1] == pytest.approx(1.0)
+
+
+class CountingBudget(WorkBudget):
+    """A budget that records each charge (units) and never waits."""
+
+    def __init__(self) -> None:
+        super().__init__(units_per_second=1e12, burst_units=1e12)
+        self.charges: list[int] = []
+
+    def charge(self, units: int) -> float | None:
+        self.charges.append(units)
+        return super().charge(units)
+
+
+class Recorder:
+    """What the receive loop needs of a connection and a hub: applies nothing, counts."""
+
+    close_code = None
+    errors = 0
+    author = "a"
+
+    def __init__(self, units_per_message: dict[str, int]) -> None:
+        self.units = units_per_message
+        self.handled: list[str] = []
+        self.board = self
+
+    def allow(self, frame_bytes: int) -> bool:
+        return True
+
+    def work_units(self, message: object, author: str) -> int:
+        return self.units[message.id]  # type: ignore[attr-defined]
+
+    def handle(self, conn: object, message: object) -> None:
+        self.handled.append(message.id)  # type: ignore[attr-defined]
+
+
+def batch(*ids: str) -> bytes:
+    points = [{"type": "points", "id": op_id, "pts": [1, 1, 2, 2]} for op_id in ids]
+    return msgpack.packb({"type": "batch", "ops": points})
+
+
+async def test_cheap_messages_are_charged_together_and_every_unit_is_charged() -> None:
+    """A charge per live point cost 4% of the server at saturation: cheap messages are charged
+    a few together (at most WORK_CHARGE_UNITS in arrears), a costly one before it is applied."""
+    ids = [f"p{i}" for i in range(40)]
+    units = {op_id: 5 for op_id in ids} | {"big": WORK_CHARGE_UNITS}
+    frames = [batch(*ids), batch("p0", "big", "p1")]
+    recorder, work = Recorder(units), CountingBudget()
+
+    class Disconnected(Exception):
+        pass
+
+    async def receive() -> bytes:
+        if not frames:
+            raise Disconnected
+        return frames.pop(0)
+
+    with pytest.raises(Disconnected):
+        await receive_loop(receive, recorder, recorder, Settings(), work)  # type: ignore[arg-type]
+    assert recorder.handled == [*ids, "p0", "big", "p1"]
+    first, second = work.charges[:2], work.charges[2:]
+    assert len(first) == 2 and first[1] == 40 * 5  # frame bytes, then the 40 points at once
+    assert second[1:] == [5 + WORK_CHARGE_UNITS, 5]  # "big" paid before it was applied

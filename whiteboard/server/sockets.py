@@ -26,7 +26,7 @@ from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from .admission import Admission
 from .asgi_socket import AsgiWebSocket
-from .budget import WORK_PER_ERROR_ANSWER, WorkBudget
+from .budget import WORK_CHARGE_UNITS, WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import Connection, start_close
 from .counters import COUNTS
 from .hub import BoardHub
@@ -221,17 +221,22 @@ async def receive_loop(
             return
         COUNTS.frames_in += 1
         COUNTS.ops_in += len(maps)
+        unpaid = 0  # cheap messages' work, charged together (WORK_CHARGE_UNITS)
         for obj in maps:
             message = protocol.decode_or_error(obj, limits)
-            wait_s = work.charge(hub.board.work_units(message, conn.author))
-            if wait_s is not None:
-                await asyncio.sleep(wait_s)
+            unpaid += hub.board.work_units(message, conn.author)
+            if unpaid >= WORK_CHARGE_UNITS:
+                wait_s, unpaid = work.charge(unpaid), 0
+                if wait_s is not None:
+                    await asyncio.sleep(wait_s)
             if conn.close_code is not None:
                 return
             errors = conn.errors
             hub.handle(conn, message)
             if conn.errors != errors:  # answered on its own frame
                 await work.pay(WORK_PER_ERROR_ANSWER)
+        if unpaid:
+            await work.pay(unpaid)
 
 
 async def close_and_drain(
