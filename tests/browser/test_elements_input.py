@@ -174,6 +174,20 @@ def test_a_phone_places_text_and_selects_and_moves_it_by_touch(
     wait_for(desk, "(s) => s.elements[0].text === 'Tapped!'")
     wait_for(phone, "(s) => !s.editing")
 
+    # A tap whose finger wobbles a few pixels selects and moves nothing: the pen stroke drawn
+    # after it is the next op the desk sees, and the text is where the drag left it.
+    touch(cdp, "touchStart", [(150, 450)])
+    touch(cdp, "touchMove", [(153, 452)])
+    touch(cdp, "touchEnd", [])
+    wait_for(phone, "(s) => s.selected.length === 1")
+    tap(phone, "#toolbar [data-tool=pen]")
+    touch(cdp, "touchStart", [(60, 650)])
+    for step in range(1, 6):
+        touch(cdp, "touchMove", [(60 + 20 * step, 650)])
+    touch(cdp, "touchEnd", [])
+    wait_for(desk, "(s) => s.elements.length === 2")
+    assert desk.evaluate("() => window.__whiteboard.summary().elements[0].m") == [1, 1, 40, 150]
+
 
 EDITOR_RECT_JS = """() => {
   const r = document.querySelector('.text-editor').getBoundingClientRect();

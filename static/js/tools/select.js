@@ -19,6 +19,13 @@ const MIN_SCALE = 0.02;
 const DOUBLE_CLICK_MS = 400;
 /** A lasso takes a point each time the pointer has moved this far, CSS pixels. */
 const LASSO_STEP_PX = 3;
+/**
+ * A move or resize starts only once the pointer has gone this far from where it was pressed, CSS
+ * pixels: a finger's tap wobbles a few pixels, and without this every tap on a selection
+ * committed a 1-px `transform` (an op in the log and a step in the undo stack nobody asked for).
+ * The same slop as the platforms' own (Android's touch slop is 8 dp).
+ */
+const DRAG_SLOP_PX = { touch: 8, pen: 4, mouse: 3 };
 
 /** @type {Map<number, object>} pointerId -> gesture */
 const gestures = new Map();
@@ -36,7 +43,7 @@ export function press(app, pointer) {
   }
   if (selection.onHandle(pointer.sx, pointer.sy)) {
     const box = selection.bounds();
-    gestures.set(pointer.id, { mode: "resize", box, opId: newId(), ids: selection.list(), m: null });
+    gestures.set(pointer.id, { mode: "resize", box, opId: newId(), ids: selection.list(), m: null, press: pressedAt(pointer) });
     return;
   }
   const hit = topElementAt(app, pointer.x, pointer.y);
@@ -63,7 +70,7 @@ export function press(app, pointer) {
       return;
     }
   }
-  gestures.set(pointer.id, { mode: "move", from: [pointer.x, pointer.y], opId: newId(), ids: selection.list(), m: null, edit });
+  gestures.set(pointer.id, { mode: "move", from: [pointer.x, pointer.y], opId: newId(), ids: selection.list(), m: null, edit, press: pressedAt(pointer) });
 }
 
 /** @param {object} app @param {object} pointer */
@@ -88,6 +95,11 @@ export function move(app, pointer) {
     return;
   }
   if (gesture.ids.length === 0) return;
+  if (gesture.press) {
+    const { sx, sy, slop } = gesture.press;
+    if (Math.hypot(pointer.sx - sx, pointer.sy - sy) < slop) return;
+    gesture.press = null; // past the slop: from here on the drag follows the pointer exactly
+  }
   if (gesture.mode === "move") {
     gesture.m = [1, 1, pointer.x - gesture.from[0], pointer.y - gesture.from[1]];
   } else {
@@ -149,6 +161,11 @@ export function cancel(app, pointer) {
 export function dragging() {
   for (const gesture of gestures.values()) if (gesture.m) return gesture.m;
   return null;
+}
+
+/** Where a move or resize was pressed, and how far the pointer may wobble before it drags. */
+function pressedAt(pointer) {
+  return { sx: pointer.sx, sy: pointer.sy, slop: DRAG_SLOP_PX[pointer.type] ?? DRAG_SLOP_PX.mouse };
 }
 
 function within(inner, outer) {
