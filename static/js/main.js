@@ -17,6 +17,7 @@ import * as ellipse from "./tools/ellipse.js";
 import * as hand from "./tools/hand.js";
 import * as highlighter from "./tools/highlighter.js";
 import * as laser from "./tools/laser.js";
+import * as lasso from "./tools/lasso.js";
 import * as line from "./tools/line.js";
 import * as pen from "./tools/pen.js";
 import * as note from "./tools/note.js";
@@ -34,7 +35,7 @@ import { Lasers } from "./laser.js";
 import { Presenting } from "./presenting.js";
 
 const TOOLS = new Map(
-  [pen, highlighter, eraser, line, rect, ellipse, laser, hand, select, text, note].map((t) => [t.name, t]),
+  [pen, highlighter, eraser, line, rect, ellipse, laser, hand, select, lasso, text, note].map((t) => [t.name, t]),
 );
 const STYLE_KEY = "whiteboard.style";
 /** Shortcuts a view-only page ignores: they would change the board (the server refuses them). */
@@ -183,7 +184,7 @@ function updateHistory() {
 
 function setTool(name) {
   tool = viewOnly ? hand : TOOLS.get(name) || pen;
-  if (tool !== select) clearSelection();
+  if (tool !== select && tool !== lasso) clearSelection(); // lasso selects for select to act on
   canvas.style.cursor = tool.cursor;
   ui.setTool(tool.name);
 }

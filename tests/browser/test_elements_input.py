@@ -5,6 +5,7 @@ checked on a second page. One server for the module (each test on its own board)
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -261,3 +262,42 @@ def test_alt_drag_lassoes_what_the_loop_encloses_not_what_its_box_covers(
     assert sorted(summary(ann)["selected"]) == sorted([first, third])
     ann.keyboard.press("Delete")
     wait_for(bob, "(s, ids) => s.visible.length === 1 && s.visible[0] === ids", second)
+
+
+@pytest.mark.timeout(60)
+def test_a_phone_lassoes_by_touch_then_drags_what_it_took(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    url = f"{server.http_url}/b/phone-lasso#0,0,1"
+    desk = open_board(url)
+    draw(desk, horizontal(100, 200, 200))  # inside the loop below
+    draw(desk, horizontal(250, 330, 330))  # inside the loop's box, outside the loop
+    wait_settled(desk, 2)
+    phone = open_board(url, **PHONE)
+    wait_settled(phone, 2)
+    first, second = summary(desk)["visible"]
+
+    # No Alt key on a phone: the lasso is a tool in the shapes popover.
+    tap(phone, "#shapes-btn")
+    tap(phone, "#shapes [data-tool=lasso]")
+    wait_for(phone, "(s) => s.tool === 'lasso'")
+    cdp = phone.context.new_cdp_session(phone)
+    loop = [(60, 120), (360, 120), (60, 400), (60, 120)]  # a triangle, as in the Alt+drag test
+    touch(cdp, "touchStart", [loop[0]])
+    for (x0, y0), (x1, y1) in itertools.pairwise(loop):
+        for step in range(1, 9):
+            touch(cdp, "touchMove", [(x0 + (x1 - x0) * step / 8, y0 + (y1 - y0) * step / 8)])
+    touch(cdp, "touchEnd", [])
+    wait_for(phone, "(s, id) => s.selected.length === 1 && s.selected[0] === id", first)
+
+    # A drag starting on what was lassoed moves it, still with the lasso tool.
+    touch(cdp, "touchStart", [(150, 200)])
+    for step in range(1, 6):
+        touch(cdp, "touchMove", [(150 + 6 * step, 200 + 20 * step)])
+    touch(cdp, "touchEnd", [])
+    wait_for(desk, "(s) => s.elements[0].m[3] > 0 && s.moves === 0")
+    assert desk.evaluate("() => window.__whiteboard.summary().elements[0].m") == [1, 1, 30, 100]
+
+    # A tap on the other stroke selects it.
+    phone.touchscreen.tap(290, 330)
+    wait_for(phone, "(s, id) => s.selected.length === 1 && s.selected[0] === id", second)
