@@ -8,11 +8,13 @@ exports.
 the pens with pressure, a quarter highlighters, widths 2-30, on at most 4000 x 3000 units so that
 scale 1 stays under the 16 MP cap), then exports it in every format with this tree's code and
 with ``--baseline`` (a git revision, unpacked into a temporary directory), alternating, each run
-in a fresh process. A run reports its phases (PNG: load the log and board, draw, encode), its
-total, the file size, the peak RSS of the process and of its largest helper, and the CPU pressure
-during the run (``/proc/pressure/cpu``: the share of time some task waited for a CPU, i.e. how
-much other jobs interfered). The new code runs as the server runs it: band helpers already
-started (the server keeps them), at nice +10.
+in a fresh process. A run reports its phases (PNG: load the log and board, draw, encode; the
+new code's PNG goes through ``run_export`` as the export worker runs it, and its draw and encode
+are the slowest band's, drawn and deflated in parallel, "start" the delay until the last band
+started drawing), its total, the file size, the peak RSS of the process and of its largest
+helper, and the CPU pressure during the run (``/proc/pressure/cpu``: the share of time some task
+waited for a CPU, i.e. how much other jobs interfered). The new code runs as the server runs
+it: band helpers already started (the server keeps them), at nice +10.
 
 ``live`` runs ``whiteboard serve`` (new, then the baseline's), keeps a drawer on another board
 sending a stroke every 20 ms and timing its echo, and compares round trips without an export and
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import io
 import json
 import math
@@ -133,7 +136,19 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
 
     pressure_before, started = cpu_pressure_us(), time.perf_counter()
     phases: dict[str, float] = {}
-    if kind == "png":
+    timings: dict[str, float] = {}
+    if kind == "png" and new and "timings" in inspect.signature(run_export).parameters:
+        # as the export worker runs it: run_export, each phase timed apart
+        result = run_export(kind, ExportOptions(), path=Path(log_path), timings=timings)
+        data, frame = result.data, result.frame
+        phases = {
+            "load_s": timings["read_s"] + timings["replay_s"] + timings["decode_s"],
+            "draw_s": timings["draw_s"],
+            "encode_s": timings["encode_s"],
+            "band_start_s": timings.get("band_start_s", 0.0),
+        }
+        size = f"{frame.width}x{frame.height}"
+    elif kind == "png":
         records = read_board_log(Path(log_path))
         strokes = load_board(records).visible_strokes()
         loaded = time.perf_counter()
@@ -200,7 +215,7 @@ def bench_render(sizes: list[int], formats: list[str], baselines: list[str]) -> 
         print(f"baselines {baselines}; pressure = share of the run some task waited for a CPU")
         print(
             f"{'points':>9} {'fmt':>4} {'code':>7} {'picture':>10} {'load':>6} {'draw':>6} "
-            f"{'encode':>6} {'total':>6} {'file MB':>8} {'RSS MB':>7} {'helper':>6} "
+            f"{'encode':>6} {'start':>6} {'total':>6} {'file MB':>8} {'RSS MB':>7} {'helper':>6} "
             f"{'pressure':>8}"
         )
         for points in sizes:
@@ -218,7 +233,7 @@ def bench_render(sizes: list[int], formats: list[str], baselines: list[str]) -> 
                     r = json.loads(out.stdout.strip().splitlines()[-1])
                     phase = "".join(
                         f"{r[k]:>6.2f} " if k in r else f"{'':>6} "
-                        for k in ("load_s", "draw_s", "encode_s")
+                        for k in ("load_s", "draw_s", "encode_s", "band_start_s")
                     )
                     print(
                         f"{points:>9} {kind:>4} {code:>7} {r['size']:>10} {phase}"

@@ -41,13 +41,13 @@ def idat_stream(png: bytes) -> bytes:
 @pytest.mark.parametrize("transparent", [False, True])
 def test_bands_deflated_apart_make_one_valid_png(cuts: list[int], transparent: bool) -> None:
     rng = np.random.default_rng(len(cuts))
-    rgba = rng.integers(0, 256, (37, 19, 4), np.uint8)
-    rgba[:20, :, 3] = 255
-    rgba[20:, :, 3] = 0
-    rgba[20:, :, :3] = 0  # premultiplied: no colour where alpha is 0
-    rgba[30:] = (20, 40, 60, 128)  # premultiplied half-transparent
+    bgra = rng.integers(0, 256, (37, 19, 4), np.uint8)
+    bgra[:20, :, 3] = 255
+    bgra[20:, :, 3] = 0
+    bgra[20:, :, :3] = 0  # premultiplied: no colour where alpha is 0
+    bgra[30:] = (20, 40, 60, 128)  # premultiplied half-transparent (blue 20, green 40, red 60)
     bands = [
-        encode_band(rgba[top:bottom], transparent, 1, bottom == 37)
+        encode_band(bgra[top:bottom], transparent, 1, bottom == 37)
         for top, bottom in itertools.pairwise(cuts)
     ]
     png = png_file(19, 37, transparent, bands)
@@ -57,10 +57,10 @@ def test_bands_deflated_apart_make_one_valid_png(cuts: list[int], transparent: b
     image.load()
     if not transparent:
         assert image.mode == "RGB"
-        assert (np.asarray(image) == rgba[..., :3]).all()
+        assert (np.asarray(image) == bgra[..., 2::-1]).all()  # Skia's BGRA as RGB
     else:
         assert image.mode == "RGBA"
-        expected = Image.frombuffer("RGBA", (19, 37), rgba.tobytes(), "raw", "RGBa", 0, 1)
+        expected = Image.frombuffer("RGBA", (19, 37), bgra.tobytes(), "raw", "BGRa", 0, 1)
         assert (np.asarray(image) == np.asarray(expected)).all()
         red, green, blue, alpha = np.asarray(image)[35, 3].tolist()  # straight alpha
-        assert alpha == 128 and abs(red - 40) <= 1 and abs(green - 80) <= 1 and abs(blue - 120) <= 1
+        assert alpha == 128 and abs(red - 120) <= 1 and abs(green - 80) <= 1 and abs(blue - 40) <= 1

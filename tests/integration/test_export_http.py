@@ -414,13 +414,8 @@ def test_a_stopped_server_leaves_no_export_process_behind(boards_dir: Path) -> N
             f"{server.http_url}/b/big/export.png", timeout=HTTP_TIMEOUT_S
         ) as response:
             assert response.status == 200
-        pid = server.proc.pid
-        worker = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        helpers = [
-            child
-            for w in worker
-            for child in Path(f"/proc/{w}/task/{w}/children").read_text().split()
-        ]
+        worker = children(server.proc.pid)
+        helpers = [child for w in worker for child in children(int(w))]
         assert helpers, "the export was drawn in bands, so a helper process exists"
         server.signal(signal.SIGTERM)
         code, output = server.wait(timeout_s=10)
@@ -432,6 +427,15 @@ def test_a_stopped_server_leaves_no_export_process_behind(boards_dir: Path) -> N
         while running(child) and time.monotonic() < deadline:
             threading.Event().wait(0.05)
         assert not running(child), f"export process {child} outlived the server"
+
+
+def children(pid: int) -> list[str]:
+    """The child processes of ``pid``, whichever of its threads started them."""
+    return [
+        child
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
 
 
 def running(pid: str) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -139,6 +140,7 @@ class Exporter:
         self._inflight: dict[tuple[str, ...], SharedRender] = {}
         self._renders_by_client: Counter[str] = Counter()
         self._pool: concurrent.futures.Executor | None = None
+        self._submitter = concurrent.futures.ThreadPoolExecutor(1, "export-submit")
         self._pending = 0
         self._writing = asyncio.Semaphore(BODIES_IN_FLIGHT)
         self._starting = asyncio.Semaphore(RESPONSES_STARTING)
@@ -159,6 +161,7 @@ class Exporter:
         if self._pool is not None:  # its band helpers exit with it
             stop_processes(self._pool)
             self._pool = None
+        self._submitter.shutdown(wait=False)
 
     def _stat(self, path: Path) -> tuple[int, int] | None:
         if self.root is None:
@@ -328,17 +331,25 @@ class Exporter:
                     f"the board holds over max_board_bytes ({self.settings.max_board_bytes:,}) "
                     "of records: too large to export here"
                 )
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._executor(),
-            export_in_worker,
-            kind,
-            options,
-            source,
-            upto,
-            limits,
-            await self._images(board_id, source),
+        images = await self._images(board_id, source)
+        # Submitted from a thread: the pool spawns its worker on a submit finding none idle (the
+        # first export, or after a crash), and a spawn held the event loop for 128 ms. One
+        # thread of our own, alive as long as the pool: the worker's parent-death signal fires
+        # when the thread that spawned it ends, not the process.
+        submitted = await asyncio.get_running_loop().run_in_executor(
+            self._submitter,
+            functools.partial(
+                self._executor().submit,
+                export_in_worker,
+                kind,
+                options,
+                source,
+                upto,
+                limits,
+                images,
+            ),
         )
+        future = asyncio.wrap_future(submitted)
         with EXPORT_SECONDS.labels(format=kind).time():
             return await asyncio.wait_for(future, timeout_s + TIMEOUT_GRACE_S)
 

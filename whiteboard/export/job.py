@@ -7,6 +7,7 @@ arguments and result, so the HTTP side can run it in a worker process, away from
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,11 @@ def run_export(
     limits: ExportLimits | None = None,
     progress: Progress | None = None,
     media: ImageSource = None,
+    timings: dict[str, float] | None = None,
 ) -> ExportResult:
     """Render the board held in ``records`` (or the log at ``path``) as ``kind``; its images
-    come from ``media`` (see ``ImageSource``).
+    come from ``media`` (see ``ImageSource``). ``timings``, if given, gets the phases in seconds
+    (``read_s``, ``replay_s``, ``decode_s``; for a PNG also ``raster.render_png``'s).
 
     ``upto_seq`` stops at that op: a server exporting a loaded board passes its durable head, so
     ops appended meanwhile do not change the picture its ETag names.
@@ -79,10 +82,14 @@ def run_export(
         raise ExportOptionError(f"format must be one of {', '.join(MEDIA_TYPES)}, got {kind!r}")
     if kind == "gif" and options.transparent:
         raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")
+    phases = {} if timings is None else timings
+    started = time.perf_counter()
     if records is None:
         records = read_records(path) if path is not None else []
     if upto_seq is not None:
         records = records[:upto_seq]
+    read = time.perf_counter()
+    phases["read_s"] = read - started
     board = load_board(records)
     records = board.ops  # what applied, with placeholders for lost seqs: index = seq - 1
     if kind == "gif":
@@ -100,8 +107,11 @@ def run_export(
         points = sum(len(stroke.get("pts", ())) for stroke in strokes) // 2
         if points > limits.max_points:
             raise BoardTooLarge(points, limits.max_points)
+    replayed = time.perf_counter()
+    phases["replay_s"] = replayed - read
     geometry = decode(strokes)  # once, for the frame and the drawing
     frame = plan_frame(geometry.bounds(), options, limits.max_pixels)
+    phases["decode_s"] = time.perf_counter() - replayed
     parallel = {
         "processes": limits.processes,
         "niceness": EXPORT_NICENESS,
@@ -119,6 +129,7 @@ def run_export(
             options.background,
             progress,
             level=limits.png_compress_level,
+            timings=timings,
             **parallel,
         )
     return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, frame)

@@ -22,6 +22,7 @@ import numpy as np
 import skia
 
 from .frame import Geometry
+from .penpaths import pen_paths
 from .render import PathElement
 
 UNITS_PER_BOARD_UNIT = 24
@@ -223,31 +224,15 @@ def alpha_name(alpha: float) -> str:
 
 
 def smoothed_paths(geometry: Geometry, indices: np.ndarray) -> list[PathData]:
-    """``render.smoothed_path`` of the strokes at ``indices``, all at once: move to the first
-    point, a quadratic through each interior point to the midpoint to the next, a line to the
-    last (each stroke has at least 3 points)."""
-    start, end = geometry.start[indices], geometry.end[indices]
-    count = end - start
-    rows = np.repeat(start - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-    xy = geometry.xy[rows]
-    is_first = np.zeros(len(rows), bool)
-    is_first[np.cumsum(count) - count] = True
-    is_last = np.zeros(len(rows), bool)
-    is_last[np.cumsum(count) - 1] = True
-    interior = ~(is_first | is_last)
-    slots = np.empty((len(rows), 2, 2))
-    slots[:, 0] = xy
-    slots[:-1, 1] = (xy[:-1] + xy[1:]) / 2  # the midpoint to the next point
-    keep = np.empty((len(rows), 2), bool)
-    keep[:, 0] = True
-    keep[:, 1] = interior
-    points = slots[keep]
-    verbs = np.where(is_first, _MOVE, np.where(is_last, _LINE, _QUAD)).astype(np.uint8)
-    point_ends = np.cumsum(2 * count - 2)[:-1]
-    verb_ends = np.cumsum(count)[:-1]
+    """``render.smoothed_path`` of the strokes at ``indices``, all at once (``penpaths``)."""
+    pens = pen_paths(geometry, indices)
     return [
         PathData(p, v)
-        for p, v in zip(np.split(points, point_ends), np.split(verbs, verb_ends), strict=True)
+        for p, v in zip(
+            np.split(pens.points, pens.point_ends[:-1]),
+            np.split(pens.verbs, pens.verb_ends[:-1]),
+            strict=True,
+        )
     ]
 
 

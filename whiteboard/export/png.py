@@ -39,17 +39,17 @@ class BandStream:
 
 
 def band_rows_bytes(pixels: np.ndarray, transparent: bool) -> np.ndarray:
-    """PNG scanlines of ``pixels`` (rows x width x 4, Skia's premultiplied RGBA): a filter byte,
+    """PNG scanlines of ``pixels`` (rows x width x 4, Skia's premultiplied BGRA): a filter byte,
     then RGB (opaque background) or straight RGBA (transparent)."""
     rows, width = pixels.shape[:2]
     channels = 4 if transparent else 3
     lines = np.empty((rows, 1 + width * channels), np.uint8)
     lines[:, 0] = FILTER_NONE
     if transparent:
-        straight = Image.frombuffer("RGBA", (width, rows), pixels.tobytes(), "raw", "RGBa", 0, 1)
+        straight = Image.frombuffer("RGBA", (width, rows), pixels.tobytes(), "raw", "BGRa", 0, 1)
         lines[:, 1:] = np.asarray(straight).reshape(rows, width * 4)
     else:
-        lines[:, 1:].reshape(rows, width, 3)[:] = pixels[:, :, :3]
+        lines[:, 1:].reshape(rows, width, 3)[:] = pixels[:, :, 2::-1]
     return lines
 
 
