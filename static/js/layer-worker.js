@@ -31,14 +31,33 @@ let renderer = null;
  * would stay in the stand-in for good, on every context (tests/browser/test_fonts_late.py).
  */
 let fontsReady = false;
-loadFonts(self.fonts).finally(() => {
-  fontsReady = true;
-  renderer?.fontsLoaded();
-});
+/**
+ * The fonts are fetched and decoded (~50 ms of this thread for 370 KB) only once the board holds
+ * text or notes: a board of strokes alone never needs them, and while the page boots that time
+ * is taken from drawing the first picture.
+ */
+let fontsAsked = false;
+
+function needFonts() {
+  if (fontsAsked) return;
+  fontsAsked = true;
+  loadFonts(self.fonts).finally(() => {
+    fontsReady = true;
+    renderer?.fontsLoaded();
+  });
+}
+
+/** @returns {boolean} the message brings text or a note (packed strokes never do) */
+function bringsText(message) {
+  const kinds = message.type === "add" ? message.elements
+    : message.type === "update" ? message.elements.map(([, element]) => element) : null;
+  return !!kinds && kinds.some((element) => element.kind === "text" || element.kind === "note");
+}
 
 self.onmessage = (event) => receive(event.data);
 
 function receive(message) {
+  if (!fontsAsked && bringsText(message)) needFonts();
   if (!renderer) {
     const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(1, 1) : null;
     if (!canvas || !canvas.getContext("2d", { willReadFrequently: true })) {
