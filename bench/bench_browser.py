@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import re
 import shutil
 import statistics
@@ -47,7 +48,7 @@ from pathlib import Path
 import msgpack
 from latejoin import build_board, late_join
 from playwright.sync_api import Browser, Page, sync_playwright
-from procs import REPO, Server, cpu_pressure_us
+from procs import CLOCK_TICKS_PER_S, REPO, Server, cpu_pressure_us
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 VIEWS = {"whole": "-2300,-2300,0.17", "100%": "0,0,1"}
@@ -175,6 +176,88 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _stat_fields(path: str) -> tuple[int, str, float] | None:
+    """(ppid, name, user + system CPU seconds) from a /proc stat file; None once it is gone."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    name = text.split("(", 1)[1].rsplit(")", 1)[0]
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[1]), name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+
+
+def _kind(pid: int) -> str | None:
+    """Which part of the browser or server a process of ours is (None: not one to count)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    # Chromium's zygote children rewrite their command line as one space-separated string.
+    flags = argv.replace(b"\0", b" ").decode(errors="replace").split()
+    if any("whiteboard" == a for a in flags) or any("multiprocessing" in a for a in flags):
+        return "server"
+    if not flags or "chrom" not in flags[0]:
+        return None
+    kind = next((a[len("--type=") :] for a in flags if a.startswith("--type=")), "browser")
+    if kind == "utility":
+        sub = next((a for a in flags if a.startswith("--utility-sub-type=")), "")
+        return "network" if "network" in sub else "utility"
+    return {"gpu-process": "gpu"}.get(kind, kind)
+
+
+def cpu_by_part() -> dict[str, dict[str, float]]:
+    """CPU seconds so far of every process this benchmark started (Chromium's and the servers'),
+    by pid or pid/tid: the renderer's threads apart (its main thread is the page's, the
+    DedicatedWorker threads the layer workers', the rest V8's background compiling and
+    collecting, raster and I/O). A run's difference of two calls says where its CPU went."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat_fields(f"/proc/{entry}/stat")) is not None:
+            parents[int(entry)] = stat[0]
+    ours, me = set(), os.getpid()
+    for pid in parents:
+        chain, node = [], pid
+        while node in parents and node not in ours and node != me and node > 1:
+            chain.append(node)
+            node = parents[node]
+        if node == me or node in ours:
+            ours.update(chain)
+    parts: dict[str, dict[str, float]] = {}
+    for pid in ours:
+        kind = _kind(pid)
+        if kind is None:
+            continue
+        if kind != "renderer":
+            if (stat := _stat_fields(f"/proc/{pid}/stat")) is not None:
+                parts.setdefault(kind, {})[str(pid)] = stat[2]
+            continue
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            if (stat := _stat_fields(f"/proc/{pid}/task/{tid}/stat")) is None:
+                continue
+            part = (
+                "page"
+                if tid == str(pid)
+                else "workers"
+                if stat[1].startswith("DedicatedWorker")
+                else "renderer other"
+            )
+            parts.setdefault(part, {})[f"{pid}/{tid}"] = stat[2]
+    return parts
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per part between two ``cpu_by_part`` calls."""
+    return {
+        part: round(sum(t - before.get(part, {}).get(key, 0.0) for key, t in spent.items()), 3)
+        for part, spent in after.items()
+    }
+
+
 def start_server(
     label: str, root: Path, port: int, tmp: Path, extra: list[str] | None = None
 ) -> Server:
@@ -252,11 +335,13 @@ def first_render(browser: Browser, url: str, seq: int, shot: Path | None, visit:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.add_init_script(PROBE_JS % seq)
+        cpu0 = cpu_by_part()
         pressure0 = cpu_pressure_us()
         wall0 = time.monotonic()
         page.goto(url)
         page.wait_for_function(DRAWN_JS, timeout=DRAWN_TIMEOUT_MS)
         wall_s = time.monotonic() - wall0
+        cpu = cpu_spent(cpu0, cpu_by_part())
         result = page.evaluate(
             """() => {
               const s = window.__whiteboard.summary();
@@ -275,6 +360,7 @@ def first_render(browser: Browser, url: str, seq: int, shot: Path | None, visit:
         if errors:
             raise RuntimeError(f"page errors: {errors}")
         result["pressure"] = (cpu_pressure_us() - pressure0) / 1e6 / wall_s
+        result["cpu"], result["wallS"] = cpu, wall_s
         result["signalMs"] = (
             result["drawnMs"] if result["drawnMs"] is not None else result["polledDrawnMs"]
         )
@@ -347,7 +433,17 @@ def breakdown(run: dict) -> str:
             f" ({stats['renderer']} x{stats.get('bands', 1)}, last job"
             f" {stats['lastRebuildMs']:.0f} ms)"
         )
-    return text + f", drawn {run['signalMs']:.0f}"
+    text += f", drawn {run['signalMs']:.0f}"
+    return text + f"; CPU {cpu_text(run['cpu'])} in {run['wallS']:.2f} s"
+
+
+CPU_PARTS = ("page", "workers", "renderer other", "browser", "network", "gpu", "server")
+
+
+def cpu_text(cpu: dict[str, float]) -> str:
+    """CPU seconds by part, largest parts named, and their total."""
+    named = " ".join(f"{part} {cpu.get(part, 0.0):.2f}" for part in CPU_PARTS)
+    return f"{sum(cpu.values()):.2f} s ({named})"
 
 
 def main() -> None:
@@ -422,7 +518,8 @@ def main() -> None:
 
 def report(results: dict, views: list[str], visits: list[str], labels: list[str]) -> None:
     print("\nfirst render, ms from navigation to fully drawn (median [min-max]), CPU pressure;")
-    print("  and from the first replay frame to drawn (the page's own share)")
+    print("  and from the first replay frame to drawn (the page's own share);")
+    print("  CPU seconds from navigation to drawn, by part (on 2 cores, wall >= total / 2)")
     for view, visit, label in itertools.product(views, visits, labels):
         runs = [
             r
@@ -434,10 +531,12 @@ def report(results: dict, views: list[str], visits: list[str], labels: list[str]
         times = [r["signalMs"] for r in runs]
         own = [r["signalMs"] - replay_start(r) for r in runs]
         pressure = statistics.median(r["pressure"] for r in runs)
+        cpu = {part: statistics.median(r["cpu"].get(part, 0.0) for r in runs) for part in CPU_PARTS}
         print(
             f"  {view:>5} {visit:>6} {label:>16}: {statistics.median(times):6.0f} "
             f"[{min(times):.0f}-{max(times):.0f}]  own {statistics.median(own):4.0f} "
-            f"[{min(own):.0f}-{max(own):.0f}]  pressure {pressure:.2f}"
+            f"[{min(own):.0f}-{max(own):.0f}]  pressure {pressure:.2f}\n"
+            f"  {'':>30}CPU medians {cpu_text(cpu)}"
         )
     if results["gestures"]:
         print(
