@@ -54,6 +54,7 @@ from .protocol import (
     Style,
     Undo,
 )
+from .stored_ops import UnbuiltArray, decode_for_apply
 from .visibility import Visibility
 
 
@@ -451,7 +452,7 @@ class Board:
         report = LoadReport()
         for index, encoded in enumerate(records):
             try:
-                op = msgpack.unpackb(encoded, raw=False, use_list=False)
+                op = decode_for_apply(encoded)  # points counted, not built
                 if not isinstance(op, dict):
                     raise CorruptLog("record is not a map")
                 seq = op.get("seq")
@@ -530,7 +531,7 @@ class Board:
 def _checked_element(op: dict[str, Any]) -> dict[str, Any]:
     """Raise CorruptLog for an element record that cannot be added (before anything changes)."""
     element_id = op["id"]
-    if op["type"] == "stroke" and not isinstance(op.get("pts"), list | tuple):
+    if op["type"] == "stroke" and not isinstance(op.get("pts"), list | tuple | UnbuiltArray):
         raise CorruptLog(f"stroke {element_id!r} has no points")
     m = op.get("m", IDENTITY)
     if (
