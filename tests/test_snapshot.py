@@ -3,6 +3,7 @@ a server that loads one goes on exactly as if it had replayed the whole log."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import random
@@ -161,16 +162,23 @@ def test_a_snapshot_from_other_code_is_stale() -> None:
         Snapshot.decode(b"\x93not a snapshot")
 
 
-def test_a_snapshot_read_a_run_at_a_time_is_the_snapshot_read_at_once() -> None:
+@pytest.mark.parametrize("mapped", [False, True], ids=["bytes", "mapped"])
+def test_a_snapshot_read_a_run_at_a_time_is_the_snapshot_read_at_once(mapped: bool) -> None:
     """A server decodes a snapshot on its event loop in slices (``SnapshotReader``): a step
     whose deadline has passed decodes one field, or one run of ``run_bytes`` of ops or wire
-    parts, so no slice holds the loop for the whole snapshot (15 ms at 72.5 MB)."""
+    parts, so no slice holds the loop for the whole snapshot (15 ms at 72.5 MB). A big snapshot
+    file is read into an anonymous mapping (``store/buffers.py``): it reads the same."""
     board = Board(max_strokes=10_000, undo_window=4)
     commit_all(board, random_messages(900, 5))
     data = take_snapshot(board, PART_BYTES).encode()
     whole = Snapshot.decode(data)
     largest = max(map(len, whole.ops + whole.wire))
-    reader, steps, decoded, run_bytes = SnapshotReader(data), 0, 0, 2_000
+    source: bytes | mmap.mmap = data
+    if mapped:
+        source = mmap.mmap(-1, len(data))
+        source.write(data)
+        source.seek(0)
+    reader, steps, decoded, run_bytes = SnapshotReader(source), 0, 0, 2_000
     while not reader.step(deadline=0.0, run_bytes=run_bytes):
         steps += 1
         now = sum(len(item) for key in ("ops", "wire") for item in reader.fields.get(key, ()))

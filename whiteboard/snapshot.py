@@ -30,6 +30,7 @@ import importlib.util
 import io
 import itertools
 import math
+import mmap
 import pickle
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,7 @@ import numpy as np
 from .board import Board
 from .protocol import encode_event
 from .restore import action_elements, element_record
+from .store.records import Buffer
 from .store.slices import RUN_BYTES
 
 FORMAT = 2
@@ -162,8 +164,9 @@ class SnapshotReader:
     of a 72.5 MB board held the loop for 15 ms. Fields are read in the order ``encode`` writes
     them, so a snapshot of other code is refused before its bulk is read."""
 
-    def __init__(self, data: bytes) -> None:
-        self._unpacker = msgpack.Unpacker(io.BytesIO(data), raw=False, max_buffer_size=len(data))
+    def __init__(self, data: Buffer) -> None:
+        source = data if isinstance(data, mmap.mmap) else io.BytesIO(data)  # BytesIO would copy
+        self._unpacker = msgpack.Unpacker(source, raw=False, max_buffer_size=len(data))
         self._keys_left: int | None = None
         self._array: list[bytes] | None = None  # the ops or wire list being read
         self._array_left = 0

@@ -19,6 +19,7 @@ from ..board import Board
 from ..settings import Settings
 from ..snapshot import Snapshot, SnapshotReader, StaleSnapshot
 from ..store.base import BoardLog
+from ..store.buffers import release
 from ..store.slices import in_slices
 from .compactor import Built, Compactor
 from .outbox import Batch
@@ -108,6 +109,8 @@ class BoardSnapshots:
         except StaleSnapshot as exc:
             log.info("board %s: snapshot not used (%s); loading its log", self.board_id, exc)
             return None
+        finally:
+            await release(data)  # 144 MB for a 72.5 MB board: unmapped in a thread
 
     def interval(self) -> int:
         """Ops between two compactions: ``compact_after_ops``, or an eighth of the elements of

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..protocol import ID_PATTERN
+from .records import Buffer
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -73,8 +74,9 @@ class BoardLog(Protocol):
         the log does not hold that op there any more (then ``read`` everything)."""
         ...
 
-    async def read_snapshot(self) -> bytes | None:
-        """The board's latest snapshot (``whiteboard/snapshot.py``), or None."""
+    async def read_snapshot(self) -> Buffer | None:
+        """The board's latest snapshot (``whiteboard/snapshot.py``), or None; the caller lets go
+        of it with ``buffers.release`` (a big one may be a mapping to unmap off the loop)."""
         ...
 
     async def write_snapshot(self, data: bytes) -> None:

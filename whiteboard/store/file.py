@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from ..board import Board
 from ..snapshot import Snapshot, StaleSnapshot
 from .base import StorageFull, check_board_id
+from .buffers import Buffer, read_whole, release
 from .descriptors import Descriptors
 from .health import DiskHealth
 from .media import FileMedia
@@ -62,8 +63,11 @@ class FileLog:
         except FileNotFoundError:
             self._offsets, self._size = [], 0
             return []
-        data = await self._in_thread(fd, _read_all, keep=False)
-        return await self._parse(data, 0)
+        data = await self._in_thread(fd, read_whole, keep=False)
+        try:
+            return await self._parse(data, 0)
+        finally:
+            await release(data)
 
     async def read_after(self, seq: int, op_id: str, position: int) -> list[bytes] | None:
         """The records after op ``op_id`` at ``seq``, whose record starts at byte ``position``
@@ -73,13 +77,16 @@ class FileLog:
             fd = self._store.descriptors.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return None
-        data = await self._in_thread(fd, _read_all, keep=False)
-        start = end_of_op(data, position, seq, op_id)
-        if start is None:
-            return None
-        return await self._parse(data, start)
+        data = await self._in_thread(fd, read_whole, keep=False)
+        try:
+            start = end_of_op(data, position, seq, op_id)
+            if start is None:
+                return None
+            return await self._parse(data, start)
+        finally:
+            await release(data)
 
-    async def _parse(self, data: bytes, start: int) -> list[bytes]:
+    async def _parse(self, data: Buffer, start: int) -> list[bytes]:
         """The records of ``data`` from byte ``start`` on, parsed on the event loop in slices
         (``slices.py``: a 72.5 MB log takes about a second to parse); a damaged log is repaired
         in a thread (rare, and it writes files)."""
@@ -95,7 +102,7 @@ class FileLog:
         self._check_cap()
         return parsed.records
 
-    def _repair(self, data: bytes, parsed: ParsedLog) -> None:
+    def _repair(self, data: Buffer, parsed: ParsedLog) -> None:
         if parsed.torn_tail is not None:
             self._cut_torn_tail(data, parsed.torn_tail)
         if parsed.damaged:
@@ -113,7 +120,7 @@ class FileLog:
             )
             log.warning("board log %s: %s", self.path.name, self.read_only_reason)
 
-    def _cut_torn_tail(self, data: bytes, torn: Span) -> None:
+    def _cut_torn_tail(self, data: Buffer, torn: Span) -> None:
         aside = self._keep_aside("torn", data[torn.offset :])
         log.warning(
             "board log %s: %s at the end (a write cut short by a crash); moved its %d bytes to %s",
@@ -127,7 +134,7 @@ class FileLog:
             os.fsync(f.fileno())
         self._store.resized(len(data), torn.offset)
 
-    def _excise_damage(self, data: bytes, parsed: ParsedLog) -> None:
+    def _excise_damage(self, data: Buffer, parsed: ParsedLog) -> None:
         asides = [
             self._keep_aside(f"damaged-at-{span.offset}", data[span.offset : span.end])
             for span in parsed.damaged
@@ -288,10 +295,10 @@ class FileLog:
 
     # --- snapshots -------------------------------------------------------------------------------
 
-    async def read_snapshot(self) -> bytes | None:
-        """The board's snapshot file, ``<id>.snap``, or None."""
+    async def read_snapshot(self) -> Buffer | None:
+        """The board's snapshot file, ``<id>.snap``, or None (``buffers.release`` it)."""
         try:
-            return await asyncio.to_thread(self.snapshot_path.read_bytes)
+            return await asyncio.to_thread(_read_file, self.snapshot_path)
         except FileNotFoundError:
             return None
 
@@ -329,13 +336,12 @@ def _offsets_of(records: Sequence[bytes], position: int = 0) -> list[int]:
     return offsets
 
 
-def _read_all(fd: int) -> bytes:
-    """The whole file, in one read when it does not grow meanwhile: the kernel fills the buffer
-    while the GIL is free, where joining chunks would copy 72 MB holding it (~30 ms)."""
-    chunks = [os.read(fd, os.fstat(fd).st_size + 1)]
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+def _read_file(path: Path) -> Buffer:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return read_whole(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

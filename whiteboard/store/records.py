@@ -12,6 +12,7 @@ record after it.
 from __future__ import annotations
 
 import math
+import mmap
 import struct
 import time
 import zlib
@@ -20,6 +21,10 @@ from dataclasses import dataclass, field
 import msgpack
 
 from .slices import RUN_BYTES
+
+Buffer = bytes | mmap.mmap
+"""A whole log in memory: ``bytes``, or a private anonymous mapping (``buffers.py``), which
+slices, ``find`` and the buffer protocol treat alike."""
 
 RECORD_HEADER = struct.Struct(">BBIBI")
 RECORD_MARKERS = (0x92, 0xCE, 0xC6)  # fixarray(2), uint32, bin32
@@ -67,7 +72,7 @@ class ParsedLog:
         return self.offsets[-1] + framed_size(len(self.records[-1]))
 
 
-def record_at(data: bytes, pos: int) -> int | str:
+def record_at(data: Buffer, pos: int) -> int | str:
     """End offset of the valid record starting at ``pos``, or why there is none."""
     size = len(data)
     if size - pos < RECORD_HEADER.size:
@@ -83,7 +88,7 @@ def record_at(data: bytes, pos: int) -> int | str:
     return end
 
 
-def _is_torn(data: bytes, pos: int) -> bool:
+def _is_torn(data: Buffer, pos: int) -> bool:
     """Does ``data[pos:]`` look like one record whose bytes did not all reach the disk?
 
     A header cut short, a record running past the end of the file, or a last record whose checksum
@@ -97,7 +102,7 @@ def _is_torn(data: bytes, pos: int) -> bool:
     return (m1, m2, m3) == RECORD_MARKERS and pos + RECORD_HEADER.size + length >= len(data)
 
 
-def _resync(data: bytes, start: int) -> int | None:
+def _resync(data: Buffer, start: int) -> int | None:
     """The first offset after ``start`` where a valid record begins and is followed by another
     valid record or by the end of the file (two in a row, so that bytes inside a damaged record
     that happen to verify are not taken for a record)."""
@@ -111,7 +116,7 @@ def _resync(data: bytes, start: int) -> int | None:
             return pos
 
 
-def parse_log(data: bytes, start: int = 0) -> ParsedLog:
+def parse_log(data: Buffer, start: int = 0) -> ParsedLog:
     """Split a log into its valid records; report damaged spans (skipped) and a torn tail.
 
     ``start`` skips a prefix known to be whole records (the part a snapshot covers); offsets
@@ -126,7 +131,7 @@ class LogParser:
     in slices (``store/slices.py``) instead of in a thread that holds the GIL for most of a
     second: a 72.5 MB log parsed in a thread delayed every request by up to 100 ms."""
 
-    def __init__(self, data: bytes, start: int = 0) -> None:
+    def __init__(self, data: Buffer, start: int = 0) -> None:
         self.data = data
         self.parsed = ParsedLog(size=len(data))
         self.pos = start
@@ -162,7 +167,7 @@ class LogParser:
         return pos >= len(data)
 
 
-def end_of_op(data: bytes, position: int, seq: int, op_id: str) -> int | None:
+def end_of_op(data: Buffer, position: int, seq: int, op_id: str) -> int | None:
     """Where the records after a snapshot start: the end of the record at ``position``, if it is
     a valid record holding op ``op_id`` at ``seq`` (what the snapshot says it covers up to).
     None when it is not: the log was rewritten or replaced since, and the snapshot does not fit."""
