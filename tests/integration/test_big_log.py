@@ -26,6 +26,8 @@ from tests.logs import board_log
 from tests.serving import ServerProcess
 from whiteboard.protocol import encode_hello
 
+pytestmark = pytest.mark.alone  # times the server's stalls: no test process beside it
+
 STROKES, POINTS = 6_000, 2_000
 PROBE_START_S = 1.0  # time for the probe process to start before the board is opened
 PROBE_S = 4.0

@@ -19,12 +19,15 @@ import time
 from pathlib import Path
 
 import msgpack
+import pytest
 import websockets
 
 from tests.integration.client import BoardClient, is_op, pen_stroke
 from tests.logs import board_log
 from tests.serving import ServerProcess
 from whiteboard.protocol import encode_hello
+
+pytestmark = pytest.mark.alone  # times the server's stalls: no test process beside it
 
 STROKES = 100_000
 ATTACK_S = 3.0
