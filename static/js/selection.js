@@ -131,6 +131,18 @@ export class Selection {
   }
 
   /**
+   * Is board point (x, y) within the selection's bounds? A press there moves what is selected,
+   * whichever tool (select or lasso) took it.
+   * @param {number} x
+   * @param {number} y
+   * @returns {boolean}
+   */
+  contains(x, y) {
+    const box = this.bounds();
+    return Boolean(box) && x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3];
+  }
+
+  /**
    * Is CSS point (sx, sy) (canvas coordinates) on the resize handle?
    * @param {number} sx
    * @param {number} sy

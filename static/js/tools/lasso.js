@@ -20,7 +20,7 @@ const loops = new Map();
 /** @param {object} app @param {object} pointer */
 export function press(app, pointer) {
   const selection = app.selection;
-  if (selection.onHandle(pointer.sx, pointer.sy) || inside(selection.bounds(), pointer)) {
+  if (selection.onHandle(pointer.sx, pointer.sy) || selection.contains(pointer.x, pointer.y)) {
     select.press(app, pointer);
     return;
   }
@@ -45,8 +45,4 @@ export function release(app, pointer) {
 export function cancel(app, pointer) {
   loops.delete(pointer.id);
   select.cancel(app, pointer);
-}
-
-function inside(box, pointer) {
-  return Boolean(box) && pointer.x >= box[0] && pointer.x <= box[2] && pointer.y >= box[1] && pointer.y <= box[3];
 }

@@ -60,9 +60,7 @@ export function press(app, pointer) {
     if (pointer.shift) selection.set([...selection.list(), hit.id]);
     else if (!selection.ids.has(hit.id)) selection.set([hit.id]);
   } else {
-    const box = selection.bounds();
-    const inside = box && pointer.x >= box[0] && pointer.x <= box[2] && pointer.y >= box[1] && pointer.y <= box[3];
-    if (!inside) {
+    if (!selection.contains(pointer.x, pointer.y)) {
       if (!pointer.shift) selection.clear();
       selection.band = [pointer.x, pointer.y, pointer.x, pointer.y];
       gestures.set(pointer.id, { mode: "band", keep: pointer.shift ? selection.list() : [] });
