@@ -2,19 +2,21 @@
 exports.
 
     python bench/bench_export.py render [--points 100000 1000000] [--baseline REV]
+        [--formats png svg pdf gif] [--exports 1] [--rounds 1]
     python bench/bench_export.py live [--points 1000000] [--seconds 15] [--baseline REV]
 
 ``render`` builds a synthetic board log per size (freehand strokes of 20-200 points, a fifth of
 the pens with pressure, a quarter highlighters, widths 2-30, on at most 4000 x 3000 units so that
 scale 1 stays under the 16 MP cap), then exports it in every format with this tree's code and
 with ``--baseline`` (a git revision, unpacked into a temporary directory), alternating, each run
-in a fresh process. A run reports its phases (PNG: load the log and board, draw, encode; the
+in a fresh process (``--exports N``: N in a row in each, as a long-running export worker does
+them after its first). A run reports its phases (PNG: load the log and board, draw, encode; the
 new code's PNG goes through ``run_export`` as the export worker runs it, and its draw and encode
-are the slowest band's, drawn and deflated in parallel, "start" the delay until the last band
-started drawing), its total, the file size, the peak RSS of the process and of its largest
-helper, and the CPU pressure during the run (``/proc/pressure/cpu``: the share of time some task
-waited for a CPU, i.e. how much other jobs interfered). The new code runs as the server runs
-it: band helpers already started (the server keeps them), at nice +10.
+are the slowest band's, drawn and deflated in parallel, "start" how much later the last band
+started drawing than the first), its total, the file size, the peak RSS of the process and of
+its largest helper, and the CPU pressure during the run (``/proc/pressure/cpu``: the share of
+time some task waited for a CPU, i.e. how much other jobs interfered). The new code runs as the
+server runs it: band helpers already started (the server keeps them), at nice +10.
 
 ``live`` runs ``whiteboard serve`` (new, then the baseline's), keeps a drawer on another board
 sending a stroke every 20 ms and timing its echo, and compares round trips without an export and
@@ -28,6 +30,7 @@ import argparse
 import asyncio
 import inspect
 import io
+import itertools
 import json
 import math
 import os
@@ -113,14 +116,12 @@ def cpu_pressure_us() -> int:
 # --- one export, in a fresh process (argv: _one TREE LOG FORMAT) -----------------------------
 
 
-def run_one(log_path: str, kind: str) -> dict[str, object]:
+def run_one(log_path: str, kind: str, exports: int = 1) -> list[dict[str, object]]:
     new = (Path(sys.path[0]) / "whiteboard" / "export" / "spec.py").exists()
     os.nice(10)  # as the server's export worker, old and new
     if new:
         from whiteboard.export import raster
-        from whiteboard.export.frame import ExportOptions
-        from whiteboard.export.job import EXPORT_NICENESS, load_board, run_export
-        from whiteboard.export.spec import ExportLimits
+        from whiteboard.export.job import EXPORT_NICENESS
 
         start_helpers = getattr(raster, "helpers", None) or raster._helpers
         start_helpers(1, EXPORT_NICENESS).submit(int).result()  # as the server keeps them
@@ -129,6 +130,22 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
         except ImportError:  # a revision without it
             number_table = int  # type: ignore[assignment]
         number_table()
+
+    runs = [export_once(log_path, kind, new) for _ in range(exports)]
+    if new:
+        raster.shutdown_helpers()
+        time.sleep(0.2)  # let the helper exit, so RUSAGE_CHILDREN has its peak
+    helper_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return [{**run, "helper_rss_mb": helper_rss_mb} for run in runs]
+
+
+def export_once(log_path: str, kind: str, new: bool) -> dict[str, object]:
+    """One export of the log at ``log_path``, timed (``run_one``'s imports done)."""
+    if new:
+        from whiteboard.export import raster
+        from whiteboard.export.frame import ExportOptions
+        from whiteboard.export.job import EXPORT_NICENESS, load_board, run_export
+        from whiteboard.export.spec import ExportLimits
     else:
         from whiteboard.export.job import load_board, run_export
         from whiteboard.export.render import ExportOptions
@@ -194,49 +211,49 @@ def run_one(log_path: str, kind: str) -> dict[str, object]:
         data, size = result.data, ""
     total_s = time.perf_counter() - started
     waited_us = cpu_pressure_us() - pressure_before
-    if new:
-        raster.shutdown_helpers()
-        time.sleep(0.2)  # let the helper exit, so RUSAGE_CHILDREN has its peak
     return {
         **phases,
         "total_s": total_s,
         "bytes": len(data),
         "size": size,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "helper_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "pressure": waited_us / 1e6 / total_s,
     }
 
 
-def bench_render(sizes: list[int], formats: list[str], baselines: list[str]) -> None:
+def bench_render(
+    sizes: list[int], formats: list[str], baselines: list[str], exports: int = 1, rounds: int = 1
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trees = {rev: unpack_tree(rev, Path(tmp) / rev) for rev in baselines}
         trees["new"] = ROOT
         print(f"baselines {baselines}; pressure = share of the run some task waited for a CPU")
         print(
-            f"{'points':>9} {'fmt':>4} {'code':>7} {'picture':>10} {'load':>6} {'draw':>6} "
+            f"{'points':>9} {'fmt':>4} {'code':>9} {'picture':>10} {'load':>6} {'draw':>6} "
             f"{'encode':>6} {'start':>6} {'total':>6} {'file MB':>8} {'RSS MB':>7} {'helper':>6} "
             f"{'pressure':>8}"
         )
         for points in sizes:
             log = Path(tmp) / f"b{points}.log"
             write_log(log, points)
-            for kind in formats:
-                for code in trees:
-                    out = subprocess.run(
-                        [sys.executable, __file__, "_one", str(trees[code]), str(log), kind],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                        cwd=trees[code],
-                    )
-                    r = json.loads(out.stdout.strip().splitlines()[-1])
+            for kind, _, code in itertools.product(formats, range(rounds), trees):
+                command = [sys.executable, __file__, "_one", str(trees[code]), str(log), kind]
+                out = subprocess.run(
+                    [*command, str(exports)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=trees[code],
+                )
+                for number, line in enumerate(out.stdout.strip().splitlines()[-exports:], 1):
+                    r = json.loads(line)
                     phase = "".join(
                         f"{r[k]:>6.2f} " if k in r else f"{'':>6} "
                         for k in ("load_s", "draw_s", "encode_s", "band_start_s")
                     )
+                    label = f"{code}#{number}" if exports > 1 else code
                     print(
-                        f"{points:>9} {kind:>4} {code:>7} {r['size']:>10} {phase}"
+                        f"{points:>9} {kind:>4} {label:>9} {r['size']:>10} {phase}"
                         f"{r['total_s']:>6.2f} {r['bytes'] / 1e6:>8.2f} {r['rss_mb']:>7.0f} "
                         f"{r['helper_rss_mb']:>6.0f} {r['pressure']:>8.2f}",
                         flush=True,
@@ -368,9 +385,10 @@ def report(label: str, latencies: list[float], exports: int, pressure: float) ->
 
 
 def main() -> None:
-    if len(sys.argv) > 4 and sys.argv[1] == "_one":
+    if len(sys.argv) > 5 and sys.argv[1] == "_one":
         sys.path.insert(0, sys.argv[2])
-        print(json.dumps(run_one(sys.argv[3], sys.argv[4])))
+        for run in run_one(sys.argv[3], sys.argv[4], int(sys.argv[5])):
+            print(json.dumps(run))
         return
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -381,6 +399,10 @@ def main() -> None:
     render.add_argument(
         "--baseline", nargs="+", default=[BASELINE], help="git revisions to compare, each in turn"
     )
+    render.add_argument(
+        "--exports", type=int, default=1, help="exports in a row in each fresh process"
+    )
+    render.add_argument("--rounds", type=int, default=1, help="times each code runs, alternating")
     live = sub.add_parser("live")
     live.add_argument("--points", type=int, default=1_000_000)
     live.add_argument("--seconds", type=float, default=15.0)
@@ -394,7 +416,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.command == "render":
-        bench_render(args.points, args.formats, args.baseline)
+        bench_render(args.points, args.formats, args.baseline, args.exports, args.rounds)
     else:
         bench_live(args.points, args.seconds, args.baseline, args.export_processes)
 

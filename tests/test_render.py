@@ -45,7 +45,7 @@ from whiteboard.export.freehand import outline
 from whiteboard.export.job import run_export
 from whiteboard.export.pdf import render_pdf
 from whiteboard.export.pdfcontent import ascii_ints, path_data, smoothed_paths
-from whiteboard.export.raster import render_image, render_pixels, render_png
+from whiteboard.export.raster import render_image, render_pixels
 from whiteboard.export.render import (
     BUILDERS,
     Painter,
@@ -535,22 +535,42 @@ def big_board(strokes: int = 600, points: int = 400) -> list[dict[str, Any]]:
     return ops
 
 
+def records_of(ops: list[dict[str, Any]]) -> list[bytes]:
+    """The log of a board on which ``ops`` (as ``stroke`` builds them) were drawn in turn."""
+    return log_of(
+        *(
+            Stroke(op["id"], Style(op["tool"], op["color"], op["width"]), op["pts"], op.get("p"))
+            for op in ops
+        )
+    )
+
+
 @pytest.mark.parametrize("background", ["white", "transparent"])
 def test_bands_drawn_by_helper_processes_give_the_same_picture(background: str) -> None:
-    """Equal but for anti-aliasing near the cut: Skia picks its path blitter by the clipped
-    size of a path, so a stroke cut in two rounds some edge pixels differently (measured mean
-    0.008, every other pixel identical); a missing or misplaced band would be far off."""
+    """Each process loads the board from its records and draws its own band. Equal but for
+    anti-aliasing near the cut: Skia picks its path blitter by the clipped size of a path, so a
+    stroke cut in two rounds some edge pixels differently (measured mean 0.008, every other
+    pixel identical); a missing or misplaced band would be far off."""
     ops = big_board()  # 240,000 points: two bands
-    frame = plan_frame(board_bounds(ops), ExportOptions(scale=0.5, background=background))
-    tiled = render_pixels(ops, frame, background, processes=2)
-    whole = render_pixels(ops, frame, background, processes=1)
-    assert tiled.mode == whole.mode and tiled.size == whole.size
-    assert mean_abs_diff(tiled, whole) < 0.05
-    off = ImageChops.difference(tiled, whole).convert("L").point(lambda v: 255 * (v > 16))
-    assert off.histogram()[255] < 0.001 * frame.width * frame.height
-    png = Image.open(io.BytesIO(render_png(ops, frame, background, processes=2)))
-    assert png.mode == tiled.mode and png.size == tiled.size
-    assert ImageChops.difference(png, tiled).getbbox() is None  # each band deflated apart
+    records = records_of(ops)
+    options = ExportOptions(scale=0.5, background=background)
+    timings: dict[str, float] = {}
+    two = ExportLimits(processes=2)
+    tiled = run_export("png", options, records=records, limits=two, timings=timings)
+    whole = run_export("png", options, records=records, limits=ExportLimits(processes=1))
+    assert timings["helper_load_s"] > 0  # a helper loaded the board and drew a band
+    assert tiled.frame == whole.frame and tiled.seq == whole.seq == len(ops)
+    tiled_image, whole_image = (Image.open(io.BytesIO(r.data)) for r in (tiled, whole))
+    expected_mode = "RGBA" if background == "transparent" else "RGB"
+    assert tiled_image.mode == whole_image.mode == expected_mode
+    assert tiled_image.size == whole_image.size
+    one_process = render_image(ops, whole.frame, background)
+    assert ImageChops.difference(whole_image, one_process).getbbox() is None
+    assert mean_abs_diff(tiled_image, whole_image) < 0.05
+    off = (
+        ImageChops.difference(tiled_image, whole_image).convert("L").point(lambda v: 255 * (v > 16))
+    )
+    assert off.histogram()[255] < 0.001 * whole.frame.width * whole.frame.height
 
 
 def test_an_export_past_its_deadline_stops_with_a_reason() -> None:

@@ -441,18 +441,23 @@ class Board:
 
     # --- loading and reading ----------------------------------------------------------------------
 
-    def load(self, records: Iterable[bytes]) -> LoadReport:
+    def load(
+        self, records: Iterable[bytes], decode: Callable[[bytes], Any] = decode_for_apply
+    ) -> LoadReport:
         """Apply stored records in order, going on past the ones that do not fit.
 
         A record that does not decode or does not follow the state is skipped and reported (its
         position in ``records``), so the caller can set it aside; the board is as if it was never
         there. A seq with no record (one set aside earlier, or lost in a damaged span) is filled
         with a placeholder, so seqs stay ``index + 1`` and clients replaying them stay in step.
+
+        ``decode``: how a record becomes an op. By default its points are counted, not built
+        (a server needs no more); an export that draws every point decodes them all at once.
         """
         report = LoadReport()
         for index, encoded in enumerate(records):
             try:
-                op = decode_for_apply(encoded)  # points counted, not built
+                op = decode(encoded)
                 if not isinstance(op, dict):
                     raise CorruptLog("record is not a map")
                 seq = op.get("seq")
@@ -479,25 +484,15 @@ class Board:
         )
         return seq
 
-    def visible_strokes(self) -> list[dict[str, Any]]:
+    def visible_strokes(self, decoded: dict[int, Any] | None = None) -> list[dict[str, Any]]:
         """Decoded visible elements of every kind in drawing order (for export), as they are now:
         ``type`` (stroke, text, note, image), their fields (``pts`` stay delta-coded), ``m`` (the
-        placement, absent when the identity) and for text and notes their current ``text``."""
+        placement, absent when the identity) and for text and notes their current ``text``.
+        ``decoded``: ops already decoded, by seq (as ``element`` takes it)."""
         layout, seq_of = self.layout, self.op_seq
         ordered = sorted(self.visible_ids(), key=lambda i: layout.z_key(i, seq_of))
-        out, decoded_adds = [], {}
-        for element_id in ordered:
-            seq = seq_of[element_id]
-            op = decoded_adds.get(seq)
-            if op is None:
-                op = msgpack.unpackb(self.ops[seq - 1], raw=False, use_list=False)
-                if op["type"] == "add":
-                    decoded_adds[seq] = op
-            if op["type"] == "add":
-                position = layout.positions.get(element_id, 0)
-                op = {**op["items"][position], "seq": seq, "by": op["by"]}
-            out.append(self._as_placed(element_id, op))
-        return out
+        decoded = {} if decoded is None else decoded
+        return [self.element(element_id, decoded) for element_id in ordered]
 
     def _as_placed(self, element_id: str, op: dict[str, Any]) -> dict[str, Any]:
         """``op`` with its current placement (``m``, absent for the identity) and text."""
@@ -515,7 +510,7 @@ class Board:
     def element(self, element_id: str, decoded: dict[int, Any] | None = None) -> dict[str, Any]:
         """An element as it is now: the op (or the item of an ``add``) that added it, with its
         ``seq`` and ``by``, its current placement ``m`` and text (``pts`` stay delta-coded).
-        ``decoded`` caches decoded ``add`` ops by seq across calls."""
+        ``decoded`` caches decoded ``add`` ops by seq across calls (and may hold any op)."""
         seq = self.op_seq[element_id]
         op = None if decoded is None else decoded.get(seq)
         if op is None:

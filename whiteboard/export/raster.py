@@ -1,34 +1,30 @@
 """Pixels: a board drawn by Skia into memory, in horizontal bands on a small process pool.
 
 Skia's time goes into stroking and scan-converting paths, so a band costs about what its strokes
-cost: the picture is cut where the ink's points are split evenly (not where rows are), each band
-drawn by its own process straight into one shared-memory buffer, and the caller draws the first
-band itself while helpers draw the others. Bands are cut at pixel rows and Skia's anti-aliasing
-is per pixel, so the tiled picture is exactly the single-band one (tested).
+cost: the picture is cut where the ink's points are split evenly (``band_rows``, not where rows
+are), and each band is drawn by its own process (``pngbands``) into a buffer of the whole
+picture's size, clipped to its rows. Bands are cut at pixel rows and Skia's anti-aliasing is per
+pixel, so the tiled picture is the single-band one but for a few edge pixels at the cuts (tested).
 
 The helpers run at the export's low CPU priority (``lower_priority``): on a busy host the event
-loop serving live drawing wins the cores. Pillow then turns the buffer into an image (RGB; RGBA
-from Skia's premultiplied alpha for a transparent background).
+loop serving live drawing wins the cores. Pillow turns a buffer into an image (RGB; RGBA from
+Skia's premultiplied alpha for a transparent background).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import itertools
 import multiprocessing
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing import shared_memory
 
 import numpy as np
 import skia
 from PIL import Image
 
-from .frame import Frame, Geometry, Stroke, decode, stroke_costs
-from .png import BandStream, encode_band, png_file
+from .frame import Frame, Geometry, Stroke, decode
+from .png import BandStream, encode_band
 from .render import Progress, background_colour, draw_ops, frame_matrix
 from .spec import ExportDeadline, lower_priority, stop_processes
 
@@ -84,7 +80,7 @@ def _start_helper(niceness: int) -> None:
     """A helper's start: low priority, and what every part it may write needs made now rather
     than during its first export (the PDF's number table takes 0.2 s to build)."""
     lower_priority(niceness)
-    from . import pdf, pdfcontent, svg  # noqa: F401
+    from . import pdf, pdfcontent, pngbands, svg  # noqa: F401
 
     pdfcontent.number_table()
 
@@ -130,31 +126,6 @@ def draw_band(
     del canvas, surface
 
 
-def _draw_shared_band(
-    name: str,
-    rows: tuple[int, int],
-    ops: list[Stroke],
-    geometry: Geometry,
-    frame: Frame,
-    background: str,
-    deadline: float | None,
-    png_level: int | None,
-) -> tuple[BandStream | None, BandTimes]:
-    """Helper-process entry: draw one band into the caller's shared-memory buffer and, for a
-    PNG, deflate its rows here too."""
-    started = time.perf_counter()
-    memory = shared_memory.SharedMemory(name=name)
-    pixels = np.ndarray((frame.height, frame.width, 4), np.uint8, memory.buf)
-    try:
-        draw_band(pixels, ops, geometry, frame, rows, background, deadline_progress(deadline, None))
-        drawn = time.perf_counter()
-        stream = _encoded(pixels, frame, rows, background, png_level)
-        return stream, BandTimes(started, drawn - started, time.perf_counter() - drawn)
-    finally:
-        del pixels  # a view of the buffer would keep it from closing
-        memory.close()
-
-
 @dataclass(frozen=True, slots=True)
 class BandTimes:
     """When a band started (``time.perf_counter``: one clock for every process on Linux), and
@@ -163,25 +134,6 @@ class BandTimes:
     started: float
     draw_s: float
     encode_s: float
-
-
-def record_bands(timings: dict[str, float] | None, begun: float, bands: list[BandTimes]) -> None:
-    """Into ``timings``: the longest band's drawing and deflating, and the latest band start
-    after ``begun`` (what handing a band to a helper costs)."""
-    if timings is None or not bands:
-        return
-    timings["draw_s"] = max(band.draw_s for band in bands)
-    timings["encode_s"] = max(band.encode_s for band in bands)
-    timings["band_start_s"] = max(band.started for band in bands) - begun
-
-
-def _encoded(
-    pixels: np.ndarray, frame: Frame, rows: tuple[int, int], background: str, level: int | None
-) -> BandStream | None:
-    if level is None:
-        return None
-    band = pixels[rows[0] : rows[1]]
-    return encode_band(band, background == "transparent", level, rows[1] == frame.height)
 
 
 def without_points(op: Stroke) -> Stroke:
@@ -217,159 +169,41 @@ def band_rows(
     return rows
 
 
+def drawn_band(
+    ops: Sequence[Stroke],
+    geometry: Geometry,
+    frame: Frame,
+    rows: tuple[int, int],
+    background: str,
+    level: int,
+    progress: Progress | None = None,
+) -> tuple[BandStream, BandTimes]:
+    """Band ``rows`` drawn into a buffer of its own and deflated as a piece of the PNG.
+
+    The buffer has the whole picture's size (so the one frame matrix applies), but only the
+    band's rows are ever written, so only their pages are ever allocated."""
+    started = time.perf_counter()
+    pixels = np.empty((frame.height, frame.width, 4), np.uint8)
+    draw_band(pixels, ops, geometry, frame, rows, background, progress)
+    drawn = time.perf_counter()
+    band = pixels[rows[0] : rows[1]]
+    stream = encode_band(band, background == "transparent", level, rows[1] == frame.height)
+    return stream, BandTimes(started, drawn - started, time.perf_counter() - drawn)
+
+
 def render_pixels(
     ops: Sequence[Stroke],
     frame: Frame,
     background: str = "white",
     progress: Progress | None = None,
-    processes: int = 1,
-    niceness: int = 0,
     deadline: float | None = None,
 ) -> Image.Image:
-    """Draw ``ops`` in order: an RGB image, or RGBA when ``background`` is transparent.
-
-    With ``processes`` > 1 and enough points, bands go to helper processes."""
-    with _drawn(ops, frame, background, progress, processes, niceness, deadline, None) as drawn:
-        return _to_image(drawn[0], frame, background)
-
-
-def render_png(
-    ops: Sequence[Stroke],
-    frame: Frame,
-    background: str = "white",
-    progress: Progress | None = None,
-    processes: int = 1,
-    niceness: int = 0,
-    deadline: float | None = None,
-    level: int = 1,
-    geometry: Geometry | None = None,
-    timings: dict[str, float] | None = None,
-) -> bytes:
-    """``render_pixels`` as a PNG file, each band deflated by the process that drew it
-    (``geometry``: ``decode(ops)`` if the caller has it; ``timings``: filled as
-    ``record_bands`` says, plus ``stitch_s``)."""
-    drawing = (ops, frame, background, progress, processes, niceness, deadline, level, geometry)
-    with _drawn(*drawing, timings) as drawn:
-        stitching = time.perf_counter()
-        data = png_file(frame.width, frame.height, background == "transparent", drawn[1])
-        if timings is not None:
-            timings["stitch_s"] = time.perf_counter() - stitching
-        return data
-
-
-@contextlib.contextmanager
-def _drawn(
-    ops: Sequence[Stroke],
-    frame: Frame,
-    background: str,
-    progress: Progress | None,
-    processes: int,
-    niceness: int,
-    deadline: float | None,
-    png_level: int | None,
-    geometry: Geometry | None = None,
-    timings: dict[str, float] | None = None,
-) -> Iterator[tuple[memoryview, list[BandStream]]]:
-    """The picture's BGRA buffer (valid inside the block) and, with ``png_level``, its bands'
-    deflated rows."""
-    geometry = decode(ops) if geometry is None else geometry
+    """Draw ``ops`` in order, in this process: an RGB image, or RGBA when ``background`` is
+    transparent."""
+    pixels = np.empty((frame.height, frame.width, 4), np.uint8)
     progress = deadline_progress(deadline, progress)
-    total_points = int(geometry.end[-1]) if len(geometry.end) else 0
-    bands = max(1, min(processes, total_points // MIN_POINTS_PER_BAND, frame.height))
-    shape = (frame.height, frame.width)
-    if bands == 1:
-        begun = time.perf_counter()
-        pixels = np.empty((*shape, 4), np.uint8)
-        rows = (0, frame.height)
-        draw_band(pixels, ops, geometry, frame, rows, background, progress)
-        drawn = time.perf_counter()
-        stream = _encoded(pixels, frame, rows, background, png_level)
-        record_bands(timings, begun, [BandTimes(begun, drawn - begun, time.perf_counter() - drawn)])
-        yield pixels.data, [stream] if stream is not None else []
-        return
-    memory = shared_memory.SharedMemory(create=True, size=shape[0] * shape[1] * 4)
-    try:
-        streams = _draw_bands(
-            memory,
-            ops,
-            geometry,
-            frame,
-            background,
-            bands,
-            progress,
-            niceness,
-            deadline,
-            png_level,
-            timings,
-        )
-        yield memory.buf, streams
-    finally:
-        memory.close()
-        memory.unlink()
-
-
-def _draw_bands(
-    memory: shared_memory.SharedMemory,
-    ops: Sequence[Stroke],
-    geometry: Geometry,
-    frame: Frame,
-    background: str,
-    bands: int,
-    progress: Progress | None,
-    niceness: int,
-    deadline: float | None,
-    png_level: int | None,
-    timings: dict[str, float] | None = None,
-) -> list[BandStream]:
-    begun = time.perf_counter()
-    rows = band_rows(geometry, frame, bands, stroke_costs(ops, geometry))
-    pool = helpers(bands - 1, niceness)
-    futures = []
-    margin = BAND_MARGIN_PX / frame.scale
-    for top, bottom in itertools.pairwise(rows[1:]):
-        box = (
-            frame.x - margin,
-            frame.y + top / frame.scale - margin,
-            frame.x + frame.width / frame.scale + margin,
-            frame.y + bottom / frame.scale + margin,
-        )
-        inside = geometry.inside(box)
-        band_ops = [without_points(ops[i]) for i in inside.tolist()]
-        futures.append(
-            pool.submit(
-                _draw_shared_band,
-                memory.name,
-                (top, bottom),
-                band_ops,
-                geometry.take(inside),
-                frame,
-                background,
-                deadline,
-                png_level,
-            )
-        )
-    pixels = np.ndarray((frame.height, frame.width, 4), np.uint8, memory.buf)
-    try:
-        started = time.perf_counter()
-        draw_band(pixels, ops, geometry, frame, (0, rows[1]), background, progress)
-        drawn = time.perf_counter()
-        first = _encoded(pixels, frame, (0, rows[1]), background, png_level)
-        times = [BandTimes(started, drawn - started, time.perf_counter() - drawn)]
-    finally:
-        del pixels
-        concurrent.futures.wait(futures)  # never free the buffer under a helper still drawing
-    streams = [first] if first is not None else []
-    for future in futures:
-        try:
-            stream, band_times = future.result()  # a helper's error (or deadline) is the export's
-        except BrokenProcessPool:
-            shutdown_helpers()  # a helper died (out of memory?): fresh ones next time
-            raise
-        times.append(band_times)
-        if stream is not None:
-            streams.append(stream)
-    record_bands(timings, begun, times)
-    return streams
+    draw_band(pixels, ops, decode(ops), frame, (0, frame.height), background, progress)
+    return _to_image(pixels.data, frame, background)
 
 
 def _to_image(buffer: memoryview, frame: Frame, background: str) -> Image.Image:
