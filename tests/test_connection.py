@@ -10,7 +10,7 @@ import pytest
 from whiteboard import protocol
 from whiteboard.protocol import CloseCode
 from whiteboard.server.connection import Connection, LocalBroadcaster, TokenBucket
-from whiteboard.server.outbox import Batch, Outbox, SlowConsumer
+from whiteboard.server.outbox import Batch, Outbox, Pumped, SlowConsumer, batch_frame
 from whiteboard.server.sink import Frame
 
 
@@ -76,9 +76,9 @@ def test_a_receiver_behind_gets_everything_waiting_as_one_frame_in_order() -> No
     sink.buffered = 500  # the kernel did not take it all
     for tick in range(1, 6):
         assert box.deliver(batch(2 * tick - 1, 2 * tick), tick / 10) is True
-    assert box.pump(0.6) is True and len(sink.written) == 1  # still behind: nothing written
+    assert box.pump(0.6) is Pumped.WAITING and len(sink.written) == 1  # nothing written
     sink.buffered = 0
-    assert box.pump(0.7) is False
+    assert box.pump(0.7) is Pumped.DONE
     assert len(sink.written) == 2
     assert [m["n"] for m in sink.messages()] == list(range(11))
     merged = msgpack.unpackb(sink.written[1].payload)
@@ -113,7 +113,7 @@ def test_the_backlog_is_bounded_in_age_counting_what_the_socket_did_not_take() -
     box.deliver(batch(1), 0.0)  # written at 0 s; the socket then stops taking data
     sink.buffered = 100
     box.deliver(batch(2), 3.0)  # queued at 3 s, but unsent data is there since 0 s
-    assert box.pump(4.9) is True
+    assert box.pump(4.9) is Pumped.WAITING
     with pytest.raises(SlowConsumer, match=r"waiting for 5\.1 s"):
         box.pump(5.1)
 
@@ -127,6 +127,21 @@ def test_a_replay_streams_before_what_is_delivered_later() -> None:
     while box.pump(0.0):
         pass
     assert [m.get("n", m["type"]) for m in sink.messages()] == ["welcome", 1, 2, 3, 4, 5]
+
+
+def test_a_replay_goes_out_one_frame_a_pump_while_the_socket_takes_it() -> None:
+    sink = FakeSink()
+    box = outbox(sink)
+    box.start_replay(iter([batch_frame([op(1), op(2)]), batch_frame([op(3)])]))
+    assert box.pump(0.0) is Pumped.MORE and len(sink.written) == 1
+    sink.buffered = 10  # the kernel did not take all of it
+    assert box.pump(0.0) is Pumped.WAITING and len(sink.written) == 1
+    sink.buffered = 0
+    assert box.pump(0.0) is Pumped.MORE and len(sink.written) == 2
+    assert box.pump(0.0) is Pumped.DONE
+    assert [m["n"] for m in sink.messages()] == [1, 2, 3]
+    wire = sink.written[0].wire  # one copy: header, batch header and ops in one bytes
+    assert wire[:2] == bytes((0x82, len(sink.written[0].payload)))
 
 
 def test_nothing_is_written_once_the_socket_is_closing() -> None:
@@ -188,7 +203,7 @@ async def test_a_receiver_too_far_behind_is_closed_with_4004_and_others_still_ge
     assert slow.close_code == CloseCode.SLOW_CONSUMER
     assert slow.outbox.queued_bytes == 0
     assert len(fast_sink.written) == 50
-    assert room.pump(1.0) is False  # the closed one is no longer pumped
+    assert room.pump(1.0) is Pumped.DONE  # the closed one is no longer pumped
     slow.finish()
     fast.finish()
 

@@ -18,7 +18,7 @@ from ..board import LiveStroke
 from ..logformat import log_event
 from ..protocol import CloseCode, Want
 from .counters import COUNTS
-from .outbox import Batch, Outbox, SlowConsumer
+from .outbox import Batch, Outbox, Pumped, SlowConsumer
 from .sink import Sink
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class Broadcaster(Protocol):
 
     def lagging(self, conn: Connection) -> None: ...
 
-    def pump(self, now: float) -> bool: ...
+    def pump(self, now: float) -> Pumped: ...
 
     def __len__(self) -> int: ...
 
@@ -233,18 +233,20 @@ class LocalBroadcaster:
         """``conn`` has data waiting (a replay, a unicast message): pump it from now on."""
         self._behind.add(conn)
 
-    def pump(self, now: float) -> bool:
-        """Give each connection that is behind what its socket takes; True while any remain."""
-        behind = self._behind
+    def pump(self, now: float) -> Pumped:
+        """Give each connection that is behind a frame if its socket takes it; the most any of
+        them still has to do (``Pumped.MORE``: pump again on the next turn of the loop)."""
+        behind, most = self._behind, Pumped.DONE
         for conn in list(behind):
             try:
-                still = conn.close_code is None and conn.outbox.pump(now)
+                pumped = conn.outbox.pump(now) if conn.close_code is None else Pumped.DONE
             except SlowConsumer as exc:
                 conn.close(CloseCode.SLOW_CONSUMER, f"too slow: {exc}")
-                still = False
-            if not still:
+                pumped = Pumped.DONE
+            if not pumped:
                 behind.discard(conn)
-        return bool(behind)
+            most = max(most, pumped)
+        return most
 
     def __len__(self) -> int:
         return len(self._by_peer)

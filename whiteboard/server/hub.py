@@ -56,7 +56,7 @@ from .compactor import Compactor
 from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
 from .counters import COUNTS
 from .metrics import APPEND_SECONDS, FLUSH_SECONDS
-from .outbox import Batch, Outbox
+from .outbox import Batch, Outbox, Pumped, batch_frame
 from .presence import Presence
 from .presenting import Stage
 from .sink import Frame, Sink
@@ -128,6 +128,7 @@ class BoardHub:
         self._nothing_to_do: dict[int, int] = {}  # peer -> "nothing to do" answers it got
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._pumping: asyncio.Handle | None = None  # the next turn's pump of replays
         self._idle_timer: asyncio.TimerHandle | None = None
         self._unsaved: str | None = None  # why commits are refused while unsaved ops are undone
         self.failed = False
@@ -266,18 +267,18 @@ class BoardHub:
         self._next_peer += 1
         return self._next_peer - 1
 
-    def _replay_frames(self, since: int, until: int) -> Iterator[Batch]:
-        """Stored ops ``since+1..until`` in frames of about ``replay_frame_bytes``, built only as
-        the socket takes them; the ops are never decoded or re-encoded."""
+    def _replay_frames(self, since: int, until: int) -> Iterator[Frame]:
+        """Stored ops ``since+1..until`` in ``batch`` frames of about ``replay_frame_bytes``,
+        built only as the socket takes them; the ops are never decoded or re-encoded."""
         ops = self.board.ops  # append-only while the board is loaded: slicing later is safe
         limit, start, size = self.settings.replay_frame_bytes, since, 0
         for index in range(since, until):
             size += len(ops[index])
             if size >= limit:
-                yield Batch.of(ops[start : index + 1])
+                yield batch_frame(ops[start : index + 1])
                 start, size = index + 1, 0
         if start < until:
-            yield Batch.of(ops[start:until])
+            yield batch_frame(ops[start:until])
 
     def _op_bytes(self, start: int, stop: int, limit: int) -> int:
         """Bytes of ops ``start+1..stop``, counted until they pass ``limit``."""
@@ -525,8 +526,20 @@ class BoardHub:
                 self.connections.publish(batches_by_want(events), now)
         if self._ops and (self._appender is None or self._appender.done()) and not self.failed:
             self._appender = asyncio.create_task(self._append_groups())
-        if self.connections.pump(now):
-            self._wakeup.set()  # keep ticking while someone is behind
+        if self._pumping is None:
+            self._pumped(self.connections.pump(now))
+
+    def _pump(self) -> None:
+        """One frame more to each connection whose socket takes it, on a turn of its own."""
+        self._pumping = None
+        if not self._closing:
+            self._pumped(self.connections.pump(time.monotonic()))
+
+    def _pumped(self, pumped: Pumped) -> None:
+        if pumped is Pumped.MORE:  # a replay streams a frame a turn, at the socket's pace
+            self._pumping = asyncio.get_running_loop().call_soon(self._pump)
+        elif pumped:
+            self._wakeup.set()  # keep ticking while a socket has not taken what it was given
 
     async def _append_groups(self) -> None:
         """Append committed ops in groups, one append in flight; publish each group once durable."""
@@ -628,7 +641,7 @@ class BoardHub:
         for conn in self.connections:
             conn.close(code, reason, close_timeout_s)
         self._cancel_idle_timer()
-        for timer in (self._presence_timer, self._ping_timer):
+        for timer in (self._presence_timer, self._ping_timer, self._pumping):
             if timer is not None:
                 timer.cancel()
         await self.snapshots.close()

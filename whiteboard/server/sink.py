@@ -61,16 +61,35 @@ class Frame:
     not once per receiver.
     """
 
-    __slots__ = ("_wire", "payload")
+    __slots__ = ("_payload", "_wire")
 
     def __init__(self, payload: bytes) -> None:
-        self.payload = payload
+        self._payload: bytes | None = payload
         self._wire: bytes | None = None
+
+    @classmethod
+    def joined(cls, parts: list[bytes]) -> Frame:
+        """The frame whose payload is ``parts`` concatenated, built with one copy: a replay frame
+        of 1 MiB was copied three times (the ops joined, the batch header prepended, then the
+        frame header), about 0.3 ms of the event loop per frame."""
+        frame = cls.__new__(cls)
+        frame._payload = None
+        frame._wire = b"".join([frame_header(sum(map(len, parts))), *parts])
+        return frame
 
     @classmethod
     def batch(cls, op_count: int, body: bytes) -> Frame:
         """A ``batch`` of ``op_count`` already-encoded ops concatenated in ``body``."""
         return cls(protocol.batch_header(op_count) + body)
+
+    @property
+    def payload(self) -> bytes:
+        payload = self._payload
+        if payload is None:  # a joined frame: only the ASGI fallback and tests ask
+            wire = self.wire
+            length = wire[1] & 0x7F
+            payload = self._payload = wire[2 + (length == 126) * 2 + (length == 127) * 8 :]
+        return payload
 
     @property
     def wire(self) -> bytes:

@@ -22,7 +22,8 @@ from ..store.base import BoardLog
 from ..store.buffers import release
 from ..store.slices import in_slices
 from .compactor import Built, Compactor
-from .outbox import Batch
+from .outbox import batch_frame
+from .sink import Frame
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +153,10 @@ class BoardSnapshots:
             return True
         return op_bytes(since, self.seq, self.wire_bytes) >= self.wire_bytes
 
-    def frames(self) -> Iterator[Batch]:
+    def frames(self) -> Iterator[Frame]:
         """The snapshot's messages, one frame each."""
         for part in self.wire:
-            yield Batch(1, part)
+            yield batch_frame([part])
 
     # --- compaction ------------------------------------------------------------------------------
 
