@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import os
@@ -139,6 +140,8 @@ class Compactor:
         self._flags = YieldFlags(self._context)
         self._in_flight = 0
         self._watch: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()  # the pool is started and shut down from threads
+        self._closed = False
 
     async def build(
         self,
@@ -148,33 +151,41 @@ class Compactor:
         undo_window: int,
         part_bytes: int,
     ) -> Built:
-        if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=self._context,
-                initializer=_start_worker,
-                initargs=(os.getpid(), self._flags),
-            )
-        loop = asyncio.get_running_loop()
         self._in_flight += 1
         if self._watch is None and self.max_pause_s > 0:
             self._watch = asyncio.create_task(self._watch_load(), name="compaction-yields")
+        job = functools.partial(
+            _build_yielding,
+            source,
+            upto_seq,
+            max_strokes,
+            undo_window,
+            part_bytes,
+            self.max_pause_s,
+        )
         try:
-            return await loop.run_in_executor(
-                self._pool,
-                _build_yielding,
-                source,
-                upto_seq,
-                max_strokes,
-                undo_window,
-                part_bytes,
-                self.max_pause_s,
-            )
+            return await asyncio.wrap_future(await asyncio.to_thread(self._submit, job))
         except BrokenProcessPool:
-            self._pool = None  # the process died (killed, out of memory): a new one next time
+            with self._lock:
+                self._pool = None  # the process died (killed, out of memory): a new one next time
             raise
         finally:
             self._in_flight -= 1
+
+    def _submit(self, job: Callable[[], Built]) -> concurrent.futures.Future[Built]:
+        """In a thread: the first submit starts the process (spawning it held the event loop
+        for 7-12 ms right after a big board loaded), and every submit pickles its job."""
+        with self._lock:
+            if self._closed:
+                raise CompactionFailed("the server is closing")
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=self._context,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(), self._flags),
+                )
+            return self._pool.submit(job)
 
     async def _watch_load(self) -> None:
         """While snapshots are in flight: is the server busy? (The flag keeps its last value
@@ -203,6 +214,8 @@ class Compactor:
         self._flags.busy.value = False  # a paused snapshot ends soon; the process then exits
         if self._watch is not None:
             self._watch.cancel()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            self._closed = True
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
