@@ -209,7 +209,7 @@ class Exploit:
 
 def test_a_snapshot_cannot_run_code() -> None:
     snapshot = take_snapshot(Board(max_strokes=10), 1000)
-    snapshot.state = pickle.dumps(Exploit())
+    snapshot.state = [pickle.dumps(Exploit())]
     with pytest.raises(StaleSnapshot, match="may not hold"):
         Snapshot.decode(snapshot.encode()).board()
 

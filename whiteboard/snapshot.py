@@ -5,11 +5,12 @@ A snapshot holds two things (``docs/protocol.md``, "Snapshots"):
 
 - **the server's state**: the :class:`Board` at ``seq`` (every op id, for dedup; every element,
   for undo; visibility, undo and redo stacks), so a board loads from it plus the log records after
-  ``seq`` instead of replaying every record. It is a pickle of the board, read back only by
-  :class:`StateUnpickler`, which builds nothing but the board's own classes and plain containers.
-  The board's ops (the bulk of it) are kept apart from the pickle, one ``bin`` each, so that a
-  server can decode a snapshot a few ops at a time (:class:`SnapshotReader`): unpickling them
-  with the rest held the event loop for 22 ms on a 72.5 MB board.
+  ``seq`` instead of replaying every record. It is the board pickled in pieces of bounded size
+  (``board_state.py``), read back only by an unpickler that builds nothing but the board's own
+  classes and plain containers. The board's ops (the bulk of it) are kept apart from the
+  pickles, one ``bin`` each, so that a server can decode a snapshot a few ops at a time
+  (:class:`SnapshotReader`): unpickling them with the rest held the event loop for 22 ms on a
+  72.5 MB board, and the rest alone in one pickle 9-10 ms.
   It is valid only for the code that wrote it: ``STATE_FINGERPRINT`` hashes the modules whose
   classes it holds, and a snapshot with another one is ignored (the board loads from its log, and
   the next compaction writes a new one).
@@ -24,14 +25,12 @@ Elements other than strokes (text, notes, images) go into the wire snapshot thro
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.util
 import io
 import itertools
 import math
 import mmap
-import pickle
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,30 +40,20 @@ import msgpack
 import numpy as np
 
 from .board import Board
+from .board_state import STATE_MODULES, StaleSnapshot, StateBuilder, state_pieces
 from .protocol import encode_event
 from .restore import action_elements, element_record
 from .store.records import Buffer
 from .store.slices import RUN_BYTES
 
-FORMAT = 2
+FORMAT = 3
 """Version of the snapshot container; another one is ignored like a stale fingerprint. 2: the
-board's ops apart from its pickled state."""
-
-STATE_MODULES = (
-    "whiteboard.board",
-    "whiteboard.visibility",
-    "whiteboard.layout",
-    "whiteboard.elements",
-)
-"""Modules whose classes a pickled board holds: only these may be built when one is read, and a
-change to any of them makes earlier snapshots stale (their fields may mean something else)."""
-
-SAFE_BUILTINS = frozenset({"set", "frozenset", "bytearray", "dict", "list", "tuple"})
+board's ops apart from its pickled state. 3: the state in pieces (``board_state.py``)."""
 
 
 def _fingerprint() -> str:
     digest = hashlib.sha256(f"{FORMAT}".encode())
-    for name in STATE_MODULES:
+    for name in (*STATE_MODULES, "whiteboard.board_state"):
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.origin is not None:
             with open(spec.origin, "rb") as source:
@@ -73,25 +62,6 @@ def _fingerprint() -> str:
 
 
 STATE_FINGERPRINT = _fingerprint()
-
-
-class StaleSnapshot(Exception):
-    """A snapshot from other code (fingerprint, format) or that does not decode: load the log."""
-
-
-class StateUnpickler(pickle.Unpickler):
-    """Unpickles a board and nothing else: a snapshot file someone replaced cannot run code."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (
-            module in STATE_MODULES
-            or (module == "builtins" and name in SAFE_BUILTINS)
-            or (module, name) == ("whiteboard.protocol", "Limits")  # the board's limits
-        ):
-            found = super().find_class(module, name)
-            if isinstance(found, type):
-                return found
-        raise pickle.UnpicklingError(f"a board snapshot may not hold {module}.{name}")
 
 
 # --- the file -------------------------------------------------------------------------------------
@@ -104,12 +74,13 @@ class Snapshot:
     ``last_id`` is the op id at ``seq``: a store checks that its log still holds that op there
     before it trusts the snapshot (a log restored from a backup, or rewritten, may not).
     ``position`` is the store's own hint where the records after ``seq`` start (the file store:
-    the byte offset). ``state`` is the pickled board without its ops, which are ``ops``.
+    the byte offset). ``state`` is the board without its ops, which are ``ops``, in pieces
+    (``board_state.py``).
     """
 
     seq: int
     last_id: str
-    state: bytes
+    state: list[bytes]
     wire: list[bytes]
     position: int = 0
     fingerprint: str = STATE_FINGERPRINT
@@ -146,12 +117,19 @@ class Snapshot:
 
     def board(self) -> Board:
         """The board at ``seq``; raise StaleSnapshot when the state does not unpickle."""
-        try:
-            board = StateUnpickler(io.BytesIO(self.state)).load()
-        except Exception as exc:  # any failure means: rebuild from the log
-            raise StaleSnapshot(f"state does not load: {exc}") from exc
-        if not isinstance(board, Board):
-            raise StaleSnapshot("state is not a board")
+        builder = self.builder()
+        builder.step(math.inf)
+        return self.built(builder)
+
+    def builder(self) -> StateBuilder:
+        """Rebuilds the board a few pieces a step (a server does it in slices); then
+        :meth:`built`."""
+        return StateBuilder(self.state)
+
+    def built(self, builder: StateBuilder) -> Board:
+        """The board ``builder`` rebuilt, with the ops; raise StaleSnapshot when it is not the
+        board at ``seq``."""
+        board = builder.board()
         board.ops = list(self.ops)  # the board appends to its own list
         if board.head_seq != self.seq:
             raise StaleSnapshot("state is not the board at its seq")
@@ -200,7 +178,7 @@ class SnapshotReader:
                 return True
             key = unpacker.unpack()
             self._keys_left -= 1
-            if key in ("ops", "wire"):
+            if key in ("state", "ops", "wire"):
                 self._array_left = unpacker.read_array_header()
                 self._array = fields[key] = []
             else:
@@ -250,7 +228,7 @@ def take_snapshot(
     return Snapshot(
         seq=board.head_seq,
         last_id=last_id,
-        state=pickle.dumps(dataclasses.replace(board, ops=[]), protocol=pickle.HIGHEST_PROTOCOL),
+        state=state_pieces(board),
         wire=wire,
         elements=elements,
         points=points,

@@ -189,7 +189,7 @@ async def test_snapshot_writes_are_fenced_by_history_and_never_go_back(
     await board_log.append(ops)
 
     def snapshot(seq: int) -> bytes:
-        return Snapshot(seq=seq, last_id=f"op{seq}", state=b"", wire=[], position=seq).encode()
+        return Snapshot(seq=seq, last_id=f"op{seq}", state=[], wire=[], position=seq).encode()
 
     client, epoch = store.client, board_log.epoch
     assert await write_snapshot(client, "board", snapshot(2), epoch)
