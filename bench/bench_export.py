@@ -43,7 +43,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -329,15 +329,20 @@ def fetch(url: str) -> bytes:
 
 
 def start_server(
-    tree: Path, boards: Path, env: dict[str, str] | None = None
+    tree: Path,
+    boards: Path,
+    env: dict[str, str] | None = None,
+    launcher: Sequence[str] = ("-m", "whiteboard"),
 ) -> tuple[subprocess.Popen, int]:
+    """The server of ``tree`` on a free port; ``launcher`` runs ``whiteboard``'s command line
+    (e.g. ``bench/loopwatch.py OUT``, which times the event loop's turns)."""
     sys.path.insert(0, str(ROOT))
     from tests.serving import free_port, wait_for_port
 
     port = free_port()
     flags = f"--port {port} --fsync off".split()
     server = subprocess.Popen(
-        [sys.executable, "-m", "whiteboard", "serve", *flags, "--boards-dir", str(boards)],
+        [sys.executable, *launcher, "serve", *flags, "--boards-dir", str(boards)],
         cwd=tree,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """Export storm: many concurrent export requests against one server, while someone draws.
 
     python bench/bench_export_storm.py [--requests 200] [--strokes 20000] [--baseline REV]
+        [--storms distinct identical] [--rounds 5] [--env WHITEBOARD_X=1 ...] [--watch]
 
 A board of ``--strokes`` freehand strokes (25 points each) lies on disk, not loaded. A drawer on
 another board sends a stroke every 20 ms and times its echo for the whole run. After a quiet
@@ -11,7 +12,10 @@ bounded: every request has a 120 s deadline, and the storm ends when all are ans
 
 For each server (this tree, then ``--baseline``), it prints the answers by status, the distinct
 pictures returned (one render each), the time until the last answer, and the drawer's round trips
-(p50, p99, max) before and during each storm. Servers listen on 127.0.0.1 only.
+(p50, p99, max) before and during each storm, pooled over ``--rounds`` storms of each kind (a
+fresh picture each round). ``--env`` sets settings of this tree's server only; ``--watch`` runs
+the servers under ``bench/loopwatch.py`` and prints the event loop's longest turns and garbage
+collections in each storm. Servers listen on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import collections
 import hashlib
+import itertools
 import math
 import multiprocessing
 import random
@@ -41,6 +46,7 @@ from bench.bench_export import (  # noqa: E402
     start_server,
     unpack_tree,
 )
+from bench.loopwatch import window_report  # noqa: E402
 
 REQUEST_TIMEOUT_S = 120.0
 STORMS = ("identical", "distinct")
@@ -103,7 +109,11 @@ def summary(latencies: list[float]) -> str:
     )
 
 
-async def storm_run(port: int, requests: int, version: int, storms: list[str]) -> None:
+async def storm_run(
+    port: int, requests: int, version: int, storms: list[str], rounds: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Runs each storm ``rounds`` times (a fresh picture each round), prints what the drawer saw
+    in all rounds of each; returns each storm's windows (start, end)."""
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     receiving, sending = context.Pipe(duplex=False)
@@ -111,16 +121,18 @@ async def storm_run(port: int, requests: int, version: int, storms: list[str]) -
     drawing.start()
     quiet_from = time.perf_counter()
     await asyncio.sleep(5)  # the quiet window
-    windows = {"quiet": (quiet_from, time.perf_counter())}
-    for kind in storms:
+    windows = {"quiet": [(quiet_from, time.perf_counter())]}
+    for kind, round_index in itertools.product(storms, range(rounds)):
+        first = round_index * requests
         targets = [
-            f"/b/stored/export.png?scale={2 if kind == 'identical' else 1 + i / 1000}"
+            "/b/stored/export.png?scale="
+            + (f"{2 - round_index / 100}" if kind == "identical" else f"{1 + (first + i) / 1e5}")
             for i in range(requests)
         ]
         pressure, started = cpu_pressure_us(), time.perf_counter()
         answers = await asyncio.gather(*(http_get(port, t) for t in targets))
         ended = time.perf_counter()
-        windows[kind] = (started, ended)
+        windows.setdefault(kind, []).append((started, ended))
         statuses = collections.Counter(status for status, _ in answers)
         pictures = len({digest for status, digest in answers if status == 200})
         waited = (cpu_pressure_us() - pressure) / 1e6 / (ended - started)
@@ -133,13 +145,14 @@ async def storm_run(port: int, requests: int, version: int, storms: list[str]) -
     stop.set()
     marks = receiving.recv()
     drawing.join(30)
-    for name, (start, end) in windows.items():
-        during = [(t, ms) for t, ms in marks if start <= t <= end]
-        worst = max(during, key=lambda mark: mark[1], default=(start, 0.0))
+    for name, spans in windows.items():
+        during = [(t - start, ms) for start, end in spans for t, ms in marks if start <= t <= end]
+        worst = max(during, key=lambda mark: mark[1], default=(0.0, 0.0))
         print(
             f"  drawing, {name:>9}: {summary([ms for _, ms in during])}; the longest began "
-            f"{worst[0] - start:.2f} s into the window"
+            f"{worst[0]:.2f} s into its window"
         )
+    return windows
 
 
 def main() -> None:
@@ -147,7 +160,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--strokes", type=int, default=20_000)
     parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument(
+        "--env", nargs="*", default=[], help="NAME=VALUE for this tree's server (a setting)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="storms of each kind, one by one")
     parser.add_argument("--no-baseline", action="store_true", help="this tree only")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="run the servers under bench/loopwatch.py and say what held their event loop",
+    )
     parser.add_argument(
         "--storms", nargs="+", default=list(STORMS), choices=STORMS, help="which storms, in order"
     )
@@ -165,12 +187,27 @@ def main() -> None:
                 f"{args.requests} requests, board of {args.strokes} strokes on disk",
                 flush=True,
             )
-            server, port = start_server(tree, boards)
+            watched = Path(tmp) / f"loop-{code}.json"
+            launcher = [str(ROOT / "bench" / "loopwatch.py"), str(watched)] if args.watch else []
+            env = dict(item.split("=", 1) for item in args.env) if code == "new" else {}
+            server, port = start_server(
+                tree, boards, env, launcher=launcher or ("-m", "whiteboard")
+            )
             try:
-                asyncio.run(storm_run(port, args.requests, protocol_version(tree), args.storms))
+                windows = asyncio.run(
+                    storm_run(port, args.requests, protocol_version(tree), args.storms, args.rounds)
+                )
             finally:
                 server.terminate()
                 server.wait(timeout=30)
+            if args.watch:
+                for name, spans in windows.items():
+                    for start, end in spans:
+                        print(
+                            f"  event loop, {name}:",
+                            *window_report(str(watched), start, end, top=3),
+                            sep="\n    ",
+                        )
 
 
 if __name__ == "__main__":
