@@ -23,6 +23,7 @@ from . import settings as settings_module
 from .logformat import configure_logging
 from .loglimit import limit_repeats
 from .server.app import create_app, shutdown
+from .server.eventloop import ServerEventLoop
 from .server.sharing import ShareLinks
 from .settings import SETTINGS, Settings
 from .store.descriptors import raise_open_file_limit
@@ -162,7 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("%s", startup_message(settings, f"{settings.host}:{settings.port}"))
             raw = sys.argv[2:] if argv is None else list(argv)[1:]
             return Supervisor(settings, raw, backlog=hypercorn_config(settings).backlog).run()
-        asyncio.run(run_server(settings))
+        with asyncio.Runner(
+            loop_factory=lambda: ServerEventLoop(settings.accepts_per_second, settings.accept_burst)
+        ) as run:
+            run.run(run_server(settings))
         return 0
     run = getattr(args, "run", None) or args.run_export
     return run(args, settings)

@@ -36,6 +36,21 @@ SETTINGS: tuple[Setting, ...] = (
         "busy; past the backlog the kernel drops their SYNs and phones retry after 1, 3, 7 s. "
         "Capped by the kernel's net.core.somaxconn (4096 on current Linux).",
     ),
+    Setting(
+        "accepts_per_second",
+        1000,
+        "Connections the server accepts per second, past a burst of accept_burst; the rest "
+        "wait in the kernel's queue (listen_backlog). Setting up an HTTP connection costs the "
+        "event loop ~0.3 ms and a WebSocket join ~1.2 ms, and asyncio took a whole backlog at "
+        "once: 200 export requests arriving together stalled drawing on other boards for up "
+        "to 47 ms. 1000 keeps such a burst to a share of the loop and admits it in 0.2 s.",
+    ),
+    Setting(
+        "accept_burst",
+        16,
+        "Connections accepted at once before accepts_per_second paces the rest; the "
+        "connections of one page load and a few reconnecting clients are not slowed.",
+    ),
     Setting("boards_dir", "boards", "Directory holding one append-only log file per board."),
     Setting(
         "public_url",
@@ -489,6 +504,8 @@ class Settings:
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
     listen_backlog: int = _DEFAULTS["listen_backlog"]
+    accepts_per_second: int = _DEFAULTS["accepts_per_second"]
+    accept_burst: int = _DEFAULTS["accept_burst"]
     boards_dir: Path = Path(_DEFAULTS["boards_dir"])
     public_url: str = _DEFAULTS["public_url"]
     allowed_origins: tuple[str, ...] = ()
@@ -581,6 +598,11 @@ class Settings:
         object.__setattr__(self, "boards_dir", Path(self.boards_dir))
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.accepts_per_second < 1 or self.accept_burst < 1:
+            raise ValueError(
+                "accepts_per_second and accept_burst must be at least 1, got "
+                f"{self.accepts_per_second} and {self.accept_burst}"
+            )
         if self.workers > 1 and not self.redis_url:
             raise ValueError(
                 "--workers above 1 needs --redis URL: the file store allows one writer per "

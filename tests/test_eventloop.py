@@ -1,0 +1,77 @@
+"""The server's event loop accepts connections at a bounded rate (server/eventloop.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from whiteboard.server.eventloop import ServerEventLoop
+from whiteboard.settings import Settings
+
+CLIENTS = 20
+DEADLINE_S = 10.0
+
+
+def accepts_over_time(loop: asyncio.AbstractEventLoop, clients: int) -> tuple[list[int], float]:
+    """Open ``clients`` connections while the loop is stopped (the kernel completes them into the
+    listen queue); then, per turn of the loop that set any up, how many it set up, and the loop
+    time from the first turn to the last connection."""
+    made = 0
+
+    class Counting(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            nonlocal made
+            made += 1
+            transport.close()
+
+    server = loop.run_until_complete(loop.create_server(Counting, "127.0.0.1", 0, backlog=64))
+    port = server.sockets[0].getsockname()[1]
+    waiting = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(clients)]
+
+    async def count_turns() -> tuple[list[int], float]:
+        per_turn: list[int] = []
+        started = loop.time()
+        while made < clients and loop.time() < started + DEADLINE_S:
+            before = made
+            await asyncio.sleep(0)  # resumes in the next turn of the loop
+            if made > before:
+                per_turn.append(made - before)
+        return per_turn, loop.time() - started
+
+    try:
+        return loop.run_until_complete(count_turns())
+    finally:
+        for sock in waiting:
+            sock.close()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+
+
+def test_a_burst_of_connections_is_accepted_at_the_set_rate() -> None:
+    loop = ServerEventLoop(accepts_per_second=200, accept_burst=4)
+    try:
+        per_turn, took_s = accepts_over_time(loop, CLIENTS)
+    finally:
+        loop.close()
+    assert sum(per_turn) == CLIENTS, per_turn  # the listener is watched again after each pause
+    assert max(per_turn) <= 4, per_turn
+    assert took_s >= 0.9 * (CLIENTS - 4) / 200, (took_s, per_turn)  # 4 at once, then 200/s
+
+
+def test_asyncio_alone_accepts_a_whole_burst_at_once() -> None:
+    """What the server's loop changes."""
+    loop = asyncio.SelectorEventLoop()
+    try:
+        per_turn, _ = accepts_over_time(loop, CLIENTS)
+    finally:
+        loop.close()
+    assert per_turn == [CLIENTS], per_turn
+
+
+def test_accept_rate_and_burst_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="accepts_per_second"):
+        Settings(accepts_per_second=0)
+    with pytest.raises(ValueError, match="accept_burst"):
+        Settings(accept_burst=0)
