@@ -6,6 +6,7 @@ with ``UPDATE_GOLDEN=1 pytest tests/test_render.py`` and look at them before com
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 import json
@@ -578,6 +579,19 @@ def test_an_export_past_its_deadline_stops_with_a_reason() -> None:
     frame = plan_frame(board_bounds(ops), ExportOptions())
     with pytest.raises(ExportDeadline, match="stopped at stroke 0 of"):
         render_pixels(ops, frame, deadline=time.time() - 1)
+
+
+def test_an_export_pauses_the_cyclic_collector_and_restores_it() -> None:
+    seen = []
+    records = log_of(pen("a", [(i, 0) for i in range(50)]))
+    run_export(
+        "png", ExportOptions(), records=records, progress=lambda *_: seen.append(gc.isenabled())
+    )
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    with pytest.raises(BoardTooLarge):
+        run_export("png", ExportOptions(), records=records, limits=ExportLimits(max_points=2))
+    assert gc.isenabled()
 
 
 def test_a_board_over_max_points_is_refused_before_drawing() -> None:

@@ -16,7 +16,14 @@ from .loading import ImageSource, load_board, prepare, with_images
 from .pdf import render_pdf
 from .pngbands import render_png_in_bands
 from .render import Progress
-from .spec import MEDIA_TYPES, BoardTooLarge, ExportDeadline, ExportLimits, ExportResult
+from .spec import (
+    MEDIA_TYPES,
+    BoardTooLarge,
+    ExportDeadline,
+    ExportLimits,
+    ExportResult,
+    collector_paused,
+)
 from .svg import render_svg
 from .timelapse import render_timelapse
 
@@ -28,6 +35,7 @@ def read_records(path: Path) -> list[bytes]:
     return read_board_log(path)
 
 
+@collector_paused()
 def run_export(
     kind: str,
     options: ExportOptions,

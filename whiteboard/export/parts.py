@@ -19,6 +19,7 @@ import numpy as np
 from .frame import Geometry, Stroke, stroke_costs
 from .raster import deadline_progress, helpers, shutdown_helpers, without_points
 from .render import Progress
+from .spec import collector_paused
 
 MIN_COST_PER_PART = 100_000
 """Below this cost (points) a second process is not worth its round trip (~10-30 ms)."""
@@ -86,4 +87,5 @@ def _in_helper(
     deadline: float | None,
 ) -> Part:
     """Helper-process entry."""
-    return write(ops, geometry, number, deadline_progress(deadline, None))
+    with collector_paused():
+        return write(ops, geometry, number, deadline_progress(deadline, None))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .frame import Geometry
 
-MOVE, LINE, QUAD = 0, 1, 2
+MOVE, LINE, QUAD, CLOSE = 0, 1, 2, 5
 """Skia's verb codes (``SkPath::Verb``), as serialised paths and ``pdfcontent`` use them."""
 
 

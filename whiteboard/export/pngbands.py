@@ -30,7 +30,7 @@ from .raster import (
     shutdown_helpers,
 )
 from .render import Progress
-from .spec import ExportLimits
+from .spec import ExportLimits, collector_paused
 
 MIN_RECORD_BYTES_PER_POINT = 2
 """A stored point is two msgpack ints of at least a byte each: records of fewer bytes than two
@@ -130,6 +130,7 @@ def render_png_in_bands(
     return data, prepared
 
 
+@collector_paused()
 def _band_in_helper(
     records: list[bytes],
     options: ExportOptions,

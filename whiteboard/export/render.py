@@ -31,7 +31,8 @@ import skia
 
 from .frame import Frame, Geometry, Stroke, pressures, uses_pressure
 from .freehand import outline
-from .penpaths import pen_paths
+from .outlines import outlines
+from .penpaths import CLOSE, LINE, MOVE, pen_paths
 from .text import NOTE_PADDING, NOTE_TEXT_COLOR, draw_lines, own_box, text_lines
 
 HIGHLIGHTER_OPACITY = 0.35
@@ -183,22 +184,28 @@ def stroke_alpha(stroke: Stroke) -> float:
     return HIGHLIGHTER_OPACITY if stroke["tool"] == "highlighter" else 1.0
 
 
+def stroke_width(stroke: Stroke) -> float:
+    """The line width a stroke is drawn with: a placement scales it by the geometric mean of
+    its scales."""
+    width = float(stroke["width"])
+    m = stroke.get("m")
+    return width if m is None else width * math.sqrt(m[0] * m[1])
+
+
 def stroke_element(
     stroke: Stroke, xy: np.ndarray, pen: skia.Path | None = None
 ) -> PathElement | None:
-    """One committed ``stroke`` op as render.js's ``buildStroke`` makes it (``xy`` placed; a
-    placement scales the width by the geometric mean of its scales; ``pen``: its
-    ``smoothed_path`` if the caller built it already)."""
-    tool, color, width = stroke["tool"], stroke["color"], float(stroke["width"])
-    m = stroke.get("m")
-    if m is not None:
-        width *= math.sqrt(m[0] * m[1])
+    """One committed ``stroke`` op as render.js's ``buildStroke`` makes it (``xy`` placed;
+    ``pen``: its ``smoothed_path`` or filled outline if the caller built it already)."""
+    tool, color, width = stroke["tool"], stroke["color"], stroke_width(stroke)
     alpha = stroke_alpha(stroke)
     if len(xy) == 0:
         return None
     if tool in SHAPES:
         return PathElement(shape_path(tool, xy), False, color, width, alpha, tool == "rect")
     if uses_pressure(stroke):
+        if pen is not None:
+            return PathElement(pen, True, color, width, alpha)
         polygon = outline(xy[:, 0].tolist(), xy[:, 1].tolist(), pressures(stroke), width)
         if not polygon:
             return None
@@ -226,21 +233,63 @@ def built_pen_paths(
         for i in indices
         if ops[i].get("type", "stroke") == "stroke" and is_smoothed(ops[i], counts[i])
     ]
-    if not pens:
-        return {}
-    built = pen_paths(geometry, np.asarray(pens, np.int64))
-    points = built.points.astype(np.float32).tobytes()
-    verbs = built.verbs.tobytes()
-    out = {}
+    out: dict[int, skia.Path] = {}
+    if pens:
+        built = pen_paths(geometry, np.asarray(pens, np.int64))
+        _cut_paths(out, pens, built.points, built.point_ends, built.verbs, built.verb_ends)
+    return out
+
+
+def built_outline_paths(
+    ops: Sequence[Stroke], geometry: Geometry, indices: Sequence[int]
+) -> dict[int, skia.Path]:
+    """The filled outline of every pressure stroke at ``indices`` with one, all computed
+    together (``outlines``: ~8x faster than one by one for a board's hundreds)."""
+    counts = (geometry.end - geometry.start).tolist()
+    pressured = [
+        i
+        for i in indices
+        if ops[i].get("type", "stroke") == "stroke"
+        and counts[i]
+        and ops[i]["tool"] not in SHAPES
+        and uses_pressure(ops[i])
+    ]
+    out: dict[int, skia.Path] = {}
+    if pressured:
+        items = [(geometry.points(i), pressures(ops[i]), stroke_width(ops[i])) for i in pressured]
+        rows, ends = outlines(items)
+        counts = np.diff(ends, prepend=0)
+        drawn = counts > 0  # an empty outline draws nothing (``stroke_element`` says None)
+        verb_ends = np.cumsum(counts[drawn] + 1)
+        verbs = np.full(int(verb_ends[-1]) if len(verb_ends) else 0, LINE, np.uint8)
+        verbs[verb_ends - counts[drawn] - 1] = MOVE
+        verbs[verb_ends - 1] = CLOSE
+        chosen = [i for i, keep in zip(pressured, drawn.tolist(), strict=True) if keep]
+        _cut_paths(out, chosen, rows, ends[drawn], verbs, verb_ends)
+    return out
+
+
+def _cut_paths(
+    out: dict[int, skia.Path],
+    indices: Sequence[int],
+    points: np.ndarray,
+    point_ends: np.ndarray,
+    verbs: np.ndarray,
+    verb_ends: np.ndarray,
+) -> None:
+    """Into ``out``: the path of each stroke at ``indices``, the ``k``-th being
+    ``points[point_ends[k - 1]:point_ends[k]]`` (float64 x, y rows) with its slice of
+    ``verbs`` by ``verb_ends``."""
+    point_bytes = points.astype(np.float32).tobytes()
+    verb_bytes = verbs.tobytes()
     point_start = verb_start = 0
     for index, point_end, verb_end in zip(
-        pens, built.point_ends.tolist(), built.verb_ends.tolist(), strict=True
+        indices, point_ends.tolist(), verb_ends.tolist(), strict=True
     ):
         out[index] = _path_from_bytes(
-            points[point_start * 8 : point_end * 8], verbs[verb_start:verb_end]
+            point_bytes[point_start * 8 : point_end * 8], verb_bytes[verb_start:verb_end]
         )
         point_start, verb_start = point_end, verb_end
-    return out
 
 
 def _placement(op: Stroke) -> tuple[float, float, float, float]:
@@ -279,14 +328,15 @@ def elements(
     ops: Sequence[Stroke], geometry: Geometry, indices: Iterable[int] | None = None
 ) -> Iterable[Element | None]:
     """The elements of ``ops`` (all, or those at ``indices``), in drawing order; pen paths are
-    built ``PEN_BATCH`` strokes at a time."""
+    built ``PEN_BATCH`` strokes at a time, pressure outlines all at once."""
     order = list(range(len(ops)) if indices is None else indices)
+    filled = built_outline_paths(ops, geometry, order)
     for first in range(0, len(order), PEN_BATCH):
         batch = order[first : first + PEN_BATCH]
         pens = built_pen_paths(ops, geometry, batch)
         for index in batch:
             op = ops[index]
-            pen = pens.get(index)
+            pen = pens.get(index, filled.get(index))
             if pen is not None:
                 yield stroke_element(op, geometry.points(index), pen)
             else:

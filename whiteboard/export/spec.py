@@ -7,10 +7,13 @@ system's libEGL and libGL), where exports then fail with a logged reason.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import gc
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +102,21 @@ def lower_priority(niceness: int) -> None:
         pass
     if os.getppid() == 1:  # the parent died before the signal was armed
         os._exit(1)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for one export (back as it was after): an export
+    makes millions of objects that live until it ends and hold no cycles, and the collector's
+    passes over them, every 700 allocations, took ~0.08 s of the first 1M-point export's load.
+    Memory is still freed as usual (reference counting); only cycles wait until after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def stop_processes(pool: Any) -> None:
