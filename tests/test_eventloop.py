@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
+from pathlib import Path
 
 import pytest
 
+from tests.serving import ServerProcess
 from whiteboard.server.eventloop import ServerEventLoop
 from whiteboard.settings import Settings
 
@@ -75,3 +78,21 @@ def test_accept_rate_and_burst_must_be_positive() -> None:
         Settings(accepts_per_second=0)
     with pytest.raises(ValueError, match="accept_burst"):
         Settings(accept_burst=0)
+
+
+def test_whiteboard_serve_accepts_a_burst_at_its_set_rate(tmp_path: Path) -> None:
+    """``whiteboard serve`` runs on the paced loop: 20 requests at once, 4 accepted at once and
+    then 20 a second, cannot all be answered in under 0.8 s (asyncio alone answers in ms)."""
+    with ServerProcess(tmp_path, "--accepts-per-second", "20", "--accept-burst", "4") as server:
+        clients = [
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(20)
+        ]
+        started = time.monotonic()
+        for client in clients:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answers = [b"".join(iter(lambda c=client: c.recv(65536), b"")) for client in clients]
+        took_s = time.monotonic() - started
+        for client in clients:
+            client.close()
+    assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers), answers
+    assert took_s >= 0.9 * (20 - 4) / 20, took_s
