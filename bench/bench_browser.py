@@ -144,6 +144,20 @@ DRAWN_JS = """() => {
   return drawn === undefined || drawn !== null;
 }"""
 NEXT_FRAME_JS = "() => new Promise((resolve) => requestAnimationFrame(() => resolve()))"
+# The floor's "decoded, not drawn" page: a layer worker that takes every message and never draws,
+# so the page decodes and applies the snapshot (and packs its strokes) but nothing rasterises.
+NO_DRAWING_JS = """
+window.Worker = class {
+  postMessage() {}
+  terminate() {}
+  addEventListener() {}
+};
+"""
+CAUGHT_UP_JS = "() => window.__whiteboard?.summary().stats.caughtUpMs != null"
+LAYER_COMPLETE_JS = "() => window.__whiteboard.summary().stats.layerCompleteMs"
+EMPTY_BOARD = "empty"
+FLOOR_EMPTY = "floor: empty"
+FLOOR_UNDRAWN = "floor: undrawn"
 
 
 def parse_args() -> argparse.Namespace:
@@ -167,9 +181,22 @@ def parse_args() -> argparse.Namespace:
         help="also measure this tree served with these extra serve arguments (repeatable), e.g."
         " 'small-frames=--replay-frame-bytes 131072'",
     )
+    parser.add_argument(
+        "--cold-pictures",
+        action="store_true",
+        help="nudge every run's view by a hundredth of a board unit, so the server has never"
+        " rendered its first picture (a view nobody opened at this seq); by default a discarded"
+        " visit per view renders it first, as for every visitor after the first",
+    )
     parser.add_argument("--strokes", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=50)
     parser.add_argument("--no-gesture", action="store_true", help="skip the pan/zoom measurement")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure this tree's floor, interleaved: the page on an empty board, and on the"
+        " big board with nothing drawn (every op decoded and applied; signal: all applied)",
+    )
     parser.add_argument("--gesture-steps", type=int, default=40, help="input events per phase")
     parser.add_argument("--screenshots", type=Path, help="save a screenshot at each drawn signal")
     parser.add_argument("--base-port", type=int, default=8870, help="ports used: base, base+1, ...")
@@ -316,20 +343,29 @@ def export_tree(rev: str, tmp: Path) -> Path:
     return root
 
 
-def first_render(browser: Browser, url: str, seq: int, shot: Path | None, visit: str) -> dict:
+def first_render(
+    browser: Browser, url: str, seq: int, shot: Path | None, visit: str, drawing: bool = True
+) -> dict:
     """One navigation in a fresh context; returns the drawn time and where it went.
 
     ``first``: the context has never seen the site (nothing cached). ``return``: it opened the
     board once before, in a page since closed (static files and compiled code cached, as for
-    someone coming back to a board).
+    someone coming back to a board). Without ``drawing`` the layer worker draws nothing and the
+    signal is the frame at which every op was applied (``stats.caughtUpMs``).
     """
     context = browser.new_context(viewport=VIEWPORT)
+    signal_js = DRAWN_JS if drawing else CAUGHT_UP_JS
+    # summary() lists every element: asked each frame, it would take the page's thread from the
+    # decoding it measures (the page records the frame itself, so polling does not delay it).
+    polling = "raf" if drawing else 50
+    if not drawing:
+        context.add_init_script(NO_DRAWING_JS)
     try:
         if visit == "return":
             earlier = context.new_page()
             earlier.add_init_script(PROBE_JS % seq)
             earlier.goto(url)
-            earlier.wait_for_function(DRAWN_JS, timeout=DRAWN_TIMEOUT_MS)
+            earlier.wait_for_function(signal_js, timeout=DRAWN_TIMEOUT_MS, polling=polling)
             earlier.close()
         page = context.new_page()
         errors: list[str] = []
@@ -339,7 +375,7 @@ def first_render(browser: Browser, url: str, seq: int, shot: Path | None, visit:
         pressure0 = cpu_pressure_us()
         wall0 = time.monotonic()
         page.goto(url)
-        page.wait_for_function(DRAWN_JS, timeout=DRAWN_TIMEOUT_MS)
+        page.wait_for_function(signal_js, timeout=DRAWN_TIMEOUT_MS, polling=polling)
         wall_s = time.monotonic() - wall0
         cpu = cpu_spent(cpu0, cpu_by_part())
         result = page.evaluate(
@@ -357,12 +393,20 @@ def first_render(browser: Browser, url: str, seq: int, shot: Path | None, visit:
         )
         if shot is not None:
             page.screenshot(path=shot)
+        if drawing and "layerCompleteMs" in result["stats"]:
+            # Shown by the server's first picture: when did the page's own drawing complete?
+            page.wait_for_function(LAYER_COMPLETE_JS, timeout=DRAWN_TIMEOUT_MS, polling=50)
+            result["stats"]["layerCompleteMs"] = page.evaluate(LAYER_COMPLETE_JS)
         if errors:
             raise RuntimeError(f"page errors: {errors}")
         result["pressure"] = (cpu_pressure_us() - pressure0) / 1e6 / wall_s
         result["cpu"], result["wallS"] = cpu, wall_s
         result["signalMs"] = (
-            result["drawnMs"] if result["drawnMs"] is not None else result["polledDrawnMs"]
+            result["stats"]["caughtUpMs"]
+            if not drawing
+            else result["drawnMs"]
+            if result["drawnMs"] is not None
+            else result["polledDrawnMs"]
         )
         return result
     finally:
@@ -424,16 +468,23 @@ def breakdown(run: dict) -> str:
     big = [t for kind, t, size in events if kind == "message" and size > 10_000]
     first, last = (big[0], big[-1]) if big else (float("nan"), float("nan"))
     text = f"socket {created:.0f}, open {opened:.0f}, replay frames {first:.0f}..{last:.0f}"
-    stats = run["stats"]
+    stats = {k: float("nan") if v is None else v for k, v in run["stats"].items()}
     if run["drawnMs"] is not None:
+        if "layerCompleteMs" in stats:  # a page with the server's first picture
+            text += (
+                f", server picture {stats['firstPictureShownMs']:.0f}"
+                f", own layer complete {stats['layerCompleteMs']:.0f}"
+            )
         text += (
-            f", layer ready {stats.get('layerReadyMs') or float('nan'):.0f}"
+            f", layer ready {stats.get('layerReadyMs', float('nan')):.0f}"
             f", all applied {stats['caughtUpMs']:.0f}, first picture {stats['firstPictureMs']:.0f}"
-            f", layer done {stats.get('lastSnapshotMs') or float('nan'):.0f}"
+            f", layer done {stats.get('lastSnapshotMs', float('nan')):.0f}"
             f" ({stats['renderer']} x{stats.get('bands', 1)}, last job"
             f" {stats['lastRebuildMs']:.0f} ms)"
         )
-    text += f", drawn {run['signalMs']:.0f}"
+    elif run["stats"]["caughtUpMs"] is not None:
+        text += f", all applied {stats['caughtUpMs']:.0f} (nothing drawn)"
+    text += f", signal {run['signalMs']:.0f}"
     return text + f"; CPU {cpu_text(run['cpu'])} in {run['wallS']:.2f} s"
 
 
@@ -481,15 +532,30 @@ def main() -> None:
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            for view, visit, rep in itertools.product(views, visits, range(args.reps)):
-                for label, server in servers.items():
+            runs = list(servers.items())
+            if args.floor:
+                ours = servers["this tree"]
+                runs += [(FLOOR_EMPTY, ours), (FLOOR_UNDRAWN, ours)]
+            nudges = itertools.count(1)
+            if not args.cold_pictures:  # the first visit of each view has its picture rendered
+                for view, server in itertools.product(views, servers.values()):
                     url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
+                    first_render(browser, url, seq, None, "first")
+            for view, visit, rep in itertools.product(views, visits, range(args.reps)):
+                for label, server in runs:
+                    board = EMPTY_BOARD if label == FLOOR_EMPTY else BOARD
+                    x, y, zoom = (float(v) for v in VIEWS[view].split(","))
+                    if args.cold_pictures:
+                        x += next(nudges) / 100
+                    url = f"http://127.0.0.1:{server.port}/b/{board}#{x!r},{y!r},{zoom!r}"
                     shot = None
                     if args.screenshots:
                         args.screenshots.mkdir(parents=True, exist_ok=True)
                         name = f"{label.replace(' ', '-')}-{view.rstrip('%')}-{visit}-{rep}.png"
                         shot = args.screenshots / name
-                    run = first_render(browser, url, seq, shot, visit)
+                    target = 0 if label == FLOOR_EMPTY else seq
+                    drawing = label != FLOOR_UNDRAWN
+                    run = first_render(browser, url, target, shot, visit, drawing)
                     run.update(tree=label, view=view, visit=visit, rep=rep)
                     results["runs"].append(run)
                     print(
@@ -509,7 +575,7 @@ def main() -> None:
         for server in servers.values():
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    report(results, views, visits, list(trees))
+    report(results, views, visits, list(trees) + ([FLOOR_EMPTY, FLOOR_UNDRAWN] * args.floor))
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"browser-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=1))
@@ -538,6 +604,14 @@ def report(results: dict, views: list[str], visits: list[str], labels: list[str]
             f"[{min(own):.0f}-{max(own):.0f}]  pressure {pressure:.2f}\n"
             f"  {'':>30}CPU medians {cpu_text(cpu)}"
         )
+        pictured = [r for r in runs if r["stats"].get("firstPictureShownMs") is not None]
+        layer = [r["stats"]["layerCompleteMs"] for r in runs if r["stats"].get("layerCompleteMs")]
+        if layer:
+            print(
+                f"  {'':>30}first picture in {len(pictured)} of {len(runs)} runs; the page's own"
+                f" layer complete {statistics.median(layer):.0f}"
+                f" [{min(layer):.0f}-{max(layer):.0f}]"
+            )
     if results["gestures"]:
         print(
             "\npan + zoom: frame interval p50 / p95 / max ms, long tasks (count, max ms),"

@@ -446,6 +446,13 @@ SETTINGS: tuple[Setting, ...] = (
         "An export still drawing after this long stops and is answered 503 with the reason; the "
         "worker is free again at once.",
     ),
+    Setting(
+        "first_picture_min_board_bytes",
+        1024 * 1024,
+        "Log size from which a page opening a board at a given view first shows a PNG of that "
+        "view rendered by the export worker (cached like exports), until its own drawing is done; "
+        "a smaller board is drawn by the page sooner than such a picture arrives. 0: always.",
+    ),
     Setting("export_cache_entries", 32, "Rendered exports kept for repeated requests (LRU)."),
     Setting(
         "export_cache_bytes", 64 * 1024 * 1024, "Bytes of rendered exports kept in that cache."
@@ -584,6 +591,7 @@ class Settings:
     max_pending_exports: int = _DEFAULTS["max_pending_exports"]
     max_exports_per_client: int = _DEFAULTS["max_exports_per_client"]
     export_timeout_s: float = _DEFAULTS["export_timeout_s"]
+    first_picture_min_board_bytes: int = _DEFAULTS["first_picture_min_board_bytes"]
     export_cache_entries: int = _DEFAULTS["export_cache_entries"]
     export_cache_bytes: int = _DEFAULTS["export_cache_bytes"]
     log_format: str = _DEFAULTS["log_format"]

@@ -8,9 +8,15 @@
  *   (level of detail, elements.js); the finished picture is the same as drawing every point.
  * - Live and not-yet-committed strokes are drawn each frame on top, from cached Path2D objects.
  *
+ * - Until the layer is complete for the first time, the server's picture of the view the page
+ *   opened at (first-picture.js) may stand in for it, moved and scaled with the view.
+ *
  * "Drawn": the first frame that shows the whole board as it is (every op of the replay applied,
  * the layer complete for this view) sets `stats.drawnMs` and the performance mark
- * `whiteboard:drawn`; `busy` says whether the picture on show is incomplete right now.
+ * `whiteboard:drawn`; `busy` says whether the picture on show is incomplete right now. The first
+ * picture is the whole board as it is when it shows the board at the seq the page joined at
+ * (nothing applied since) for the very view and size on screen; the signal then takes the time it
+ * was first shown (`stats.firstPictureShownMs`), learnt once the welcome told the seq.
  */
 import { CommittedLayer } from "./committed.js";
 import { drawElement } from "./elements.js";
@@ -34,8 +40,9 @@ export class Surface {
    * @param {import("./board.js").Board} board
    * @param {{overlays: function(): object[], isHidden: function(string): boolean,
    *          caughtUp?: function(): boolean, overlayElements?: function(): object[],
-   *          mediaBase?: function(): string}} sources  caughtUp: every op the server had when
-   *   this page joined is applied (absent: always); overlayElements: elements drawn on top
+   *          mediaBase?: function(): string, joinedSeq?: function(): number|null}} sources
+   *   caughtUp: every op the server had when this page joined is applied (absent: always);
+   *   joinedSeq: the board's seq when this page joined (null: not yet); overlayElements: elements drawn on top
    *   (previews of text being typed and of elements being moved, pending ones), as
    *   committed.js `elementOf` makes them; mediaBase: the board's media URL prefix
    */
@@ -50,6 +57,8 @@ export class Surface {
     this.height = 1;
     this.dpr = 1;
     this.committed = new CommittedLayer(board, (id) => sources.isHidden(id), sources.mediaBase);
+    /** The server's picture of the opening view while it stands in for the layer (first-picture.js). */
+    this.firstPicture = window.__whiteboardFirstPicture ?? null;
     /** @type {WeakMap<object, {version: number, built: object, abs: Float64Array, bbox: number[]}>} */
     this.overlayCache = new WeakMap();
     this.syncQueued = false;
@@ -62,7 +71,7 @@ export class Surface {
     this.stats = {
       lastFrameMs: 0, rebuilds: 0, lastRebuildMs: 0, strokesDrawn: 0, renderer: "", bands: 0,
       drawnMs: null, firstAddMs: null, caughtUpMs: null, firstPictureMs: null, layerReadyMs: null,
-      lastJobEndMs: null, lastSnapshotMs: null,
+      lastJobEndMs: null, lastSnapshotMs: null, firstPictureShownMs: null, layerCompleteMs: null,
     };
   }
 
@@ -206,24 +215,59 @@ export class Surface {
     const overlays = this.sources.overlays();
     const elements = this.sources.overlayElements ? this.sources.overlayElements() : [];
     if (elements.length) overlays.push(...elements);
-    const key = `${committed.serial},${this.view.x},${this.view.y},${this.view.zoom},${this.canvas.width},${committed.sent}`;
+    const caughtUp = this.sources.caughtUp ? this.sources.caughtUp() : true;
+    const layerComplete = caughtUp && committed.isComplete(layerView);
+    const standIn = this.#placeFirstPicture(layerComplete);
+    const key = `${committed.serial},${this.view.x},${this.view.y},${this.view.zoom},${this.canvas.width},${committed.sent},${standIn}`;
     if (key !== this.shownKey || committed.fresh || overlays.length > 0 || this.hadOverlays) {
       this.shownKey = key;
       this.hadOverlays = overlays.length > 0;
-      this.#compose(layerView, overlays);
+      this.#compose(layerView, overlays, standIn === "none");
     }
-    const caughtUp = this.sources.caughtUp ? this.sources.caughtUp() : true;
-    this.complete = caughtUp && committed.isComplete(layerView);
-    this.#record(started, caughtUp);
-    return !this.complete || pumping;
+    this.complete = layerComplete || standIn === "exact";
+    this.#record(started, caughtUp, layerComplete);
+    return !this.complete || pumping || standIn !== "none";
   }
 
-  #compose(layerView, overlays) {
+  /**
+   * Show the first picture for the current view while the layer is not yet complete, retire it
+   * once it is. (The layer's partial picture is not drawn under it: its anti-aliased edges over
+   * the same strokes in the picture would darken them.)
+   * @param {boolean} layerComplete
+   * @returns {"none"|"moved"|"exact"} none: no picture on show (the layer is drawn); moved: on
+   *   show, but not the board as it is in this view; exact: the whole board as it is
+   */
+  #placeFirstPicture(layerComplete) {
+    const picture = this.firstPicture;
+    if (!picture) return "none";
+    if (layerComplete) {
+      picture.retired = true;
+      if (picture.img) {
+        picture.img.remove();
+        URL.revokeObjectURL(picture.img.src);
+      }
+      this.firstPicture = null;
+      return "none";
+    }
+    if (!picture.img || picture.shownMs === null) return "none";
+    const { view } = this;
+    const shown = picture.view;
+    const scale = view.zoom / shown.zoom;
+    picture.img.style.transform = `translate(${(shown.x - view.x) * view.zoom}px, ${(shown.y - view.y) * view.zoom}px) scale(${scale})`;
+    const joined = this.sources.joinedSeq ? this.sources.joinedSeq() : null;
+    const exact = joined === picture.seq && this.board.seq <= picture.seq &&
+      view.x === shown.x && view.y === shown.y && view.zoom === shown.zoom &&
+      this.width === picture.width && this.height === picture.height && this.dpr === picture.dpr;
+    this.stats.firstPictureShownMs = picture.shownMs;
+    return exact ? "exact" : "moved";
+  }
+
+  #compose(layerView, overlays, withLayer = true) {
     const ctx = this.ctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     const rect = this.#viewRect(this.view);
-    this.committed.draw(ctx, layerView, rect);
+    if (withLayer) this.committed.draw(ctx, layerView, rect);
     this.#applyTransform(ctx, this.view);
     for (const op of overlays) {
       if (op.kind) {
@@ -238,7 +282,7 @@ export class Surface {
     }
   }
 
-  #record(started, caughtUp) {
+  #record(started, caughtUp, layerComplete) {
     const stats = this.stats;
     const now = performance.now();
     const fronts = this.committed.fronts.filter(Boolean);
@@ -257,9 +301,11 @@ export class Surface {
     stats.renderer = this.committed.where;
     stats.firstAddMs = this.committed.firstAddMs;
     if (caughtUp && stats.firstAddMs !== null) stats.caughtUpMs ??= now;
+    if (layerComplete) stats.layerCompleteMs ??= now;
     if (this.complete && stats.drawnMs === null) {
-      stats.drawnMs = now;
-      performance.mark("whiteboard:drawn");
+      // Shown by the first picture: drawn since it first showed (the board has not changed since).
+      stats.drawnMs = layerComplete ? now : stats.firstPictureShownMs;
+      performance.mark("whiteboard:drawn", { startTime: stats.drawnMs });
     }
     stats.lastFrameMs = now - started;
     this.frameTimes.push(stats.lastFrameMs);

@@ -82,6 +82,7 @@ const surface = new Surface(canvas, board, {
   overlayElements: () => session.previews.elements(session.pending.values(), session.mediaBase),
   isHidden: (id) => session.localHidden.has(id) || previewHidden.has(id),
   caughtUp: () => session.welcomeSeq !== null && board.seq >= session.welcomeSeq,
+  joinedSeq: () => session.welcomeSeq,
   mediaBase: () => session.mediaBase,
 });
 

@@ -15,6 +15,7 @@ How fast this happens is measured by bench/bench_browser.py, not asserted here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,21 @@ VIEWS = {
     "far": (-8000.0, -8000.0, 0.04),  # strokes a few pixels long: simplified
 }
 
-# Installed before the page's scripts: copies the canvas the moment the page signals it is drawn.
+# Installed before the page's scripts: copies what is on screen the moment the page signals it is
+# drawn: the canvas, over the server's first picture of the view when it is shown (index.html).
 CAPTURE_AT_SIGNAL = """
 (() => {
   const mark = performance.mark.bind(performance);
   performance.mark = (name, ...rest) => {
     if (name === "whiteboard:drawn") {
-      const canvas = document.getElementById("board");
-      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-      window.__atSignal = data;
+      const board = document.getElementById("board");
+      const shown = new OffscreenCanvas(board.width, board.height);
+      const ctx = shown.getContext("2d");
+      const picture = document.getElementById("first-picture");
+      if (picture) ctx.drawImage(picture, 0, 0);
+      ctx.drawImage(board, 0, 0);
+      window.__atSignal = ctx.getImageData(0, 0, board.width, board.height);
+      window.__pictureAtSignal = !!picture;
     }
     return mark(name, ...rest);
   };
@@ -70,6 +77,9 @@ WAIT_FOR_SIGNAL = """(timeoutMs) => new Promise((resolve, reject) => {
 
 WAIT_UNTIL_COMPLETE = WAIT_FOR_SIGNAL.replace(
     "window.__atSignal", "!window.__whiteboard.summary().busy"
+)
+WAIT_FOR_LAYER = WAIT_FOR_SIGNAL.replace(
+    "window.__atSignal", "window.__whiteboard.summary().stats.layerCompleteMs !== null"
 )
 
 # Draws `ops` at full detail for `view` on a canvas the size of the page's, and compares both
@@ -123,12 +133,15 @@ def open_at(
     view: str,
     **options: Any,
 ) -> Page:
+    """The page at ``view``, drawing the board itself: the server's first picture is refused it
+    (see test_the_first_picture_is_the_board_until_the_page_has_drawn_it)."""
     server, ops_json = board
     page = new_context(viewport=VIEWPORT, **options).new_page()
     page.route(
         "**/test/seeded-ops.json",
         lambda route: route.fulfill(body=ops_json, content_type="application/json"),
     )
+    page.route(re.compile(r"/view\.png"), lambda route: route.abort())
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.add_init_script(CAPTURE_AT_SIGNAL)
@@ -241,3 +254,75 @@ def test_two_bands_draw_the_same_picture(
     print(f"two bands: {result}")
     assert result["mean"] < MAX_MEAN_ABS_DIFF
     assert result["differing"] <= MAX_DIFFERING_FRACTION
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("view", ["whole", "100%"])
+def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
+    big_board: tuple[ServerThread, bytes],
+    new_context: Callable[..., BrowserContext],
+    view: str,
+    tmp_path: Path,
+) -> None:
+    """The server's picture of the view (index.html asks for it before the modules load) is
+    the board when the page signals drawn, and gives way to the page's own layer, exact too.
+
+    The server's messages are held until the picture is on screen, so the page cannot draw the
+    board first (on a busy machine the export worker may take longer than the page)."""
+    server, ops_json = big_board
+    page = new_context(viewport=VIEWPORT).new_page()
+    page.route(
+        "**/test/seeded-ops.json",
+        lambda route: route.fulfill(body=ops_json, content_type="application/json"),
+    )
+    held: list[str | bytes] = []
+    sockets: list[Any] = []
+    releasing: list[bool] = []
+
+    def release() -> None:
+        while releasing and held:  # in order, whatever arrives meanwhile
+            sockets[0].send(held.pop(0))
+
+    def hold_the_board(ws: Any) -> None:
+        sockets.append(ws)
+
+        def from_server(message: str | bytes) -> None:
+            held.append(message)
+            release()
+
+        ws.connect_to_server().on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/b/big/ws"), hold_the_board)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.add_init_script(CAPTURE_AT_SIGNAL)
+    x, y, zoom = VIEWS[view]
+    page.goto(f"{server.http_url}/b/big#{x:g},{y:g},{zoom:g}")
+    page.wait_for_function(
+        "() => window.__whiteboardFirstPicture?.shownMs != null", timeout=DRAWN_TIMEOUT_MS
+    )
+    assert summary(page)["stats"]["drawnMs"] is None  # no welcome yet: its seq is unknown
+    assert len(sockets) == 1
+    releasing.append(True)  # then everything the server sends, as it comes
+    release()
+    page.evaluate(WAIT_FOR_SIGNAL, DRAWN_TIMEOUT_MS)
+    stats = summary(page)["stats"]
+    assert page.evaluate("() => window.__pictureAtSignal")
+    assert stats["drawnMs"] == stats["firstPictureShownMs"]
+    page.evaluate("() => { window.__shown = window.__atSignal; }")
+    result = compare(page, VIEWS[view])
+    print(f"first picture, {view}: {result}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF, result
+    assert result["differing"] <= MAX_DIFFERING_FRACTION, result
+    page.evaluate(WAIT_FOR_LAYER, DRAWN_TIMEOUT_MS)  # the page's own drawing took over
+    assert page.evaluate("() => document.getElementById('first-picture')") is None
+    page.evaluate("""() => {
+      const canvas = document.getElementById("board");
+      window.__shown = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    }""")
+    result = compare(page, VIEWS[view])
+    page.screenshot(path=tmp_path / f"{view}.png")
+    print(f"the layer after the first picture, {view}: {result}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF, result
+    assert result["differing"] <= MAX_DIFFERING_FRACTION, result
+    assert not errors, errors

@@ -260,6 +260,14 @@ class Exporter:
                 self._seq_by_stat.popitem(last=False)
         return await self._respond(name, kind, entry)
 
+    def worth_a_first_picture(self, board_id: str) -> bool:
+        """Whether a page opening ``board_id`` should show a rendered picture of its view first:
+        only a board whose log holds at least ``first_picture_min_board_bytes`` (told by its size
+        on disk, no read; none in Redis mode). A small board is drawn by the page sooner than a
+        picture could be rendered, sent and decoded."""
+        stat = self._stat((self.root or Path()) / f"{board_id}{LOG_SUFFIX}")
+        return stat is not None and stat[0] >= self.settings.first_picture_min_board_bytes
+
     def _too_big(self, path: Path, upto: int | None) -> Response | None:
         """Refuse without reading a log larger than any board may be (``max_board_bytes``)."""
         stat = self._stat(path) if upto != 0 else None
@@ -476,7 +484,7 @@ def _if_none_match() -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in raw.split(",") if tag.strip()}
 
 
-EXPORT_PATH = re.compile(r"/[bv]/[^/]+/(export\.(png|svg|pdf)|timelapse\.gif)")
+EXPORT_PATH = re.compile(r"/[bv]/[^/]+/(export\.(png|svg|pdf)|timelapse\.gif|view\.png)")
 """A board's exports, and those of its view-only link (``server/viewing.py``)."""
 ENTERING = 1
 """Export requests going through the framework's request set-up at once (``ExportGate``)."""
@@ -550,5 +558,14 @@ def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> 
     @app.get("/b/<board_id>/timelapse.gif")
     async def timelapse_gif(board_id: str) -> Any:
         return await export(board_id, "gif")
+
+    @app.get("/b/<board_id>/view.png")
+    async def view_png(board_id: str) -> Any:
+        """The PNG export of the view a page opens at (the board page's inline script shows it
+        until the page's own drawing is done), or 204 for a board too small to be worth it."""
+        if ID_PATTERN.fullmatch(board_id) and not exporter.worth_a_first_picture(board_id):
+            request.scope.get(ENTERED, _nothing)()
+            return Response("", 204, headers={"Cache-Control": "no-store"})
+        return await export(board_id, "png")
 
     return exporter

@@ -7,8 +7,12 @@ anything else happens, so a bad id is a 404 that never touches the file system.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import logging
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -202,11 +206,27 @@ def create_app(settings: Settings | None = None) -> Quart:
     return app
 
 
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+@functools.cache
+def inline_script_sources() -> str:
+    """CSP sources allowing the inline scripts of the pages in static/ (read once, as the static
+    files are) by their SHA-256, and no other inline script: the board page asks for its first
+    picture before its modules load (index.html)."""
+    sources = []
+    for page in sorted(STATIC_DIR.glob("*.html")):
+        for body in INLINE_SCRIPT.findall(page.read_text(encoding="utf-8")):
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            sources.append(f" 'sha256-{digest}'")
+    return "".join(sources)
+
+
 def security_headers(host: str) -> dict[str, str]:
     """What every response carries: the page may load only its own scripts, styles and sockets."""
     return {
         "Content-Security-Policy": (
-            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"default-src 'self'; script-src 'self'{inline_script_sources()}; style-src 'self'; "
             f"connect-src 'self' ws://{host} wss://{host}; img-src 'self' data: blob:; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
         ),

@@ -1,0 +1,67 @@
+"""The first picture of a big board (``/b/<id>/view.png``) and the page's inline scripts.
+
+The board page asks, before its modules load, for a PNG of exactly the view its URL names; the
+server answers with the export of that view, named by the board's seq in its ETag, or 204 for a
+board whose log is under ``first_picture_min_board_bytes``. The page's inline scripts run under
+the Content-Security-Policy because it names each by its hash, and no other inline script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+from pathlib import Path
+
+from PIL import Image
+
+from tests.integration.test_export_http import blue_line, draw, get
+from tests.serving import ServerThread
+from whiteboard.settings import Settings
+
+VIEW = "view.png?scale=2&background=transparent&region=-10,-10,20,20"
+
+
+async def test_a_small_board_gets_no_picture(server: ServerThread) -> None:
+    client = await draw(server, "small", blue_line("a"))
+    status, headers, body = await get(f"{server.http_url}/b/small/{VIEW}")
+    await client.close()
+    assert status == 204 and body == b"" and headers["Cache-Control"] == "no-store"
+
+
+async def test_a_big_board_gets_the_picture_of_the_view_named_by_its_seq(
+    boards_dir: Path,
+) -> None:
+    settings = Settings(boards_dir=boards_dir, fsync=False, first_picture_min_board_bytes=0)
+    with ServerThread(settings) as server:
+        client = await draw(server, "big", blue_line("a"), blue_line("b", 40))
+        status, headers, body = await get(f"{server.http_url}/b/big/{VIEW}")
+        await client.close()
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert headers["ETag"].startswith('"2.png.')  # what the page compares with its welcome's seq
+    image = Image.open(io.BytesIO(body))
+    assert image.mode == "RGBA" and image.size == (40, 40)  # exactly the view, 2 px per unit
+    assert image.getpixel((25, 20)) == (0, 0, 255, 255)
+    assert image.getpixel((1, 1))[3] == 0  # the page's own background shows through
+
+
+async def test_an_invalid_board_id_is_404(server: ServerThread) -> None:
+    status, _, body = await get(f"{server.http_url}/b/{'x' * 65}/{VIEW}")
+    assert status == 404 and b"board ids are" in body
+
+
+async def test_the_page_policy_allows_its_inline_scripts_by_hash_and_no_other(
+    server: ServerThread,
+) -> None:
+    status, headers, body = await get(f"{server.http_url}/b/team")
+    scripts = re.findall(r"<script>(.*?)</script>", body.decode(), re.S)
+    assert status == 200 and len(scripts) == 2  # the first picture; the modules put in
+    policy = headers["Content-Security-Policy"]
+    script_src = next(p for p in policy.split(";") if p.strip().startswith("script-src")).split()
+    hashes = {
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+        for s in scripts
+    }
+    assert set(script_src[1:]) == {"'self'", *hashes}
+    assert "'unsafe-inline'" not in policy
