@@ -8,15 +8,24 @@ the Content-Security-Policy because it names each by its hash, and no other inli
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import re
+import socket
 from pathlib import Path
 
 from PIL import Image
 
-from tests.integration.test_export_http import blue_line, draw, get
+from tests.integration.test_export_http import (
+    blue_line,
+    draw,
+    gated_renders,
+    get,
+    store_board,
+    wait_until,
+)
 from tests.serving import ServerThread
 from whiteboard.settings import Settings
 
@@ -65,3 +74,23 @@ async def test_the_page_policy_allows_its_inline_scripts_by_hash_and_no_other(
     }
     assert set(script_src[1:]) == {"'self'", *hashes}
     assert "'unsafe-inline'" not in policy
+
+
+async def test_a_picture_whose_page_went_away_is_still_rendered_once_and_kept(
+    boards_dir: Path,
+) -> None:
+    """A page drawn (or closed) before its first picture came leaves it cached for the next."""
+    store_board(boards_dir, "big", strokes=20, points=50)
+    settings = Settings(boards_dir=boards_dir, fsync=False, first_picture_min_board_bytes=0)
+    with ServerThread(settings) as server:
+        renders, gate = gated_renders(server)
+        exporter = server.app.extensions["whiteboard_exporter"]
+        with socket.create_connection(("127.0.0.1", server.port)) as gone:
+            gone.sendall(f"GET /b/big/{VIEW} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            await wait_until(lambda: len(renders) == 1)
+        await asyncio.sleep(0)
+        gate.set()
+        await wait_until(lambda: not exporter._inflight)
+        status, _, body = await get(f"{server.http_url}/b/big/{VIEW}")
+    assert status == 200 and Image.open(io.BytesIO(body)).size == (40, 40)
+    assert renders == ["png"]  # from the cache: the render outlived the request that started it

@@ -142,6 +142,7 @@ class Exporter:
         self._pool: concurrent.futures.Executor | None = None
         self._submitter = concurrent.futures.ThreadPoolExecutor(1, "export-submit")
         self._pending = 0
+        self._renders: set[asyncio.Future[Cached]] = set()  # in flight, kept alive
         self._writing = asyncio.Semaphore(BODIES_IN_FLIGHT)
         self._starting = asyncio.Semaphore(RESPONSES_STARTING)
 
@@ -237,15 +238,40 @@ class Exporter:
         self._renders_by_client[client] += 1
         shared = SharedRender(WAKE_PER_TURN)
         self._inflight[key] = shared
+        # The render outlives this request: a page that asked for its first picture and was
+        # drawn (or closed) before it came leaves it rendered and cached for the next visitor,
+        # instead of throwing the worker's second away. It keeps its client's share until done.
+        render = asyncio.ensure_future(
+            self._render_shared(shared, key, client, kind, options, path, upto, stat_before)
+        )
+        self._renders.add(render)
+        render.add_done_callback(self._rendered)
+        try:
+            entry = await asyncio.shield(render)
+        except Exception as exc:
+            return self._failure(board_id, kind, exc)
+        return await self._respond(name, kind, entry)
+
+    async def _render_shared(
+        self,
+        shared: SharedRender,
+        key: tuple[str, ...],
+        client: str,
+        kind: str,
+        options: ExportOptions,
+        path: Path,
+        upto: int | None,
+        stat_before: tuple[int, int] | None,
+    ) -> Cached:
+        """One render, remembered in the cache and handed to every request waiting for it."""
+        board_id = key[0]
         try:
             result = await self._render(kind, options, path, upto, board_id)
             entry = self._remember(board_id, kind, options, result)
             shared.finish(entry)
         except BaseException as exc:
             shared.fail(exc)
-            if not isinstance(exc, Exception):
-                raise  # cancellation: the client went away
-            return self._failure(board_id, kind, exc)
+            raise
         finally:
             self._pending -= 1
             self._renders_by_client[client] -= 1
@@ -258,7 +284,12 @@ class Exporter:
             self._seq_by_stat.move_to_end(board_id)
             while len(self._seq_by_stat) > SEQ_BY_STAT_ENTRIES:
                 self._seq_by_stat.popitem(last=False)
-        return await self._respond(name, kind, entry)
+        return entry
+
+    def _rendered(self, render: asyncio.Future[Cached]) -> None:
+        self._renders.discard(render)
+        if not render.cancelled():
+            render.exception()  # retrieved: its requests, if any are left, have reported it
 
     def worth_a_first_picture(self, board_id: str) -> bool:
         """Whether a page opening ``board_id`` should show a rendered picture of its view first:
