@@ -155,6 +155,12 @@ window.Worker = class {
 """
 CAUGHT_UP_JS = "() => window.__whiteboard?.summary().stats.caughtUpMs != null"
 LAYER_COMPLETE_JS = "() => window.__whiteboard.summary().stats.layerCompleteMs"
+# The first picture's timeline (index.html): asked, answered, received, decoded, shown.
+PICTURE_JS = """() => {
+  const p = window.__whiteboardFirstPicture;
+  return p && { startedMs: p.startedMs, respondedMs: p.respondedMs, receivedMs: p.receivedMs,
+                decodedMs: p.decodedMs, shownMs: p.shownMs, seq: p.seq };
+}"""
 EMPTY_BOARD = "empty"
 FLOOR_EMPTY = "floor: empty"
 FLOOR_UNDRAWN = "floor: undrawn"
@@ -396,7 +402,9 @@ def first_render(
         if drawing and "layerCompleteMs" in result["stats"]:
             # Shown by the server's first picture: when did the page's own drawing complete?
             page.wait_for_function(LAYER_COMPLETE_JS, timeout=DRAWN_TIMEOUT_MS, polling=50)
-            result["stats"]["layerCompleteMs"] = page.evaluate(LAYER_COMPLETE_JS)
+            result["atSignal"] = result["stats"]
+            result["stats"] = page.evaluate("() => window.__whiteboard.summary().stats")
+            result["picture"] = page.evaluate(PICTURE_JS)
         if errors:
             raise RuntimeError(f"page errors: {errors}")
         result["pressure"] = (cpu_pressure_us() - pressure0) / 1e6 / wall_s
@@ -470,9 +478,13 @@ def breakdown(run: dict) -> str:
     text = f"socket {created:.0f}, open {opened:.0f}, replay frames {first:.0f}..{last:.0f}"
     stats = {k: float("nan") if v is None else v for k, v in run["stats"].items()}
     if run["drawnMs"] is not None:
-        if "layerCompleteMs" in stats:  # a page with the server's first picture
+        if run.get("picture"):  # a page with the server's first picture
+            timeline = "/".join(
+                f"{run['picture'][k] or float('nan'):.0f}"
+                for k in ("startedMs", "respondedMs", "receivedMs", "decodedMs", "shownMs")
+            )
             text += (
-                f", server picture {stats['firstPictureShownMs']:.0f}"
+                f", server picture asked/answered/received/decoded/shown {timeline}"
                 f", own layer complete {stats['layerCompleteMs']:.0f}"
             )
         text += (

@@ -268,6 +268,7 @@ export class Surface {
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     const rect = this.#viewRect(this.view);
     if (withLayer) this.committed.draw(ctx, layerView, rect);
+    else this.committed.fresh = false; // its new snapshots wait under the picture: no frame each
     this.#applyTransform(ctx, this.view);
     for (const op of overlays) {
       if (op.kind) {
