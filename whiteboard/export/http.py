@@ -246,8 +246,8 @@ class Exporter:
         )
         self._renders.add(render)
         render.add_done_callback(self._rendered)
-        try:
-            entry = await asyncio.shield(render)
+        try:  # woken like every other request waiting for it, a few per turn (SharedRender)
+            entry = await shared.wait()
         except Exception as exc:
             return self._failure(board_id, kind, exc)
         return await self._respond(name, kind, entry)
