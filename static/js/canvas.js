@@ -9,7 +9,7 @@
  * - Live and not-yet-committed strokes are drawn each frame on top, from cached Path2D objects.
  *
  * - Until the layer is complete for the first time, the server's picture of the view the page
- *   opened at (first-picture.js) may stand in for it, moved and scaled with the view.
+ *   opened at (the inline script in index.html) may stand in for it, moved and scaled with the view.
  *
  * "Drawn": the first frame that shows the whole board as it is (every op of the replay applied,
  * the layer complete for this view) sets `stats.drawnMs` and the performance mark
@@ -57,7 +57,7 @@ export class Surface {
     this.height = 1;
     this.dpr = 1;
     this.committed = new CommittedLayer(board, (id) => sources.isHidden(id), sources.mediaBase);
-    /** The server's picture of the opening view while it stands in for the layer (first-picture.js). */
+    /** The server's picture of the opening view while it stands in for the layer (index.html's inline script). */
     this.firstPicture = window.__whiteboardFirstPicture ?? null;
     /** @type {WeakMap<object, {version: number, built: object, abs: Float64Array, bbox: number[]}>} */
     this.overlayCache = new WeakMap();
