@@ -145,6 +145,9 @@ async def test_a_compaction_waits_for_the_busy_server_in_its_process_then_finish
     )
     with ServerThread(busy) as server:
         compactor = server.app.extensions["whiteboard_hubs"].compactor
+        # Busy from the start: the server's first load sample (LOAD_SAMPLE_S) could come after a
+        # process that starts fast has already built this small snapshot.
+        server.call(lambda: setattr(compactor._flags.busy, "value", True))
         author = await BoardClient.connect(server.ws_url, "busy", "author")
         await draw(author, *(stroke(f"s{i}", i) for i in range(25)))
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S

@@ -6,13 +6,14 @@ did not change in between: an archive is never the only thing lost."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tests.integration.client import pen_stroke
-from tests.redis.cluster import RawClient, Workers
+from tests.redis.cluster import LEASE_MS, RawClient, Workers
 from tests.redis.test_elements import fetch
 from whiteboard.store.media import existing_media_directory
 from whiteboard.store.redis_keys import BOARDS_KEY, TOTAL_BYTES_KEY, meta_key, owner_key
@@ -52,6 +53,10 @@ async def test_idle_boards_are_archived_then_removed_and_busy_ones_stay(
         await client.close()
     worker.kill()  # its leases lapse; only "held" is taken again below
     redis = workers.client()
+    deadline = time.monotonic() + 10 * LEASE_MS / 1000
+    while await redis.exists(*(owner_key(board) for board in ("idle", "recent", "held"))):
+        assert time.monotonic() < deadline, "the killed worker's leases never lapsed"
+        await asyncio.sleep(0.05)
     long_ago = int(time.time() * 1000) - 40 * DAY_MS
     for board in ("idle", "held"):
         await redis.hset(meta_key(board), "touched", long_ago)
