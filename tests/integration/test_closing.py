@@ -116,6 +116,43 @@ async def test_an_oversized_frame_then_a_text_frame_close_1009_without_a_traceba
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("hello", [True, False], ids=["joined", "before hello"])
+async def test_frames_after_an_oversized_one_do_not_keep_the_socket_open(
+    boards_dir: Path, hello: bool
+) -> None:
+    # A browser answers the 1009 and waits for the server to close the connection before its
+    # page hears of it. Before, the frame that followed the oversized one kept the client's answer
+    # from being read: joined, the socket stayed open for as long as the client liked.
+    settings = closing_settings(boards_dir, max_frame_bytes=4096, hello_timeout_s=30)
+    with ServerThread(settings) as server:
+        async with websockets.connect(f"{server.ws_url}/b/big/ws", close_timeout=30) as ws:
+            if hello:
+                await ws.send(encode_hello("big", "B", "#000000"))
+                await asyncio.wait_for(ws.recv(), 5)
+            await ws.send(b"\x00" * 10_000)
+            await ws.send(b"\x00" * 10)
+            await ws.send("and then text")
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            assert ws.close_code == CloseCode.MESSAGE_TOO_BIG
+        async with asyncio.timeout(5):  # and the server let go of it
+            while server.call(lambda: len(server.app.extensions["whiteboard_sockets"])):
+                await asyncio.sleep(0.01)
+
+
+async def test_a_client_that_keeps_sending_after_an_oversized_frame_is_cut_off(
+    boards_dir: Path,
+) -> None:
+    settings = closing_settings(boards_dir, max_frame_bytes=4096)
+    with ServerThread(settings) as server:
+        ws = await Stubborn.connect(server.port, "/b/big/ws")
+        ws.send(encode_hello("stubborn", "S", "#000000"))
+        ws.send(b"\x00" * 10_000)
+        sending = asyncio.create_task(keep_sending(ws, msgpack.packb(BAD_OP), 10))
+        await asyncio.wait_for(asyncio.shield(ws.closed), 5)
+        assert ws.close_code == CloseCode.MESSAGE_TOO_BIG
+        await sending
+
+
 async def test_shutdown_closes_every_socket_quickly_and_logs_no_traceback(tmp_path: Path) -> None:
     with ServerProcess(tmp_path / "boards") as server:
         readers = [await RawReader.connect(server, "bye", f"r{n}") for n in range(4)]

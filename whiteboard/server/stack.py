@@ -27,9 +27,14 @@ class _ClosingBuffer(ws_stream.WebsocketBuffer):
     """A message buffer that drops everything after a message went over the size limit.
 
     Hypercorn closes such a connection with 1009 but leaves the oversized message in its buffer;
-    the client's next frame is then appended to it, and a text frame after a binary one raises a
-    ``TypeError`` that ends the connection with a traceback in the log. The connection is closing
-    anyway: whatever else arrives on it is refused the same way, quietly.
+    the client's next frame was then appended to it (a text frame after a binary one raised a
+    ``TypeError``, a traceback in the log). Raising again for every later frame was no better:
+    Hypercorn stops reading the frames that arrived with it, so the client's answer to the close
+    was never read, and a client that sent one more frame after an oversized one kept its socket
+    open for as long as it liked, its page never told of the 1009. So once over, the rest of the
+    message and every later one are dropped here, unread by the app, which is told at the end of
+    the oversized message that the client is gone (code 1009): it leaves the board and its
+    socket closes.
     """
 
     def __init__(self, max_length: int) -> None:
@@ -38,12 +43,18 @@ class _ClosingBuffer(ws_stream.WebsocketBuffer):
 
     def extend(self, event: Message) -> None:
         if self.overflowed:
-            raise ws_stream.FrameTooLargeError()
+            return
         try:
             super().extend(event)
         except ws_stream.FrameTooLargeError:
             self.overflowed = True
+            self.value = None  # the oversized part is not kept
             raise
+
+    def to_message(self) -> dict:
+        if self.overflowed:
+            return {"type": "websocket.disconnect", "code": 1009}
+        return super().to_message()
 
 
 def decline_permessage_deflate() -> None:
