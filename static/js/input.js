@@ -46,7 +46,9 @@ export function attachInput(target) {
     const [sx, sy] = local(ev);
     const [x, y] = surface.toBoard(sx, sy);
     const pressure = ev.pointerType === "pen" ? (ev.pressure > 0 ? ev.pressure : 0.5) : null;
-    return { id: ev.pointerId, type: ev.pointerType, x, y, sx, sy, pressure, shift: ev.shiftKey, alt: ev.altKey };
+    // `t` is when the input happened, not when this busy page got to it (a double tap on a big
+    // board must not depend on how long the main thread took between the two taps).
+    return { id: ev.pointerId, type: ev.pointerType, x, y, sx, sy, pressure, shift: ev.shiftKey, alt: ev.altKey, t: ev.timeStamp };
   };
   const touches = () => [...pointers.values()].filter((p) => p.type === "touch" && p.mode !== "ignored");
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from playwright.sync_api import Page
@@ -23,6 +24,19 @@ def wait_for(page: Page, predicate: str, arg: Any = None) -> None:
         f"([arg]) => {{ const s = window.__whiteboard.summary(); return ({predicate})(s, arg); }}",
         arg=[arg],
     )
+
+
+def double_click(page: Page, x: float, y: float) -> None:
+    """Two left clicks 150 ms apart by the mouse's own clock (CDP timestamps, which the page sees
+    as ``event.timeStamp``): a slow driver on a busy machine must not split them into two."""
+    cdp = page.context.new_cdp_session(page)
+    start = time.time()
+    cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "timestamp": start})
+    for count, at in ((1, start + 0.01), (2, start + 0.16)):
+        for kind, t in (("mousePressed", at), ("mouseReleased", at + 0.05)):
+            event = {"type": kind, "x": x, "y": y, "button": "left", "clickCount": count}
+            cdp.send("Input.dispatchMouseEvent", {**event, "timestamp": t})
+    cdp.detach()
 
 
 def wait_settled(page: Page, strokes: int) -> None:

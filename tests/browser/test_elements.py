@@ -14,7 +14,7 @@ from playwright.sync_api import Page
 
 from tests.serving import ServerThread
 
-from .helpers import wait_for
+from .helpers import double_click, wait_for
 from .seeding import seed_board
 
 COLOR_COUNT_JS = """([x0, y0, x1, y1, rgb, tolerance]) => {
@@ -187,8 +187,7 @@ def test_typing_moving_pasting_and_undo_are_seen_by_the_other_page(
 
     # Double-click the text to edit it; Delete removes the selection.
     ann.keyboard.press("Escape")
-    ann.mouse.click(110, 150)
-    ann.mouse.click(110, 150)
+    double_click(ann, 110, 150)
     wait_for(ann, "(s) => s.editing")
     ann.keyboard.press("Control+End")
     ann.keyboard.type("!")

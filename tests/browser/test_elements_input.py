@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.serving import ServerThread
 from whiteboard.settings import Settings
 
 from .helpers import draw, horizontal, summary, wait_for, wait_settled
-from .test_touch import PHONE, touch
+from .test_touch import PHONE, tap_at, touch
 
 
 @pytest.fixture(scope="module")
@@ -153,21 +154,28 @@ def test_a_phone_places_text_and_selects_and_moves_it_by_touch(
     wait_for(desk, "(s) => s.elements.length === 1 && s.elements[0].text === 'Tapped'")
     assert not phone.evaluate("() => window.__whiteboard.summary().editing")
 
-    # Select: a tap on the text selects it; a one-finger drag moves it, seen on the desk.
+    # Select: a tap on the text selects it; a one-finger drag moves it, seen on the desk. Touches
+    # carry the finger's own times, so a slow driver cannot merge or split taps.
     tap(phone, "#toolbar [data-tool=select]")
-    phone.touchscreen.tap(110, 300)
-    wait_for(phone, "(s) => s.tool === 'select' && s.selected.length === 1")
     cdp = phone.context.new_cdp_session(phone)
-    touch(cdp, "touchStart", [(110, 300)])
+    start = time.time()
+    tap_at(cdp, 110, 300, at=start)
+    wait_for(phone, "(s) => s.tool === 'select' && s.selected.length === 1")
+    pressed = start + 0.6  # no double tap with the tap that selected
+    touch(cdp, "touchStart", [(110, 300)], at=pressed)
     for step in range(1, 11):
-        touch(cdp, "touchMove", [(110 + 4 * step, 300 + 15 * step)])
-    touch(cdp, "touchEnd", [])
+        touch(cdp, "touchMove", [(110 + 4 * step, 300 + 15 * step)], at=pressed + 0.01 * step)
+    touch(cdp, "touchEnd", [], at=pressed + 0.12)
     wait_for(desk, "(s) => s.elements[0].m[3] > 0 && s.moves === 0")
     assert desk.evaluate("() => window.__whiteboard.summary().elements[0].m") == [1, 1, 40, 150]
 
+    # A quick tap after the drag is a first tap, not a double with the drag's press.
+    tap_at(cdp, 150, 450, at=pressed + 0.25)
+    assert not phone.evaluate("() => window.__whiteboard.summary().editing")
+
     # Two taps on it edit it; a tap away commits the edit.
-    phone.touchscreen.tap(150, 450)
-    phone.touchscreen.tap(150, 450)
+    tap_at(cdp, 150, 450, at=pressed + 0.9)
+    tap_at(cdp, 150, 450, at=pressed + 1.05)
     wait_for(phone, "(s) => s.editing")
     phone.keyboard.press("End")
     phone.keyboard.type("!")

@@ -21,17 +21,26 @@ PHONE = {
 }
 
 
-def touch(cdp, kind: str, points: list[tuple[float, float]]) -> None:
-    cdp.send(
-        "Input.dispatchTouchEvent",
-        {
-            "type": kind,
-            "touchPoints": [
-                {"x": x, "y": y, "id": i, "radiusX": 4, "radiusY": 4, "force": 1}
-                for i, (x, y) in enumerate(points)
-            ],
-        },
-    )
+def touch(cdp, kind: str, points: list[tuple[float, float]], at: float | None = None) -> None:
+    """One touch event; ``at`` (seconds since the epoch) is when the finger did it, as the page's
+    ``event.timeStamp`` sees it, whenever the event is actually dispatched."""
+    event: dict = {
+        "type": kind,
+        "touchPoints": [
+            {"x": x, "y": y, "id": i, "radiusX": 4, "radiusY": 4, "force": 1}
+            for i, (x, y) in enumerate(points)
+        ],
+    }
+    if at is not None:
+        event["timestamp"] = at
+    cdp.send("Input.dispatchTouchEvent", event)
+
+
+def tap_at(cdp, x: float, y: float, at: float) -> None:
+    """A 50 ms tap that the finger made at ``at`` (seconds since the epoch), however late the
+    driver sends it: taps stamped 150 ms apart are a double tap even on a busy machine."""
+    touch(cdp, "touchStart", [(x, y)], at=at)
+    touch(cdp, "touchEnd", [], at=at + 0.05)
 
 
 @pytest.mark.timeout(60)

@@ -50,7 +50,7 @@ export function press(app, pointer) {
   /** A second click (tap) on a text or note edits it, if it does not become a drag. */
   let edit = null;
   if (hit) {
-    const now = performance.now();
+    const now = pointer.t ?? performance.now();
     if ((hit.kind === "text" || hit.kind === "note") && lastClick.id === hit.id && now - lastClick.at < DOUBLE_CLICK_MS) {
       lastClick = { id: "", at: 0 };
       edit = hit;
@@ -97,6 +97,7 @@ export function move(app, pointer) {
     const { sx, sy, slop } = gesture.press;
     if (Math.hypot(pointer.sx - sx, pointer.sy - sy) < slop) return;
     gesture.press = null; // past the slop: from here on the drag follows the pointer exactly
+    lastClick = { id: "", at: 0 }; // a drag is no click: a quick tap after it is a first click
   }
   if (gesture.mode === "move") {
     gesture.m = [1, 1, pointer.x - gesture.from[0], pointer.y - gesture.from[1]];
