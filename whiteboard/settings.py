@@ -453,6 +453,13 @@ SETTINGS: tuple[Setting, ...] = (
         "view rendered by the export worker (cached like exports), until its own drawing is done; "
         "a smaller board is drawn by the page sooner than such a picture arrives. 0: always.",
     ),
+    Setting(
+        "first_picture_views",
+        16,
+        "Views (board, region, scale) pages opened at lately that the server remembers, each with "
+        "its newest first picture (a PNG of ~1-2 MB): each is rendered again after its board's "
+        "compaction, ready for the next visitor, and shown as a stand-in until then.",
+    ),
     Setting("export_cache_entries", 32, "Rendered exports kept for repeated requests (LRU)."),
     Setting(
         "export_cache_bytes", 64 * 1024 * 1024, "Bytes of rendered exports kept in that cache."
@@ -592,6 +599,7 @@ class Settings:
     max_exports_per_client: int = _DEFAULTS["max_exports_per_client"]
     export_timeout_s: float = _DEFAULTS["export_timeout_s"]
     first_picture_min_board_bytes: int = _DEFAULTS["first_picture_min_board_bytes"]
+    first_picture_views: int = _DEFAULTS["first_picture_views"]
     export_cache_entries: int = _DEFAULTS["export_cache_entries"]
     export_cache_bytes: int = _DEFAULTS["export_cache_bytes"]
     log_format: str = _DEFAULTS["log_format"]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -257,19 +259,27 @@ def test_two_bands_draw_the_same_picture(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("view", ["whole", "100%"])
+@pytest.mark.parametrize(
+    ("view", "link"), [("whole", "board"), ("100%", "board"), ("100%", "view")]
+)
 def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     big_board: tuple[ServerThread, bytes],
     new_context: Callable[..., BrowserContext],
     view: str,
+    link: str,
     tmp_path: Path,
 ) -> None:
     """The server's picture of the view (index.html asks for it before the modules load) is
-    the board when the page signals drawn, and gives way to the page's own layer, exact too.
+    the board when the page signals drawn, and gives way to the page's own layer, exact too;
+    on the board's page and on its view-only link's.
 
     The server's messages are held until the picture is on screen, so the page cannot draw the
     board first (on a busy machine the export worker may take longer than the page)."""
     server, ops_json = big_board
+    path = "/b/big"
+    if link == "view":
+        with urllib.request.urlopen(f"{server.http_url}/b/big/share.json", timeout=10) as answer:
+            path = urllib.parse.urlsplit(json.load(answer)["view_url"]).path
     page = new_context(viewport=VIEWPORT).new_page()
     page.route(
         "**/test/seeded-ops.json",
@@ -292,12 +302,12 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
 
         ws.connect_to_server().on_message(from_server)
 
-    page.route_web_socket(re.compile(r"/b/big/ws"), hold_the_board)
+    page.route_web_socket(re.compile(re.escape(path) + "/ws"), hold_the_board)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.add_init_script(CAPTURE_AT_SIGNAL)
     x, y, zoom = VIEWS[view]
-    page.goto(f"{server.http_url}/b/big#{x:g},{y:g},{zoom:g}")
+    page.goto(f"{server.http_url}{path}#{x:g},{y:g},{zoom:g}")
     page.wait_for_function(
         "() => window.__whiteboardFirstPicture?.shownMs != null", timeout=DRAWN_TIMEOUT_MS
     )
@@ -321,7 +331,7 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
       window.__shown = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
     }""")
     result = compare(page, VIEWS[view])
-    page.screenshot(path=tmp_path / f"{view}.png")
+    page.screenshot(path=tmp_path / f"{view}-{link}.png")
     print(f"the layer after the first picture, {view}: {result}")
     assert result["mean"] < MAX_MEAN_ABS_DIFF, result
     assert result["differing"] <= MAX_DIFFERING_FRACTION, result

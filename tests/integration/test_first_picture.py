@@ -12,12 +12,15 @@ import asyncio
 import base64
 import hashlib
 import io
+import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
+from tests.integration.client import is_op
 from tests.integration.test_export_http import (
     blue_line,
     draw,
@@ -94,3 +97,91 @@ async def test_a_picture_whose_page_went_away_is_still_rendered_once_and_kept(
         status, _, body = await get(f"{server.http_url}/b/big/{VIEW}")
     assert status == 200 and Image.open(io.BytesIO(body)).size == (40, 40)
     assert renders == ["png"]  # from the cache: the render outlived the request that started it
+
+
+def picture_settings(boards_dir: Path, **overrides: object) -> Settings:
+    """Every board is worth a picture; compaction never pauses for a busy (test) machine."""
+    return Settings(
+        boards_dir=boards_dir,
+        fsync=False,
+        first_picture_min_board_bytes=0,
+        compact_max_pause_s=0,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def seq_of(headers: Any) -> int:
+    match = re.match(r'"(\d+)\.png\.', headers["ETag"])
+    assert match, headers["ETag"]
+    return int(match.group(1))
+
+
+async def test_a_view_link_gets_the_picture_without_the_board_id(boards_dir: Path) -> None:
+    with ServerThread(picture_settings(boards_dir)) as server:
+        client = await draw(server, "big", blue_line("a"))
+        _, _, body = await get(f"{server.http_url}/b/big/share.json")
+        token = json.loads(body)["view_url"].rsplit("/", 1)[1]
+        status, headers, body = await get(f"{server.http_url}/v/{token}/{VIEW}")
+        unknown, _, _ = await get(f"{server.http_url}/v/{'A' * 22}/{VIEW}")
+        await client.close()
+    assert status == 200 and seq_of(headers) == 1
+    assert "big" not in headers["Content-Disposition"]
+    assert Image.open(io.BytesIO(body)).getpixel((25, 20)) == (0, 0, 255, 255)
+    assert unknown == 404
+
+
+async def test_a_new_seq_gets_the_older_picture_at_once_while_one_render_catches_up(
+    boards_dir: Path,
+) -> None:
+    """An audience joining a board being drawn on: each visitor of a new seq gets the newest
+    picture there is, and the board renders one picture at a time, not one per visitor."""
+    with ServerThread(picture_settings(boards_dir)) as server:
+        client = await draw(server, "big", blue_line("a"))
+        status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
+        assert status == 200 and seq_of(headers) == 1
+        renders, gate = gated_renders(server)
+        exporter = server.app.extensions["whiteboard_exporter"]
+        await wait_until(lambda: not exporter.first_pictures._boards)  # seq 1's render is over
+        for k, op_id in enumerate(("b", "c", "d")):
+            await client.send(blue_line(op_id, 5 + k))
+            await client.wait_for(is_op("stroke", op_id))
+            status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
+            assert status == 200 and seq_of(headers) == 1  # the stand-in, not held back
+        assert renders == ["png"]  # seq 2's render, still held: no render per visitor
+        # Another view of the board, never rendered: the page draws the board itself, and
+        # the view is rendered after the board's render in progress.
+        other = VIEW.replace("region=-10,-10", "region=0,-10")
+        status, _, _ = await get(f"{server.http_url}/b/big/{other}")
+        assert status == 204
+        gate.set()
+        await wait_until(lambda: not exporter._inflight and len(renders) == 2)
+        status, headers, _ = await get(f"{server.http_url}/b/big/{other}")
+        assert status == 200 and seq_of(headers) == 4
+        status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
+        assert status == 200 and seq_of(headers) == 2  # its stand-in; a render of seq 4 behind
+        await wait_until(lambda: len(renders) == 3 and not exporter._inflight)
+        status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
+        await client.close()
+    assert status == 200 and seq_of(headers) == 4 and len(renders) == 3
+
+
+async def test_a_compaction_renders_the_views_pages_opened_ahead_of_the_next_visitor(
+    boards_dir: Path,
+) -> None:
+    with ServerThread(picture_settings(boards_dir, compact_after_ops=4)) as server:
+        client = await draw(server, "big", blue_line("a"), blue_line("b", 10))
+        status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
+        assert status == 200 and seq_of(headers) == 2
+        renders, gate = gated_renders(server)
+        gate.set()  # counted, not held
+        exporter = server.app.extensions["whiteboard_exporter"]
+        hub = server.app.extensions["whiteboard_hubs"].loaded("big")
+        await client.send(blue_line("c", 5), blue_line("d", -5))  # seq 4: a compaction
+        await client.wait_for(is_op("stroke", "d"))
+        await wait_until(lambda: hub.snapshots.built == 1 and renders and not exporter._inflight)
+        status, headers, body = await get(f"{server.http_url}/b/big/{VIEW}")
+        await client.close()
+    assert status == 200 and seq_of(headers) == 4
+    assert renders == ["png"]  # rendered after the compaction; the visit found it ready
+    image = Image.open(io.BytesIO(body))
+    assert image.getpixel((25, 3)) == (0, 0, 255, 255)  # stroke d is in it (y -10..0)

@@ -79,6 +79,8 @@ RESPONSES_STARTING = 2
 """Export responses being started at once (see ``Exporter._respond``)."""
 TURN_TIMEOUT_S = 10.0
 """A response whose body was never read gives its turn back after this long."""
+SERVER_CLIENT = "(server)"
+"""The client the server's own renders count under (``Exporter.begin``)."""
 SEQ_BY_STAT_ENTRIES = 4096
 """Boards not in memory whose log (size, mtime) -> seq is kept, for ETags without a read."""
 
@@ -145,6 +147,9 @@ class Exporter:
         self._renders: set[asyncio.Future[Cached]] = set()  # in flight, kept alive
         self._writing = asyncio.Semaphore(BODIES_IN_FLIGHT)
         self._starting = asyncio.Semaphore(RESPONSES_STARTING)
+        from .firstpicture import FirstPictures  # it builds on this module
+
+        self.first_pictures = FirstPictures(self, settings.first_picture_views)
 
     def _executor(self) -> concurrent.futures.Executor:
         if self._pool is None:
@@ -163,6 +168,10 @@ class Exporter:
             stop_processes(self._pool)
             self._pool = None
         self._submitter.shutdown(wait=False)
+
+    def log_path(self, board_id: str) -> Path:
+        """The board's log file (a name only, in Redis mode)."""
+        return (self.root or Path()) / f"{board_id}{LOG_SUFFIX}"
 
     def _stat(self, path: Path) -> tuple[int, int] | None:
         if self.root is None:
@@ -190,20 +199,20 @@ class Exporter:
         return None, None, f"stat:{stat[0]}:{stat[1]}"
 
     async def export(self, board_id: str, kind: str, name: str | None = None) -> Response:
-        """The board as a ``kind`` picture; ``name`` (the board id unless given) names the file."""
+        """The board as a ``kind`` picture; ``name`` (the board id unless given) names the file.
+        ``kind`` "view": the first picture of a board page (``firstpicture.py``), or 204 for a
+        board too small to be worth it."""
         name = name or board_id
+        if kind == "view":
+            if self.worth_a_first_picture(board_id):
+                return await self.first_pictures.respond(board_id, name)
+            request.scope.get(ENTERED, _nothing)()
+            return Response("", 204, headers={"Cache-Control": "no-store"})
         request.scope.get(ENTERED, _nothing)()  # the next request may enter (ExportGate)
-        try:
-            options = parse_options(
-                request.args.get("scale"),
-                request.args.get("background"),
-                request.args.get("region"),
-            )
-            if kind == "gif" and options.transparent:
-                raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")
-        except ExportOptionError as exc:
-            return refusal(400, str(exc))
-        path = (self.root or Path()) / f"{board_id}{LOG_SUFFIX}"
+        options = request_options(kind)
+        if isinstance(options, Response):
+            return options
+        path = self.log_path(board_id)
         seq, upto, version = self._version(board_id, path)
         if seq is not None:
             entry = self.cache.get((board_id, str(seq), kind, options.key()))
@@ -220,11 +229,35 @@ class Exporter:
             except Exception as exc:
                 return self._failure(board_id, kind, exc)
             return await self._respond(name, kind, shared)
+        started = self.begin(key, request.remote_addr or "-", kind, options, path, upto)
+        if isinstance(started, Response):
+            return started
+        try:  # woken like every other request waiting for it, a few per turn (SharedRender)
+            entry = await started.wait()
+        except Exception as exc:
+            return self._failure(board_id, kind, exc)
+        return await self._respond(name, kind, entry)
+
+    def begin(
+        self,
+        key: tuple[str, ...],
+        client: str | None,
+        kind: str,
+        options: ExportOptions,
+        path: Path,
+        upto: int | None,
+    ) -> SharedRender | Response:
+        """Start rendering ``key`` (board, version, kind, options) for ``client``, within the
+        limits, or the refusal. ``client`` None is the server itself (``FirstPictures``
+        rendering ahead of visitors): bound by ``max_pending_exports`` alone."""
         too_big = self._too_big(path, upto)
         if too_big is not None:
             return too_big
-        client = request.remote_addr or "-"
-        if self._renders_by_client[client] >= self.settings.max_exports_per_client:
+        client = client or SERVER_CLIENT
+        if (
+            client != SERVER_CLIENT
+            and self._renders_by_client[client] >= self.settings.max_exports_per_client
+        ):
             return refusal(
                 429,
                 f"you have {self._renders_by_client[client]} exports in "
@@ -246,11 +279,7 @@ class Exporter:
         )
         self._renders.add(render)
         render.add_done_callback(self._rendered)
-        try:  # woken like every other request waiting for it, a few per turn (SharedRender)
-            entry = await shared.wait()
-        except Exception as exc:
-            return self._failure(board_id, kind, exc)
-        return await self._respond(name, kind, entry)
+        return shared
 
     async def _render_shared(
         self,
@@ -296,7 +325,7 @@ class Exporter:
         only a board whose log holds at least ``first_picture_min_board_bytes`` (told by its size
         on disk, no read; none in Redis mode). A small board is drawn by the page sooner than a
         picture could be rendered, sent and decoded."""
-        stat = self._stat((self.root or Path()) / f"{board_id}{LOG_SUFFIX}")
+        stat = self._stat(self.log_path(board_id))
         return stat is not None and stat[0] >= self.settings.first_picture_min_board_bytes
 
     def _too_big(self, path: Path, upto: int | None) -> Response | None:
@@ -510,6 +539,19 @@ def _nothing() -> None:
     pass
 
 
+def request_options(kind: str) -> ExportOptions | Response:
+    """The export options of this request's query, or the 400 that says what is wrong."""
+    try:
+        options = parse_options(
+            request.args.get("scale"), request.args.get("background"), request.args.get("region")
+        )
+        if kind == "gif" and options.transparent:
+            raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")
+    except ExportOptionError as exc:
+        return refusal(400, str(exc))
+    return options
+
+
 def _if_none_match() -> set[str]:
     raw = request.headers.get("If-None-Match", "")
     return {tag.strip().removeprefix("W/") for tag in raw.split(",") if tag.strip()}
@@ -564,6 +606,7 @@ def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> 
     exporter = Exporter(hubs, store, settings)
     app.asgi_app = ExportGate(app.asgi_app)  # type: ignore[method-assign]
     app.extensions["whiteboard_exporter"] = exporter
+    hubs.compactor.snapshot_listeners.append(exporter.first_pictures.snapshot_installed)
 
     @app.after_serving
     async def stop_export_workers() -> None:
@@ -594,9 +637,6 @@ def register_exports(app: Quart, hubs: Hubs, store: Any, settings: Settings) -> 
     async def view_png(board_id: str) -> Any:
         """The PNG export of the view a page opens at (the board page's inline script shows it
         until the page's own drawing is done), or 204 for a board too small to be worth it."""
-        if ID_PATTERN.fullmatch(board_id) and not exporter.worth_a_first_picture(board_id):
-            request.scope.get(ENTERED, _nothing)()
-            return Response("", 204, headers={"Cache-Control": "no-store"})
-        return await export(board_id, "png")
+        return await export(board_id, "view")
 
     return exporter

@@ -142,6 +142,9 @@ class Compactor:
         self._watch: asyncio.Task[None] | None = None
         self._lock = threading.Lock()  # the pool is started and shut down from threads
         self._closed = False
+        self.snapshot_listeners: list[Callable[[str, int], None]] = []
+        """Called with (board id, seq) when a hub installs a snapshot built here: the exporter
+        renders the board's first pictures ahead of its next visitors (export/firstpicture.py)."""
 
     async def build(
         self,

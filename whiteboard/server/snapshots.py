@@ -219,6 +219,9 @@ class BoardSnapshots:
                 self.wire_bytes,
                 built.paused_s,
             )
+            if self.compactor is not None:
+                for listener in self.compactor.snapshot_listeners:
+                    listener(self.board_id, built.seq)
 
     async def refresh(self, ops: Sequence[bytes]) -> None:
         """Another process stored a snapshot (Redis mode: the owner's): take its wire for late

@@ -96,6 +96,7 @@ def register_view_pages(
         ("svg", "export.svg"),
         ("pdf", "export.pdf"),
         ("gif", "timelapse.gif"),
+        ("view", "view.png"),  # the page's first picture (export/firstpicture.py)
     ):
         app.add_url_rule(
             f"/v/<token>/{path}", f"view_export_{kind}", _view_export(links, export, kind)
