@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import os
@@ -48,7 +49,7 @@ from pathlib import Path
 import msgpack
 from latejoin import build_board, late_join
 from playwright.sync_api import Browser, Page, sync_playwright
-from procs import CLOCK_TICKS_PER_S, REPO, Server, cpu_pressure_us
+from procs import CLOCK_TICKS_PER_S, REPO, Server, cpu_pressure_us, wait_helpers_idle
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 VIEWS = {"whole": "-2300,-2300,0.17", "100%": "0,0,1"}
@@ -194,6 +195,14 @@ def parse_args() -> argparse.Namespace:
         " rendered its first picture (a view nobody opened at this seq); by default a discarded"
         " visit per view renders it first, as for every visitor after the first",
     )
+    parser.add_argument(
+        "--after-compaction",
+        action="store_true",
+        help="before each run, draw on its server's board enough small strokes for a compaction"
+        " (someone drew since the last visitor) and wait until its helper processes are idle: a"
+        " server that renders the views opened lately after a compaction has the run's picture"
+        " ready, one that does not renders it for the visitor",
+    )
     parser.add_argument("--strokes", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=50)
     parser.add_argument("--no-gesture", action="store_true", help="skip the pan/zoom measurement")
@@ -301,14 +310,31 @@ def start_server(
     return server
 
 
-def builder_hello(root: Path) -> bytes:
+def builder_hello(root: Path, since: int | None = None) -> bytes:
     """A hello at the protocol version of the tree in ``root`` (an older server refuses others)."""
     source = (root / "whiteboard/protocol.py").read_text()
     found = re.search(r"^PROTOCOL_VERSION = (\d+)", source, re.M)
     hello = {"type": "hello", "client": "benchbuilder0123", "name": "builder", "color": "#654321"}
     if found:
         hello["v"] = int(found.group(1))
-    return msgpack.packb({**hello, "since": None})
+    return msgpack.packb({**hello, "since": since})
+
+
+def draw_until_compaction(server: Server, root: Path, seq: int, interval: int, round_: int) -> int:
+    """Draw enough 3-point strokes on the board for its server to compact it once more (it
+    compacts after ``max(compact_after_ops, elements / 8)`` ops, whiteboard/server/snapshots.py),
+    then wait until its helper processes are idle (the compaction, and what follows it); returns
+    the board's new seq."""
+    strokes = max(interval, seq // 8) + 16
+    hello = builder_hello(root, since=seq)
+    drawing = build_board(
+        server, BOARD, strokes, 3, hello=hello, since=seq, id_prefix=f"more{round_}-"
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # Playwright's loop runs in this one
+        thread.submit(asyncio.run, drawing).result()
+    if not wait_helpers_idle(server.proc.pid):
+        print(f"{server.label}: helpers still busy after drawing", flush=True)
+    return seq + strokes
 
 
 def compact_after_ops(extra: list[str]) -> int:
@@ -540,7 +566,8 @@ def main() -> None:
                 + (f"the snapshot at seq {snapshot}" if snapshot else "the log (no snapshot)"),
                 flush=True,
             )
-        seq = args.strokes
+        seqs = dict.fromkeys(servers, args.strokes)
+        rounds = itertools.count()
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -552,7 +579,7 @@ def main() -> None:
             if not args.cold_pictures:  # the first visit of each view has its picture rendered
                 for view, server in itertools.product(views, servers.values()):
                     url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
-                    first_render(browser, url, seq, None, "first")
+                    first_render(browser, url, args.strokes, None, "first")
             for view, visit, rep in itertools.product(views, visits, range(args.reps)):
                 for label, server in runs:
                     board = EMPTY_BOARD if label == FLOOR_EMPTY else BOARD
@@ -565,7 +592,12 @@ def main() -> None:
                         args.screenshots.mkdir(parents=True, exist_ok=True)
                         name = f"{label.replace(' ', '-')}-{view.rstrip('%')}-{visit}-{rep}.png"
                         shot = args.screenshots / name
-                    target = 0 if label == FLOOR_EMPTY else seq
+                    if args.after_compaction and label in servers:
+                        interval = compact_after_ops(extra_args.get(label, []))
+                        seqs[label] = draw_until_compaction(
+                            server, trees[label], seqs[label], interval, next(rounds)
+                        )
+                    target = 0 if label == FLOOR_EMPTY else seqs.get(label, args.strokes)
                     drawing = label != FLOOR_UNDRAWN
                     run = first_render(browser, url, target, shot, visit, drawing)
                     run.update(tree=label, view=view, visit=visit, rep=rep)
@@ -579,7 +611,7 @@ def main() -> None:
                 for view in views:
                     for label, server in servers.items():
                         url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
-                        recorded = pan_zoom(browser, url, seq, args.gesture_steps)
+                        recorded = pan_zoom(browser, url, seqs[label], args.gesture_steps)
                         recorded.update(tree=label, view=view)
                         results["gestures"].append(recorded)
             browser.close()

@@ -40,8 +40,10 @@ async def build_board(
     seed: int = 7,
     hello: bytes | None = None,
     since: int | None = None,
+    id_prefix: str = "s",
 ) -> dict:
-    """Draw ``strokes`` on ``board``: empty, or (``since``) already holding that many ops."""
+    """Draw ``strokes`` on ``board``: empty, or (``since``) already holding that many ops (then
+    the ops need an ``id_prefix`` of their own: the server drops an op id it has seen)."""
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
     state = {"committed": 0, "errors": 0}
@@ -77,7 +79,7 @@ async def build_board(
             await asyncio.wait_for(progress.wait(), 10)
             continue
         count = min(strokes_per_frame, strokes - sent)
-        ops = [stroke_message(rng, f"s{sent + i}", points) for i in range(count)]
+        ops = [stroke_message(rng, f"{id_prefix}{sent + i}", points) for i in range(count)]
         ws.send(msgpack.packb({"type": "batch", "ops": ops}))
         sent += count
         await asyncio.sleep(0)

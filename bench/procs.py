@@ -70,6 +70,32 @@ def children_cpu_s(pid: int) -> dict[int, float]:
     return out
 
 
+def descendants_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of every process under ``pid`` (its children, their children: the export
+    worker's band helpers too), by pid."""
+    out: dict[int, float] = {}
+    pending = [pid]
+    while pending:
+        found = children_cpu_s(pending.pop())
+        out.update(found)
+        pending.extend(found)
+    return out
+
+
+def wait_helpers_idle(pid: int, quiet_s: float = 1.0, timeout_s: float = 60.0) -> bool:
+    """Wait until the processes under ``pid`` (a whiteboard's compaction and exports) have used
+    no CPU for ``quiet_s``; False if they were still busy after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    before = sum(descendants_cpu_s(pid).values())
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = sum(descendants_cpu_s(pid).values())
+        if now - before < 0.02:
+            return True
+        before = now
+    return False
+
+
 def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used between two :func:`children_cpu_s` readings (new children count whole)."""
     return sum(cpu_s - before.get(pid, 0.0) for pid, cpu_s in after.items())
