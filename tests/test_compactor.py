@@ -10,9 +10,9 @@ import pytest
 
 from whiteboard.board import Board
 from whiteboard.protocol import Stroke, Style
-from whiteboard.server.compactor import CompactionFailed, Compactor
-from whiteboard.snapshot import Snapshot
-from whiteboard.store.file import FileSnapshotSource
+from whiteboard.server.compactor import CompactionFailed, Compactor, build_snapshot
+from whiteboard.snapshot import Snapshot, StaleSnapshot
+from whiteboard.store.file import FileSnapshotSource, read_wire
 from whiteboard.store.records import frame_record
 
 
@@ -48,7 +48,9 @@ async def test_the_process_is_started_and_fed_off_the_event_loop(
     finally:
         compactor.close()
     assert (built.seq, built.elements, again.seq) == (300, 300, 20)
-    assert Snapshot.decode(source.snapshot_path.read_bytes()).seq == 300
+    stored = Snapshot.decode(source.snapshot_path.read_bytes())
+    assert stored.seq == 300
+    assert built.wire == stored.wire and built.wire_file is None  # read back from the file
     assert starting_threads and threading.main_thread() not in starting_threads
 
 
@@ -58,3 +60,21 @@ async def test_a_closed_compactor_starts_no_process(tmp_path: Path) -> None:
     with pytest.raises(CompactionFailed, match="closing"):
         await compactor.build(board_files(tmp_path / "b", 3), 3, 1000, 10, 4096)
     assert compactor.pids == []
+
+
+def test_the_wire_is_read_from_the_snapshot_file_only_while_it_holds_that_seq(
+    tmp_path: Path,
+) -> None:
+    """The process hands back where the wire parts lie in the file it wrote, not the parts (70
+    MB unpickled with the GIL held); a file replaced meanwhile is not read as that snapshot."""
+    source = board_files(tmp_path / "b", 50)
+    built = build_snapshot(source, 50, 1000, 10, 512)
+    assert built.wire == [] and built.wire_file == source.snapshot_path
+    stored = Snapshot.decode(source.snapshot_path.read_bytes())
+    assert len(stored.wire) > 1
+    assert read_wire(source.snapshot_path, 50, built.wire_spans) == stored.wire
+    with pytest.raises(StaleSnapshot, match="no longer"):
+        read_wire(source.snapshot_path, 49, built.wire_spans)
+    source.snapshot_path.write_bytes(source.snapshot_path.read_bytes()[:-10])
+    with pytest.raises(StaleSnapshot, match="shorter"):
+        read_wire(source.snapshot_path, 50, built.wire_spans)

@@ -30,6 +30,9 @@ class MemorySource:
     def write(self, data: bytes) -> None:
         self.written = data
 
+    def wire_file(self) -> None:
+        return None
+
 
 def strokes(count: int) -> list[bytes]:
     board = Board(max_strokes=count)

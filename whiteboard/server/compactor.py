@@ -24,12 +24,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgpack
 
 from ..board import Board
-from ..snapshot import take_snapshot
+from ..snapshot import StaleSnapshot, take_snapshot
 from ..store.base import SnapshotSource
+from ..store.file import read_wire
 from .yielding import LOAD_SAMPLE_S, CpuShare, Pauses, YieldFlags
 
 log = logging.getLogger(__name__)
@@ -44,13 +46,16 @@ class CompactionFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Built:
-    """A snapshot the process built and stored: ``wire`` for late joiners."""
+    """A snapshot the process built and stored: ``wire`` for late joiners, or where it lies in
+    ``wire_file`` (``wire_spans``: offset, length of each part) for the server to read."""
 
     seq: int
     wire: list[bytes]
     elements: int
     points: int
     paused_s: float = 0.0  # slept while the server was busy
+    wire_file: Path | None = None
+    wire_spans: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
 
 def _no_pause() -> None:
@@ -84,7 +89,12 @@ def build_snapshot(
         raise CompactionFailed(f"the log holds seq {board.head_seq}, not {upto_seq}")
     snapshot = take_snapshot(board, part_bytes, between)
     snapshot.position = position
-    source.write(snapshot.encode())  # here: the state need not cross to the server
+    data, spans = snapshot.encode_with_wire_spans()
+    source.write(data)  # here: the state need not cross to the server
+    wire_file = source.wire_file()
+    if wire_file is not None:  # the result stays small: unpickled by the pool's thread, the wire
+        # of a 72.5 MB board (70 MB) held the GIL, and every board's event loop, ~100 ms
+        return Built(snapshot.seq, [], snapshot.elements, snapshot.points, 0.0, wire_file, spans)
     return Built(snapshot.seq, snapshot.wire, snapshot.elements, snapshot.points)
 
 
@@ -167,7 +177,16 @@ class Compactor:
             self.max_pause_s,
         )
         try:
-            return await asyncio.wrap_future(await asyncio.to_thread(self._submit, job))
+            built = await asyncio.wrap_future(await asyncio.to_thread(self._submit, job))
+            if built.wire_file is None:
+                return built
+            try:
+                wire = await asyncio.to_thread(
+                    read_wire, built.wire_file, built.seq, built.wire_spans
+                )
+            except (OSError, StaleSnapshot) as exc:
+                raise CompactionFailed(f"its wire could not be read back: {exc}") from exc
+            return dataclasses.replace(built, wire=wire, wire_file=None, wire_spans=[])
         except BrokenProcessPool:
             with self._lock:
                 self._pool = None  # the process died (killed, out of memory): a new one next time

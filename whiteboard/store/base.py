@@ -16,6 +16,8 @@ from ..protocol import ID_PATTERN
 from .records import Buffer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..board import Board
 
 
@@ -159,6 +161,11 @@ class SnapshotSource(Protocol):
 
     def write(self, data: bytes) -> None:
         """Replace the snapshot, atomically (as ``BoardLog.write_snapshot``)."""
+        ...
+
+    def wire_file(self) -> Path | None:
+        """A file that holds the snapshot just written, from which the server takes its wire
+        parts (the file store's snapshot); None: they go back to it with the result."""
         ...
 
 

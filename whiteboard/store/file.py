@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..board import Board
-from ..snapshot import Snapshot, StaleSnapshot
+from ..snapshot import HEAD_BYTES, Snapshot, StaleSnapshot, encoded_seq
 from .base import StorageFull, check_board_id
 from .buffers import Buffer, read_whole, release
 from .descriptors import Descriptors
@@ -499,6 +499,26 @@ class FileSnapshotSource:
     def write(self, data: bytes) -> None:
         """Replace the snapshot atomically (``FileLog.write_snapshot``'s way)."""
         _replace_file(self.snapshot_path, data)
+
+    def wire_file(self) -> Path:
+        """The snapshot file: the server reads the wire parts from it (:func:`read_wire`)."""
+        return self.snapshot_path
+
+
+def read_wire(path: Path, seq: int, spans: Sequence[tuple[int, int]]) -> list[bytes]:
+    """In a thread: the wire parts at ``spans`` (offset, length) of the snapshot at ``path``,
+    which must be the snapshot at ``seq`` (StaleSnapshot otherwise: replaced meanwhile). Each
+    part is one ``pread``, which fills its new bytes with the GIL let go."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if encoded_seq(os.pread(fd, HEAD_BYTES, 0)) != seq:
+            raise StaleSnapshot(f"{path.name} is no longer the snapshot at seq {seq}")
+        parts = [os.pread(fd, length, offset) for offset, length in spans]
+    finally:
+        os.close(fd)
+    if any(len(part) != length for part, (_, length) in zip(parts, spans, strict=True)):
+        raise StaleSnapshot(f"{path.name} is shorter than its snapshot at seq {seq}")
+    return parts
 
 
 def _replace_file(path: Path, data: bytes) -> None:

@@ -153,6 +153,11 @@ class RedisSnapshotSource:
         board's history is no longer ``epoch``."""
         asyncio.run(self._write(data))
 
+    def wire_file(self) -> None:
+        """None: the wire goes back to the server with the result (reading it from Redis would
+        copy the whole snapshot through the server's event loop)."""
+        return None
+
     async def _write(self, data: bytes) -> None:
         async with Redis.from_url(self.url) as client:
             await write_snapshot(client, self.board_id, data, self.epoch)
