@@ -14,6 +14,11 @@ shared). ``--export`` also asks for the big board's PNG afterwards.
 ``--server-args`` runs each tree once per value, with those flags (e.g. other
 ``--load-slice-ms``).
 
+``--watch`` runs each server under ``bench/loopwatch.py`` and prints what held its event loop
+during the load and after it, and during the slowest round trips (``LOOPWATCH_ALL=1``: every
+callback and ``select`` in their span). ``--boards-in`` a tmpfs keeps the disk's ``fsync``
+latency out of the round trips. The log is built once and kept in the temporary directory.
+
 ``--snapshot``: the board has a snapshot (protocol 7) covering all but the last ``--tail``
 strokes, made by the tree's own server beforehand; the load is then the snapshot and the tail.
 
@@ -45,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cpu_attack import percentile
 from bench_export import draw_round_trips, protocol_version
+from loopwatch import window_report
 from procs import cpu_pressure_us, hello_for, rss_bytes, stop_process
 
 from tests.integration.healthz_probe import probe_healthz
@@ -57,6 +63,20 @@ REPO = Path(__file__).resolve().parent.parent
 MB = 1e6
 QUIET_S = 1.0  # live drawing measured before the big board is opened: the reference
 SNAPSHOT_TIMEOUT_S = 300.0
+WATCHED_STOP_S = 60.0
+
+
+def cached_log(megabytes: float, points: int) -> list[bytes]:
+    """:func:`build_log`, kept in the temporary directory between runs: building it takes a
+    minute of CPU, which a ``quiet`` run (others' tests held off) should not spend."""
+    cache = Path(tempfile.gettempdir()) / f"whiteboard-big-log-{megabytes:g}MB-{points}.msgpack"
+    if cache.exists():
+        return msgpack.unpackb(cache.read_bytes())
+    records = build_log(megabytes, points)
+    partial = cache.with_suffix(f".{os.getpid()}")
+    partial.write_bytes(msgpack.packb(records))
+    partial.replace(cache)
+    return records
 
 
 def build_log(megabytes: float, points: int) -> list[bytes]:
@@ -129,8 +149,11 @@ def helper(port: int, version: int, server_pid: int, stop: float) -> None:
     print(json.dumps({"live": live, "healthz": healthz}))
 
 
-def start_server(tree: Path, boards: Path, port: int, *flags: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "whiteboard", "serve", "--port", str(port), *flags]
+def start_server(
+    tree: Path, boards: Path, port: int, *flags: str, watch: Path | None = None
+) -> subprocess.Popen:
+    launcher = [str(REPO / "bench" / "loopwatch.py"), str(watch)] if watch else ["-m", "whiteboard"]
+    command = [sys.executable, *launcher, "serve", "--port", str(port), *flags]
     server = subprocess.Popen(
         [*command, "--boards-dir", str(boards)],
         cwd=tree,
@@ -173,15 +196,17 @@ def summary(values: list[float]) -> str:
 async def measure(
     tree: Path, records: list[bytes], args: argparse.Namespace, flags: list[str]
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.boards_in) as tmp:
         boards = Path(tmp) / "boards"
         boards.mkdir()
         tail = records[len(records) - args.tail :] if args.snapshot else []
         (boards / "big.log").write_bytes(b"".join(records[: len(records) - len(tail)]))
         if args.snapshot:
             await make_snapshot(tree, boards, tail, args.timeout_s)
+        snapped_before = mtime_ns(boards / "big.snap")
         port = free_port()
-        server = start_server(tree, boards, port, *flags)
+        watched = Path(tmp) / "loop.json" if args.watch else None
+        server = start_server(tree, boards, port, *flags, watch=watched)
         try:
             rss_before = rss_bytes(server.pid)
             start = time.monotonic()
@@ -199,6 +224,7 @@ async def measure(
             welcome_s, replay_s, received, error = await open_board(tree, url, args.timeout_s)
             loaded = time.monotonic()
             rss_loaded = rss_bytes(server.pid)
+            snapped = await snapshot_written(boards / "big.snap", snapped_before, stop)
             samples = json.loads(helping.communicate(timeout=args.window_s + 60)[0])
             window_s = time.monotonic() - start
             pressure = (cpu_pressure_us() - pressure_before) / 1e6 / window_s
@@ -206,9 +232,22 @@ async def measure(
             if args.export:
                 exported = export(f"http://127.0.0.1:{port}/b/big/export.png", args.timeout_s)
         finally:
+            if watched:  # its record is written at exit: give a shutdown behind a compaction time
+                server.terminate()
+                server.wait(WATCHED_STOP_S)
             stop_process(server)
+        watch_lines = []
+        if watched:
+            live = samples["live"]
+            watch_lines = [
+                "  event loop during the load:",
+                *slow_trips_report(watched, live, opened, loaded),
+                "  event loop after the load:",
+                *slow_trips_report(watched, live, loaded, stop, top=3),
+            ]
     quiet = [ms for sent, ms in samples["live"] if start + 0.5 <= sent < opened]
     during = [ms for sent, ms in samples["live"] if opened <= sent < loaded]
+    after = [ms for sent, ms in samples["live"] if loaded <= sent]
     healthz = [
         (wall, caused) for sent, wall, caused in samples["healthz"] if opened <= sent < loaded
     ]
@@ -219,12 +258,58 @@ async def measure(
           f"{'; ' + error if error else ''}")  # fmt: skip
     print(f"  live round trip, quiet second before: {summary(quiet)}")
     print(f"  live round trip while loading:        {summary(during)}")
+    written = f"snapshot written +{snapped - loaded:.2f} s after" if snapped else "no snapshot"
+    print(f"  live round trip after the load ({written}): {summary(after)}")
     print(f"  /healthz while loading, wall:         {summary([w for w, _ in healthz])}")
     print(f"  /healthz while loading, less waits:   {summary([c for _, c in healthz])}")
     print(f"  RSS {rss_before / MB:.0f} MB before, {rss_loaded / MB:.0f} MB loaded")
     print(f"  CPU pressure over the {window_s:.1f} s window: {pressure:.3f}")
     if exported:
         print(f"  PNG export: {exported}")
+    print(*watch_lines, sep="\n")
+
+
+def mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+async def snapshot_written(path: Path, before: int | None, stop: float) -> float | None:
+    """When the server's compaction replaced the snapshot at ``path`` (None: not by ``stop``)."""
+    while time.monotonic() < stop:
+        if mtime_ns(path) != before:
+            return time.monotonic()
+        await asyncio.sleep(0.02)
+    return None
+
+
+def slow_trips_report(
+    watched: Path, live: list[list[float]], start: float, end: float, top: int = 6
+) -> list[str]:
+    """What held the server's event loop from ``start`` to ``end`` (``bench/loopwatch.py``),
+    and during each of the ``top`` slowest round trips sent then: its long turns."""
+    lines = window_report(str(watched), start, end)
+    record = json.loads(watched.read_text())
+    turns, every = record["turns"], record.get("every", [])
+    during = [(sent, ms) for sent, ms in live if start <= sent < end]
+    for sent, ms in sorted(during, key=lambda trip: -trip[1])[:top]:
+        inside = [t for t in turns if sent - 0.005 <= t["at"] <= sent + ms / 1000]
+        lines.append(
+            f"  round trip {ms:.1f} ms at +{sent - start:.2f} s: {len(inside)} long turns, "
+            f"{sum(t['ms'] for t in inside):.1f} ms"
+        )
+        for turn in inside:
+            slowest = "; ".join(f"{t} {what}" for t, what in turn["slowest"][:2])
+            lines.append(
+                f"    +{(turn['at'] - sent) * 1000:.1f} ms: {turn['ms']:.1f} ms "
+                f"({turn['cpu_ms']:.1f} on CPU), {slowest}"
+            )
+        for at, took_ms, what in every:  # LOOPWATCH_ALL=1: every callback and select
+            if sent - 0.002 <= at <= sent + ms / 1000:
+                lines.append(f"      {(at - sent) * 1000:+.2f} ms {took_ms:.2f} ms {what}")
+    return lines
 
 
 async def main() -> None:
@@ -236,6 +321,17 @@ async def main() -> None:
     parser.add_argument("--snapshot", action="store_true")
     parser.add_argument("--tail", type=int, default=2000, help="strokes after the snapshot")
     parser.add_argument("--export", action="store_true")
+    parser.add_argument(
+        "--boards-in",
+        help="directory for the boards (a tmpfs: fsync costs nothing, so the disk's own "
+        "latency, 40 ms at times on a shared virtual disk, stays out of the round trips)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="run the servers under bench/loopwatch.py: what held the event loop during the "
+        "load and during its slowest round trips",
+    )
     parser.add_argument("--timeout-s", type=float, default=150.0)
     parser.add_argument(
         "--server-args",
@@ -244,7 +340,7 @@ async def main() -> None:
         "them: --server-args='--load-slice-ms 1')",
     )
     args = parser.parse_args()
-    records = build_log(args.megabytes, args.points)
+    records = cached_log(args.megabytes, args.points)
     for tree in args.trees.split(","):
         for flags in args.server_args or [""]:
             await measure(Path(tree).resolve(), records, args, shlex.split(flags))

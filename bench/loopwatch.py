@@ -11,6 +11,8 @@ benchmark shares), how long its callbacks took and how much of that the loop's t
 coroutine they stepped and where it was suspended after the step. Every garbage collection longer
 than ``GC_MS`` is kept with its generation. Written to OUT.json at exit (the server exits on
 SIGTERM after its shutdown). Costs ~1 us per callback; compare runs made under it with each other.
+``LOOPWATCH_TURN_MS`` sets ``TURN_MS``; ``LOOPWATCH_ALL=1`` also keeps every callback and every
+``select`` (when, how long, its timeout), to follow one request's steps (costs more).
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ import gc
 import json
 import os
 import runpy
+import selectors
 import sys
 import time
 from asyncio import base_events, events
 from typing import Any
 
-TURN_MS = 2.0
+TURN_MS = float(os.environ.get("LOOPWATCH_TURN_MS", "2.0"))
 GC_MS = 1.0
 SLOWEST_KEPT = 4
 MAX_TURNS = 20_000
+MAX_CALLBACKS = 2_000_000
+record_all = os.environ.get("LOOPWATCH_ALL") == "1"
 
 
 def kind(callback: Any) -> str:
@@ -65,16 +70,22 @@ def install(out_path: str) -> None:
     run_handle = events.Handle._run
     run_once = base_events.BaseEventLoop._run_once
 
+    every: list[tuple[float, float, str]] = []  # LOOPWATCH_ALL: every callback, and selects
+
     def timed_run(handle: events.Handle) -> None:
         started = clock()
         if current["first"] is None:
             current["first"], current["cpu_first"] = started, cpu_clock()
         callback = handle._callback
+        if record_all and len(every) < MAX_CALLBACKS:
+            what = describe(callback)  # before the step: where it was suspended
         run_handle(handle)
         took = clock() - started
         current["cpu_last"] = cpu_clock()
         current["sum"] += took
         current["steps"].append((took, callback))
+        if record_all and len(every) < MAX_CALLBACKS:
+            every.append((started, took * 1000, what))
 
     def timed_once(loop: base_events.BaseEventLoop) -> None:
         current.update(sum=0.0, steps=[], first=None)
@@ -107,9 +118,22 @@ def install(out_path: str) -> None:
             if took * 1000 > GC_MS:
                 collections.append((gc_started[0], took * 1000, info["generation"]))
 
+    if record_all:
+        select = selectors.EpollSelector.select
+
+        def timed_select(self: selectors.EpollSelector, timeout: float | None = None) -> Any:
+            started = clock()
+            ready = select(self, timeout)
+            if len(every) < MAX_CALLBACKS:
+                waited = f"select({timeout if timeout is None else round(timeout * 1000, 2)} ms)"
+                every.append((started, (clock() - started) * 1000, f"{waited} {len(ready)} ready"))
+            return ready
+
+        selectors.EpollSelector.select = timed_select  # type: ignore[method-assign]
+
     def dump() -> None:
         with open(out_path, "w") as f:
-            json.dump({"turns": turns, "gc": collections}, f)
+            json.dump({"turns": turns, "gc": collections, "every": every}, f)
 
     events.Handle._run = timed_run  # type: ignore[method-assign]
     base_events.BaseEventLoop._run_once = timed_once  # type: ignore[method-assign]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.serving import ServerProcess
-from whiteboard.server.eventloop import ServerEventLoop
+from whiteboard.server.eventloop import ServerEventLoop, start_worker_threads
 from whiteboard.settings import Settings
 
 CLIENTS = 20
@@ -96,3 +97,33 @@ def test_whiteboard_serve_accepts_a_burst_at_its_set_rate(tmp_path: Path) -> Non
             client.close()
     assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers), answers
     assert took_s >= 0.9 * (20 - 4) / 20, took_s
+
+
+def test_worker_threads_are_started_up_front_and_none_later() -> None:
+    """``Thread.start`` holds the event loop until the new thread runs: to_thread must find a
+    started thread, however many calls are in flight at once (up to the executor's size)."""
+    started: list[str] = []
+
+    async def main() -> set[str]:
+        start_worker_threads(3)
+        # Every thread is started before the first call, and none after it.
+        while len([t for t in threading.enumerate() if t.name.startswith("whiteboard")]) < 3:
+            await asyncio.sleep(0.001)
+        before = {t.ident for t in threading.enumerate()}
+        release = threading.Event()
+
+        def held() -> str:
+            started.append(threading.current_thread().name)
+            release.wait(DEADLINE_S)
+            return threading.current_thread().name
+
+        calls = [asyncio.to_thread(held) for _ in range(3)]
+        waiting = asyncio.gather(*calls)
+        while len(started) < 3:
+            await asyncio.sleep(0.001)
+        assert {t.ident for t in threading.enumerate()} == before
+        release.set()
+        return set(await waiting)
+
+    names = asyncio.run(asyncio.wait_for(main(), DEADLINE_S))
+    assert len(names) == 3 and all(name.startswith("whiteboard") for name in names)

@@ -120,12 +120,20 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+GIL_SWITCH_INTERVAL_S = 0.001
+"""How long a thread waiting for the GIL lets the event loop keep it (Python's default: 5 ms).
+A log append runs in a thread (write, fsync) and takes the GIL back after each system call;
+while a big board loads in 4 ms slices, each of those waited for the slice to end, and one
+append took 13 ms (of which a few µs of work). At 1 ms the loop hands the GIL over mid-slice."""
+
+
 async def run_server(settings: Settings, config: Config | None = None) -> None:
     before, after = raise_open_file_limit()
     if after > before:
         log.info("open-file limit raised from %d to %d", before, after)
     app = create_app(settings)
     freeze_startup_objects()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     max_connections = app.extensions["whiteboard_admission"].max_connections
     log.info("open-file limit %d: at most %d WebSockets at once", after, max_connections)
     stop = asyncio.Event()

@@ -28,6 +28,7 @@ from ..store.file import FileStore
 from . import stack
 from .admission import Admission
 from .asgi_socket import AsgiWebSocket, SocketRoutes
+from .eventloop import start_worker_threads
 from .hosts import AllowedHosts
 from .hubs import Hubs
 from .metrics import MetricsPump
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     @app.before_serving
     async def start_background() -> None:
+        start_worker_threads()
         metrics.start()
         if redis is not None:
             await redis.start(hubs)
