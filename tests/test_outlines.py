@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -10,8 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from whiteboard.export import outlines as outlines_module
+from whiteboard.export import pdf
+from whiteboard.export.frame import ExportOptions, decode, plan_frame, pressures, uses_pressure
 from whiteboard.export.freehand import outline
-from whiteboard.export.outlines import hypot, outlines
+from whiteboard.export.outlines import MIN_VECTOR_STROKES, hypot, outlines
+from whiteboard.export.pdfcontent import path_data
+from whiteboard.export.render import polygon_path, stroke_width
+from whiteboard.export.svg import render_svg
+from whiteboard.protocol import delta_code
 
 Item = tuple[np.ndarray, list[float], float]
 
@@ -96,3 +103,51 @@ def test_any_strokes_stepped_together_give_their_own_outlines(
     with mock.patch.object(outlines_module, "MIN_VECTOR_STROKES", 1):  # the vector loop always
         rows, ends = outlines(items)
     assert cut(rows, ends) == one_by_one(items)
+
+
+def pressure_board(count: int) -> list[dict[str, Any]]:
+    """Pen strokes with pressure (and a few without, and a highlighter) in drawing order."""
+    rng = np.random.default_rng(5)
+    ops: list[dict[str, Any]] = []
+    for k in range(count):
+        n = int(rng.integers(1, 60))
+        xy = rng.normal(0, 3, (n, 2)).cumsum(axis=0) + rng.uniform(0, 400, 2)
+        op: dict[str, Any] = {
+            "type": "stroke",
+            "id": f"s{k}",
+            "tool": "highlighter" if k % 9 == 0 else "pen",
+            "color": "#123456",
+            "width": float(rng.choice([0.5, 3, 12, 30])),
+            "pts": delta_code([(float(x), float(y)) for x, y in xy]),
+        }
+        if k % 7:
+            op["p"] = tuple(int(p) for p in rng.integers(0, 101, n))
+        if k % 11 == 0:
+            op["m"] = (1.5, 0.5, 10.0, -20.0)
+        ops.append(op)
+    return ops
+
+
+def own_outline(op: dict[str, Any], xy: np.ndarray) -> list[tuple[float, float]]:
+    return outline(xy[:, 0].tolist(), xy[:, 1].tolist(), pressures(op), stroke_width(op))
+
+
+def test_pdf_and_svg_write_each_pressure_stroke_as_its_own_outline() -> None:
+    """The vector formats take their outlines from one ``outlines`` call per part (the vector
+    loop: more than MIN_VECTOR_STROKES), and write what the outline of each stroke alone is."""
+    ops = pressure_board(3 * MIN_VECTOR_STROKES)
+    geometry = decode(ops)
+    pressured = [i for i, op in enumerate(ops) if uses_pressure(op)]
+    assert len(pressured) > MIN_VECTOR_STROKES
+    written = pdf.outline_data(ops, geometry)
+    assert sorted(written) == pressured
+    document = render_svg(ops, plan_frame(geometry.bounds(), ExportOptions(), 16_000_000))
+    for index in pressured:
+        polygon = own_outline(ops[index], geometry.points(index))
+        expected = path_data(polygon_path(polygon))  # the raster's path, as the PDF read it
+        data = written[index]
+        assert data is not None
+        assert (data.verbs == expected.verbs).all() and (data.points == expected.points).all()
+        if len(polygon) >= 3:
+            d = " ".join(f"{x:.2f} {y:.2f}" for x, y in polygon)
+            assert f'<path d="M{d}Z" fill="#123456"/>' in document

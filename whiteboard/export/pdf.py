@@ -33,7 +33,15 @@ from zlib_ng import zlib_ng
 
 from .frame import Frame, Geometry, Stroke, decode
 from .parts import in_parts
-from .pdfcontent import UNITS_PER_BOARD_UNIT, PdfPath, Placed, content_part, smoothed_paths
+from .pdfcontent import (
+    UNITS_PER_BOARD_UNIT,
+    PathData,
+    PdfPath,
+    Placed,
+    content_part,
+    smoothed_paths,
+)
+from .penpaths import LINE, MOVE
 from .render import (
     Element,
     Painter,
@@ -42,7 +50,9 @@ from .render import (
     elements,
     frame_matrix,
     is_smoothed,
+    pressure_outlines,
     stroke_alpha,
+    stroke_width,
 )
 
 POINTS_PER_PX = 72 / 96
@@ -115,12 +125,35 @@ def _pieces(geometry: Geometry, indices: np.ndarray) -> list[np.ndarray]:
     return geometry.split(indices, max(1, points // POINTS_PER_PIECE))
 
 
+def outline_data(ops: Sequence[Stroke], geometry: Geometry) -> dict[int, PathData | None]:
+    """The filled outline of every pressure stroke of ``ops``, computed together (one call for a
+    whole run: ``render.pressure_outlines``), as the closed polygon the raster fills; None for
+    a stroke without one. Points through float32 as in a Skia path, so the page is the one
+    ``path_data`` of the raster's path gave."""
+    found = pressure_outlines(ops, geometry, range(len(ops)))
+    out: dict[int, PathData | None] = {}
+    for k, index in enumerate(found.strokes):
+        polygon = found.polygon(k)
+        if not len(polygon):
+            out[index] = None
+            continue
+        closed = np.concatenate([polygon, polygon[:1]]).astype(np.float32).astype(np.float64)
+        verbs = np.full(len(closed), LINE, np.uint8)
+        verbs[0] = MOVE
+        out[index] = PathData(closed, verbs)
+    return out
+
+
 def _items(
-    ops: Sequence[Stroke], geometry: Geometry, indices: Sequence[int], skia_pages: SkiaPages
+    ops: Sequence[Stroke],
+    geometry: Geometry,
+    indices: Sequence[int],
+    skia_pages: SkiaPages,
+    outlines: dict[int, PathData | None],
 ) -> Iterable[PdfPath | Placed]:
     """The drawing of ``indices`` in order. Smoothed pens (most of the ink) go from the geometry
-    to PDF paths without a Skia path; other paths through ``render.elements``; other kinds onto
-    ``skia_pages``."""
+    to PDF paths without a Skia path, pressure strokes from ``outlines``; other paths through
+    ``render.elements``; other kinds onto ``skia_pages``."""
     counts = (geometry.end - geometry.start).tolist()
     pens = [
         i
@@ -139,6 +172,12 @@ def _items(
         if path is not None:
             placing = False
             yield PdfPath(path, False, op["color"], float(op["width"]), stroke_alpha(op))
+            continue
+        if index in outlines:
+            outline = outlines[index]
+            if outline is not None:
+                placing = False
+                yield PdfPath(outline, True, op["color"], stroke_width(op), stroke_alpha(op))
             continue
         for element in elements(ops, geometry, (index,)):
             if element is None:
@@ -167,11 +206,13 @@ def _part(
     alphas: set[str] = set()
     prefix = f"E{number}p"
     skia_pages = SkiaPages(frame, prefix)
+    outlines = outline_data(ops, geometry)
     done = 0
     for piece in _pieces(geometry, np.arange(len(ops))):
         if progress is not None:
             progress(done, len(ops))
-        content = content_part(list(_items(ops, geometry, piece.tolist(), skia_pages)), opening)
+        items = list(_items(ops, geometry, piece.tolist(), skia_pages, outlines))
+        content = content_part(items, opening)
         deflated.append(compressor.compress(content.operators))
         alphas |= content.alphas
         done += len(piece)

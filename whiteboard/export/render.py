@@ -240,11 +240,25 @@ def built_pen_paths(
     return out
 
 
-def built_outline_paths(
-    ops: Sequence[Stroke], geometry: Geometry, indices: Sequence[int]
-) -> dict[int, skia.Path]:
-    """The filled outline of every pressure stroke at ``indices`` with one, all computed
-    together (``outlines``: ~8x faster than one by one for a board's hundreds)."""
+@dataclass(frozen=True, slots=True)
+class Outlines:
+    """The filled outlines of some pressure strokes: ``strokes[k]``'s polygon is
+    ``rows[ends[k - 1]:ends[k]]`` (float64 x, y rows; none when ``freehand.outline`` gives none)."""
+
+    strokes: list[int]
+    rows: np.ndarray
+    ends: np.ndarray
+
+    def polygon(self, k: int) -> np.ndarray:
+        return self.rows[(int(self.ends[k - 1]) if k else 0) : int(self.ends[k])]
+
+
+def pressure_outlines(
+    ops: Sequence[Stroke], geometry: Geometry, indices: Iterable[int]
+) -> Outlines:
+    """The outline of every pressure stroke at ``indices``, all computed together (``outlines``:
+    ~8x faster than one by one for a board's hundreds; every format's pressure strokes come from
+    here, so call it once for as many strokes as one can: a call costs ~20 ms at least)."""
     counts = (geometry.end - geometry.start).tolist()
     pressured = [
         i
@@ -254,18 +268,28 @@ def built_outline_paths(
         and ops[i]["tool"] not in SHAPES
         and uses_pressure(ops[i])
     ]
+    if not pressured:
+        return Outlines([], np.zeros((0, 2)), np.zeros(0, np.int64))
+    items = [(geometry.points(i), pressures(ops[i]), stroke_width(ops[i])) for i in pressured]
+    rows, ends = outlines(items)
+    return Outlines(pressured, rows, ends)
+
+
+def built_outline_paths(
+    ops: Sequence[Stroke], geometry: Geometry, indices: Sequence[int]
+) -> dict[int, skia.Path]:
+    """``pressure_outlines`` of the strokes at ``indices`` as Skia paths, filled polygons."""
+    found = pressure_outlines(ops, geometry, indices)
     out: dict[int, skia.Path] = {}
-    if pressured:
-        items = [(geometry.points(i), pressures(ops[i]), stroke_width(ops[i])) for i in pressured]
-        rows, ends = outlines(items)
-        counts = np.diff(ends, prepend=0)
+    if found.strokes:
+        counts = np.diff(found.ends, prepend=0)
         drawn = counts > 0  # an empty outline draws nothing (``stroke_element`` says None)
         verb_ends = np.cumsum(counts[drawn] + 1)
         verbs = np.full(int(verb_ends[-1]) if len(verb_ends) else 0, LINE, np.uint8)
         verbs[verb_ends - counts[drawn] - 1] = MOVE
         verbs[verb_ends - 1] = CLOSE
-        chosen = [i for i, keep in zip(pressured, drawn.tolist(), strict=True) if keep]
-        _cut_paths(out, chosen, rows, ends[drawn], verbs, verb_ends)
+        chosen = [i for i, keep in zip(found.strokes, drawn.tolist(), strict=True) if keep]
+        _cut_paths(out, chosen, found.rows, found.ends[drawn], verbs, verb_ends)
     return out
 
 
