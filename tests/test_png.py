@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from whiteboard.export import png as png_module
 from whiteboard.export.png import adler32_combine, encode_band, png_file
 
 
@@ -39,7 +40,11 @@ def idat_stream(png: bytes) -> bytes:
 
 @pytest.mark.parametrize("cuts", [[0, 37], [0, 10, 37], [0, 1, 2, 36, 37]])
 @pytest.mark.parametrize("transparent", [False, True])
-def test_bands_deflated_apart_make_one_valid_png(cuts: list[int], transparent: bool) -> None:
+@pytest.mark.parametrize("piece_bytes", [1 << 20, 200, 1])  # a band at once, 2-3 rows, 1 row
+def test_bands_deflated_apart_make_one_valid_png(
+    cuts: list[int], transparent: bool, piece_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(png_module, "SCANLINE_BYTES_PER_PIECE", piece_bytes)
     rng = np.random.default_rng(len(cuts))
     bgra = rng.integers(0, 256, (37, 19, 4), np.uint8)
     bgra[:20, :, 3] = 255
