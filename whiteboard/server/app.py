@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Response, request, websocket
+from quart import Quart, Response, request
 
 from .. import protocol
 from ..media.http import register_media
@@ -29,7 +29,7 @@ from . import stack
 from .admission import Admission
 from .asgi_socket import AsgiWebSocket, SocketRoutes
 from .eventloop import start_worker_threads
-from .hosts import AllowedHosts
+from .hosts import AllowedHosts, HostGuard
 from .hubs import Hubs
 from .metrics import MetricsPump
 from .pages import register_pages
@@ -85,20 +85,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["whiteboard_store"] = store
     sockets = BoardSockets(hubs, settings, admission)
     app.extensions["whiteboard_sockets"] = sockets
-    hosts = AllowedHosts(settings)
-
-    @app.before_request
-    async def check_host() -> Any:
-        """Every route, static files included: a rebound page gets nothing (``hosts.py``)."""
-        if not hosts.allows(request.host):
-            return hosts.refusal(request.host), 400
-        return None
-
-    @app.before_websocket
-    async def check_websocket_host() -> Any:
-        if not hosts.allows(websocket.host):
-            return hosts.refusal(websocket.host), 400
-        return None
 
     app.extensions["whiteboard_redis"] = redis
 
@@ -159,8 +145,6 @@ def create_app(settings: Settings | None = None) -> Quart:
         ws: AsgiWebSocket, board_id: str, view_token: str | None
     ) -> tuple[int, str] | None:
         host = ws.host
-        if not hosts.allows(host):
-            return 400, hosts.refusal(host)
         origin = ws.header(b"origin")
         if origin is not None and not origin_allowed(origin, host, settings):
             return 403, f"origin {origin} may not open this board"
@@ -191,9 +175,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.asgi_app = SocketRoutes(app.asgi_app, routes)  # type: ignore[method-assign]
     static = StaticFiles(STATIC_DIR)
     app.extensions["whiteboard_static"] = static
-    app.asgi_app = StaticRoutes(  # type: ignore[method-assign]
-        app.asgi_app, static, hosts.allows, security_headers
-    )
+    app.asgi_app = StaticRoutes(app.asgi_app, static, security_headers)  # type: ignore[method-assign]
+    # Every route, static files and sockets included: a rebound page gets nothing (``hosts.py``).
+    app.asgi_app = HostGuard(app.asgi_app, AllowedHosts(settings))  # type: ignore[method-assign]
     if settings.trusted_proxy_hops:  # outermost: the sockets see the client's address
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
             app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops

@@ -163,19 +163,17 @@ def response_headers(
 
 class StaticRoutes:
     """ASGI middleware: ``GET``/``HEAD`` of a file in ``files`` answered from memory, everything
-    else to ``app``. ``allows(host)`` and ``extra_headers(host)`` are the checks and headers
-    every other response gets (``hosts.py``; the security headers of ``app.py``)."""
+    else to ``app``, with the headers ``extra_headers(host)`` every other response gets (the
+    security headers of ``app.py``). Hosts were checked in front of it (``hosts.HostGuard``)."""
 
     def __init__(
         self,
         app: Asgi,
         files: StaticFiles,
-        allows: Callable[[str], bool],
         extra_headers: Callable[[str], dict[str, str]],
     ) -> None:
         self.app = app
         self.files = files
-        self.allows = allows
         self.extra_headers = extra_headers
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -188,8 +186,8 @@ class StaticRoutes:
             return
         found = self.files.find(scope["path"])
         host = request_host(scope)
-        if found is None or not self.allows(host):
-            await self.app(scope, receive, send)  # Quart's 404, or its refusal of the host
+        if found is None:
+            await self.app(scope, receive, send)  # Quart's 404
             return
         await serve(scope, send, *found, self.extra_headers(host))
 
