@@ -78,6 +78,7 @@ def crowd_in_a_thread(server: ServerThread, board: str, count: int) -> Iterator[
         thread.join(30)
 
 
+@pytest.mark.alone  # times the page's long tasks: another test process beside it starves Chromium
 @pytest.mark.timeout(180)
 def test_a_page_in_a_room_of_a_thousand_stays_responsive_and_pages_its_list(
     server: ServerThread, open_board: Callable[..., Page]
