@@ -16,7 +16,8 @@ from typing import Any
 from quart import Quart
 
 from whiteboard.export.frame import Frame
-from whiteboard.export.http import WAKE_PER_TURN, Exporter, SharedRender
+from whiteboard.export.http import Exporter
+from whiteboard.export.renders import WAKE_PER_TURN, SharedRender
 from whiteboard.export.spec import ExportResult
 from whiteboard.settings import Settings
 
@@ -69,8 +70,8 @@ async def test_identical_requests_wake_a_few_per_turn_when_their_render_is_done(
         resumed_at.append(turns.count)
         return entry.result.data.decode()
 
-    exporter._render = held_render  # type: ignore[method-assign]
-    exporter._respond = respond  # type: ignore[method-assign]
+    exporter.renders._render = held_render  # type: ignore[method-assign]
+    exporter.sender.send = respond  # type: ignore[method-assign]
     app = Quart(__name__)
 
     async def request() -> Any:
@@ -79,7 +80,7 @@ async def test_identical_requests_wake_a_few_per_turn_when_their_render_is_done(
 
     tasks = [asyncio.create_task(request()) for _ in range(WAITERS)]
     async with asyncio.timeout(10):  # one request renders, the others wait for it
-        while sum(shared.waiting for shared in exporter._inflight.values()) < WAITERS - 1:
+        while sum(shared.waiting for shared in exporter.renders._inflight.values()) < WAITERS - 1:
             await asyncio.sleep(0)
     turns = Turns()
     release.set()

@@ -126,13 +126,13 @@ async def test_unchanged_board_is_not_rendered_again(server: ServerThread) -> No
     client = await draw(server, "retro", blue_line("a"))
     exporter = server.app.extensions["whiteboard_exporter"]
     renders: list[str] = []
-    real_render = exporter._render
+    real_render = exporter.renders._render
 
     async def counting_render(kind: str, *args: Any) -> Any:
         renders.append(kind)
         return await real_render(kind, *args)
 
-    exporter._render = counting_render
+    exporter.renders._render = counting_render
     url = f"{server.http_url}/b/retro/export.svg"
     _, _, first = await get(url)
     _, _, second = await get(url)
@@ -146,13 +146,13 @@ async def test_simultaneous_requests_for_one_picture_render_it_once(server: Serv
     client = await draw(server, "retro", blue_line("a"))
     exporter = server.app.extensions["whiteboard_exporter"]
     renders: list[str] = []
-    real_render = exporter._render
+    real_render = exporter.renders._render
 
     async def counting_render(kind: str, *args: Any) -> Any:
         renders.append(kind)
         return await real_render(kind, *args)
 
-    exporter._render = counting_render
+    exporter.renders._render = counting_render
     url = f"{server.http_url}/b/retro/export.png?scale=3"
     answers = await asyncio.gather(*(get(url) for _ in range(4)))
     await client.close()
@@ -293,14 +293,14 @@ def gated_renders(server: ServerThread) -> tuple[list[str], threading.Event]:
     exporter = server.app.extensions["whiteboard_exporter"]
     renders: list[str] = []
     gate = threading.Event()
-    real_render = exporter._render
+    real_render = exporter.renders._render
 
     async def held_render(kind: str, *args: Any) -> Any:
         renders.append(kind)
         await asyncio.to_thread(gate.wait, 30)
         return await real_render(kind, *args)
 
-    exporter._render = held_render
+    exporter.renders._render = held_render
     return renders, gate
 
 

@@ -93,7 +93,7 @@ async def test_a_picture_whose_page_went_away_is_still_rendered_once_and_kept(
             await wait_until(lambda: len(renders) == 1)
         await asyncio.sleep(0)
         gate.set()
-        await wait_until(lambda: not exporter._inflight)
+        await wait_until(lambda: not exporter.renders.count)
         status, _, body = await get(f"{server.http_url}/b/big/{VIEW}")
     assert status == 200 and Image.open(io.BytesIO(body)).size == (40, 40)
     assert renders == ["png"]  # from the cache: the render outlived the request that started it
@@ -154,12 +154,12 @@ async def test_a_new_seq_gets_the_older_picture_at_once_while_one_render_catches
         status, _, _ = await get(f"{server.http_url}/b/big/{other}")
         assert status == 204
         gate.set()
-        await wait_until(lambda: not exporter._inflight and len(renders) == 2)
+        await wait_until(lambda: not exporter.renders.count and len(renders) == 2)
         status, headers, _ = await get(f"{server.http_url}/b/big/{other}")
         assert status == 200 and seq_of(headers) == 4
         status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
         assert status == 200 and seq_of(headers) == 2  # its stand-in; a render of seq 4 behind
-        await wait_until(lambda: len(renders) == 3 and not exporter._inflight)
+        await wait_until(lambda: len(renders) == 3 and not exporter.renders.count)
         status, headers, _ = await get(f"{server.http_url}/b/big/{VIEW}")
         await client.close()
     assert status == 200 and seq_of(headers) == 4 and len(renders) == 3
@@ -178,7 +178,9 @@ async def test_a_compaction_renders_the_views_pages_opened_ahead_of_the_next_vis
         hub = server.app.extensions["whiteboard_hubs"].loaded("big")
         await client.send(blue_line("c", 5), blue_line("d", -5))  # seq 4: a compaction
         await client.wait_for(is_op("stroke", "d"))
-        await wait_until(lambda: hub.snapshots.built == 1 and renders and not exporter._inflight)
+        await wait_until(
+            lambda: hub.snapshots.built == 1 and renders and not exporter.renders.count
+        )
         status, headers, body = await get(f"{server.http_url}/b/big/{VIEW}")
         await client.close()
     assert status == 200 and seq_of(headers) == 4

@@ -27,8 +27,11 @@ from dataclasses import dataclass, field
 
 from quart import Response, request
 
+from .cache import Cached
 from .frame import ExportOptions
-from .http import ENTERED, Cached, Exporter, SharedRender, _nothing, request_options
+from .http import ENTERED, Exporter, request_options
+from .renders import SharedRender
+from .responses import nothing
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +69,31 @@ class FirstPictures:
 
     async def respond(self, board_id: str, name: str) -> Response:
         """The picture of the view this request names: current, a stand-in, or 204."""
-        request.scope.get(ENTERED, _nothing)()  # the next request may enter (ExportGate)
+        request.scope.get(ENTERED, nothing)()  # the next request may enter (ExportGate)
         options = request_options("png")
         if isinstance(options, Response):
             return options
         view = self._remember(board_id, options)
         current = self._current(view)
         if current is not None:
-            return await self.exporter._respond(name, "png", current)
+            return await self.exporter.sender.send(name, "png", current)
         renders = self._boards.get(board_id)
         if renders is None or renders.rendering is None:  # nothing of this board rendering
             if view.newest is not None:  # a stand-in, while the current seq renders behind it
                 self._start(view, None)
-                return await self.exporter._respond(name, "png", view.newest)
+                return await self.exporter.sender.send(name, "png", view.newest)
             started = self._start(view, request.remote_addr or "-")
             if isinstance(started, Response):
                 return started
             return await self._wait(view, started, name)
         if renders.rendering is view:
             if view.newest is not None:
-                return await self.exporter._respond(name, "png", view.newest)
+                return await self.exporter.sender.send(name, "png", view.newest)
             return await self._wait(view, renders.shared, name)
         if view not in renders.queued:  # rendered once this board's picture in progress is
             renders.queued.append(view)
         if view.newest is not None:
-            return await self.exporter._respond(name, "png", view.newest)
+            return await self.exporter.sender.send(name, "png", view.newest)
         return Response("", 204, headers={"Cache-Control": "no-store"})
 
     async def _wait(self, view: View, shared: SharedRender | None, name: str) -> Response:
@@ -98,8 +101,8 @@ class FirstPictures:
         try:
             entry = await shared.wait()
         except Exception as exc:
-            return self.exporter._failure(view.board_id, "png", exc)
-        return await self.exporter._respond(name, "png", entry)
+            return self.exporter.renders.failure(view.board_id, "png", exc)
+        return await self.exporter.sender.send(name, "png", entry)
 
     def snapshot_installed(self, board_id: str, seq: int) -> None:
         """A compaction of ``board_id`` finished: render its remembered views at its head."""
@@ -126,7 +129,7 @@ class FirstPictures:
         """The view's picture at the board's seq, if rendered; None when the seq is not known
         without a read (a board not loaded, its log changed since it was last rendered)."""
         exporter = self.exporter
-        seq, _, _ = exporter._version(view.board_id, exporter.log_path(view.board_id))
+        seq, _, _ = exporter.version(view.board_id)
         if seq is None:
             return None
         if view.newest is not None and view.newest.result.seq == seq:
@@ -141,9 +144,9 @@ class FirstPictures:
         for ``client`` or, None, ahead of visitors."""
         exporter = self.exporter
         path = exporter.log_path(view.board_id)
-        _, upto, version = exporter._version(view.board_id, path)
+        _, upto, version = exporter.version(view.board_id)
         key = (view.board_id, version, "png", view.options.key())
-        shared = exporter._inflight.get(key)
+        shared = exporter.renders.in_progress(key)
         if shared is None:
             started = exporter.begin(key, client, "png", view.options, path, upto)
             if isinstance(started, Response):
