@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image, ImageSequence
 
 from tests.integration.client import BoardClient, is_op, pen_stroke
@@ -23,13 +24,19 @@ from whiteboard.protocol import Stroke, Style, delta_code
 from whiteboard.store.file import frame_record
 
 HTTP_TIMEOUT_S = 60
+LARGE_EXPORT_S = 150.0
+"""export_timeout_s for the large export drawn beside live strokes (the default is 30 s): with
+two busy processes of normal priority beside it, its ~1.5 s of rendering took 70 s."""
+STROKE_INTERVAL_S = 0.02
 
 
-async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+async def get(
+    url: str, headers: dict[str, str] | None = None, timeout_s: float = HTTP_TIMEOUT_S
+) -> tuple[int, Any, bytes]:
     def fetch() -> tuple[int, Any, bytes]:
         request = urllib.request.Request(url, headers=headers or {})
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
@@ -222,6 +229,7 @@ async def test_board_on_disk_but_not_loaded_is_exported_without_loading_it(
     assert image.getpixel((16 + 2, 16 + 10)) == (255, 0, 0)
 
 
+@pytest.mark.timeout(LARGE_EXPORT_S + 60)
 async def test_live_drawing_goes_on_during_a_large_export(boards_dir: Path) -> None:
     """The export renders away from the event loop: a stroke's round trip stays fast meanwhile."""
     board = Board(max_strokes=10_000)
@@ -243,11 +251,16 @@ async def test_live_drawing_goes_on_during_a_large_export(boards_dir: Path) -> N
     (boards_dir / "big.log").write_bytes(b"".join(frame_record(r) for r in records))
     from whiteboard.settings import Settings
 
-    with ServerThread(Settings(boards_dir=boards_dir, fsync=False)) as server:
+    # The export's processes run at a low CPU priority by design, so on a machine whose cores
+    # are busy (two test processes and more) the render can take tens of seconds: what is
+    # checked here is live drawing during it, not how long it takes.
+    settings = Settings(boards_dir=boards_dir, fsync=False, export_timeout_s=LARGE_EXPORT_S)
+    with ServerThread(settings) as server:
         client = await BoardClient.connect(server.ws_url, "live")
         await client.send(blue_line("warm-up"))
         await client.wait_for(is_op("stroke", "warm-up"))
-        export = asyncio.create_task(get(f"{server.http_url}/b/big/export.png?scale=2"))
+        url = f"{server.http_url}/b/big/export.png?scale=2"
+        export = asyncio.create_task(get(url, timeout_s=LARGE_EXPORT_S + 10))
         round_trips = []
         index = 0
         while not export.done():
@@ -256,12 +269,15 @@ async def test_live_drawing_goes_on_during_a_large_export(boards_dir: Path) -> N
             await client.wait_for(is_op("stroke", f"live{index}"))
             round_trips.append(asyncio.get_running_loop().time() - started)
             index += 1
+            # A person draws a stroke at a time, not hundreds a second: back to back, this
+            # process (server and client) kept a core busy and starved the low-priority render.
+            await asyncio.wait({export}, timeout=STROKE_INTERVAL_S)
         status, _, _ = await export
         await client.close()
     median_s = sorted(round_trips)[len(round_trips) // 2]
     print(f"{len(round_trips)} round trips during the export, median {median_s * 1000:.1f} ms")
     assert status == 200
-    # Rendered on the event loop, this draws once, taking 1.5 s; in the worker: ~400 x 4 ms.
+    # Rendered on the event loop, this draws once, taking 1.5 s; in the worker: ~60 x 4 ms.
     assert len(round_trips) >= 5, "the export finished before drawing could be measured"
     assert median_s < 0.1
 
