@@ -32,7 +32,8 @@ from typing import Any
 
 import msgpack
 from bench_export import cpu_pressure_us, start_server, unpack_tree, write_log
-from hello import hello_frame, protocol_version
+from hello import hello_frame
+from live import protocol_version, stroke_round_trip
 from procs import descendants_cpu_s, stop_process, wait_helpers_idle
 from wsclient import RawWebSocket
 
@@ -83,12 +84,7 @@ async def _present(
             stroke = {"type": "stroke", "id": op_id, "tool": "pen", "color": "#d32f2f",
                       "width": 4, "pts": [index % 400 * 10, 500, 40, 40, 40, -40]}  # fmt: skip
             sent = time.perf_counter()
-            await ws.send(msgpack.packb(stroke))
-            while True:
-                frame = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 30))
-                if any(op.get("id") == op_id for op in frame.get("ops", [frame])):
-                    break
-            round_trips.append((time.perf_counter() - sent) * 1000)
+            round_trips.append(await stroke_round_trip(ws, stroke))
             index += 1
             await asyncio.sleep(max(0.0, interval_s - (time.perf_counter() - sent)))
         out.send(round_trips)

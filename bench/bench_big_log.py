@@ -49,7 +49,8 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cpu_attack import percentile
-from bench_export import draw_round_trips, protocol_version
+from bench_export import draw_round_trips
+from live import protocol_version
 from loopwatch import window_report
 from procs import cpu_pressure_us, hello_for, rss_bytes, stop_process
 

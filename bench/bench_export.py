@@ -35,7 +35,6 @@ import json
 import math
 import os
 import random
-import re
 import resource
 import statistics
 import subprocess
@@ -263,13 +262,6 @@ def bench_render(
 # --- live latency ---------------------------------------------------------------------------
 
 
-def protocol_version(tree: Path) -> int:
-    """The protocol version the server of ``tree`` speaks (2 before it had one)."""
-    text = (tree / "whiteboard" / "protocol.py").read_text()
-    found = re.search(r"^PROTOCOL_VERSION = (\d+)", text, re.MULTILINE)
-    return int(found.group(1)) if found else 2
-
-
 async def draw_round_trips(
     port: int, stopped: Callable[[], bool], marks: list[tuple[float, float]], version: int
 ) -> None:
@@ -278,6 +270,7 @@ async def draw_round_trips(
     ``stopped()``. ``time.perf_counter`` is CLOCK_MONOTONIC, the same clock in every process."""
     import msgpack
     import websockets
+    from live import stroke_round_trip
 
     hello = {"type": "hello", "v": version, "client": f"bench-drawer-{os.getpid()}",
              "name": "bench", "color": "#000000", "since": None}  # fmt: skip
@@ -290,12 +283,7 @@ async def draw_round_trips(
             stroke = {"type": "stroke", "id": op_id, "tool": "pen", "color": "#000000",
                       "width": 3, "pts": [0, 0, 4, 4, 4, 0]}  # fmt: skip
             sent = time.perf_counter()
-            await ws.send(msgpack.packb(stroke))
-            while True:
-                frame = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 30))
-                if any(op.get("id") == op_id for op in frame.get("ops", [frame])):
-                    break
-            marks.append((sent, (time.perf_counter() - sent) * 1000))
+            marks.append((sent, await stroke_round_trip(ws, stroke)))
             index += 1
             await asyncio.sleep(0.02)
 
@@ -353,6 +341,8 @@ def start_server(
 
 
 def bench_live(points: int, duration_s: float, baseline: str, processes: list[int]) -> None:
+    from live import protocol_version
+
     with tempfile.TemporaryDirectory() as tmp:
         boards = Path(tmp) / "boards"
         boards.mkdir()

@@ -42,10 +42,10 @@ from bench.bench_export import (  # noqa: E402
     BASELINE,
     cpu_pressure_us,
     draw_round_trips,
-    protocol_version,
     start_server,
     unpack_tree,
 )
+from bench.live import protocol_version  # noqa: E402
 from bench.loopwatch import window_report  # noqa: E402
 
 REQUEST_TIMEOUT_S = 120.0

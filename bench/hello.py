@@ -11,10 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import functools
-import re
-
 import msgpack
+from live import protocol_version
 
 from whiteboard.protocol import PROTOCOL_VERSION, encode_hello, hello_url
 
@@ -33,12 +31,3 @@ def hello_frame(
     if version == PROTOCOL_VERSION:
         return frame
     return msgpack.packb({**msgpack.unpackb(frame), "v": version})
-
-
-@functools.cache
-def protocol_version(repo: Path) -> int:
-    """The protocol version the checkout at ``repo`` speaks (1 before versions existed)."""
-    found = re.search(
-        r"^PROTOCOL_VERSION = (\d+)", (repo / "whiteboard/protocol.py").read_text(), re.M
-    )
-    return int(found[1]) if found else 1
