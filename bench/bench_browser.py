@@ -52,7 +52,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from procs import CLOCK_TICKS_PER_S, REPO, Server, cpu_pressure_us, wait_helpers_idle
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-VIEWS = {"whole": "-2300,-2300,0.17", "100%": "0,0,1"}
+VIEWS = {"whole": "-2300,-2300,0.17", "100%": "0,0,1", "fit": ""}
+"""URL hashes; "fit": none, the page's default view (zoom to fit, picked by the server)."""
 VIEWPORT = {"width": 1280, "height": 800}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -170,7 +171,9 @@ FLOOR_UNDRAWN = "floor: undrawn"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="first-render runs per view and tree")
-    parser.add_argument("--views", default="whole,100%", help="comma-separated: whole, 100%")
+    parser.add_argument(
+        "--views", default="whole,100%", help="comma-separated: whole, 100%, fit (no view named)"
+    )
     parser.add_argument(
         "--baseline",
         action="append",
@@ -363,6 +366,11 @@ async def settled_snapshot(server: Server, strokes: int, interval: int, hello: b
             return snapshot
         previous = snapshot
         await asyncio.sleep(SNAPSHOT_POLL_S)
+
+
+def view_url(port: int, board: str, hash_: str) -> str:
+    """The board's page at the view ``hash_`` names (``x,y,zoom``), or its default view ("")."""
+    return f"http://127.0.0.1:{port}/b/{board}" + (f"#{hash_}" if hash_ else "")
 
 
 def export_tree(rev: str, tmp: Path) -> Path:
@@ -578,15 +586,16 @@ def main() -> None:
             nudges = itertools.count(1)
             if not args.cold_pictures:  # the first visit of each view has its picture rendered
                 for view, server in itertools.product(views, servers.values()):
-                    url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
+                    url = view_url(server.port, BOARD, VIEWS[view])
                     first_render(browser, url, args.strokes, None, "first")
             for view, visit, rep in itertools.product(views, visits, range(args.reps)):
                 for label, server in runs:
                     board = EMPTY_BOARD if label == FLOOR_EMPTY else BOARD
-                    x, y, zoom = (float(v) for v in VIEWS[view].split(","))
-                    if args.cold_pictures:
-                        x += next(nudges) / 100
-                    url = f"http://127.0.0.1:{server.port}/b/{board}#{x!r},{y!r},{zoom!r}"
+                    hash_ = VIEWS[view]
+                    if args.cold_pictures and hash_:
+                        x, y, zoom = (float(v) for v in hash_.split(","))
+                        hash_ = f"{x + next(nudges) / 100!r},{y!r},{zoom!r}"
+                    url = view_url(server.port, board, hash_)
                     shot = None
                     if args.screenshots:
                         args.screenshots.mkdir(parents=True, exist_ok=True)
@@ -610,7 +619,7 @@ def main() -> None:
             if not args.no_gesture:
                 for view in views:
                     for label, server in servers.items():
-                        url = f"http://127.0.0.1:{server.port}/b/{BOARD}#{VIEWS[view]}"
+                        url = view_url(server.port, BOARD, VIEWS[view])
                         recorded = pan_zoom(browser, url, seqs[label], args.gesture_steps)
                         recorded.update(tree=label, view=view)
                         results["gestures"].append(recorded)

@@ -38,6 +38,7 @@ from whiteboard.export.frame import (
     ExportOptions,
     board_bounds,
     decode,
+    fit_view,
     parse_options,
 )
 from whiteboard.export.frame import plan_frame as plan_frame_capped
@@ -271,6 +272,12 @@ def test_region_selects_part_of_the_board() -> None:
         ({"background": "red"}, "background must be"),
         ({"region": "1,2,3"}, "region must be x,y,w,h"),
         ({"region": "0,0,-5,5"}, "region width and height"),
+        ({"fit": "1280,800"}, "fit must be width,height,dpr"),
+        ({"fit": "0,800,1"}, "fit must be width,height,dpr"),
+        ({"fit": "1280,800,0"}, "fit must be width,height,dpr"),
+        ({"fit": "1280,800,inf"}, "fit must be width,height,dpr"),
+        ({"fit": "1280,800,1", "region": "0,0,5,5"}, "fit picks the scale and region"),
+        ({"fit": "1280,800,1", "scale": "2"}, "fit picks the scale and region"),
     ],
 )
 def test_bad_options_say_what_is_wrong(query: dict[str, str], message: str) -> None:
@@ -299,6 +306,30 @@ def test_options_key_tells_close_regions_apart() -> None:
     near = parse_options(region="1234567.25,0,10,10").key()
     assert near != parse_options(region="1234567.5,0,10,10").key()
     assert parse_options(scale="1").key() == parse_options(scale="1.0").key()
+
+
+def test_a_fit_is_the_view_a_page_of_that_window_opens_at() -> None:
+    """100% at the origin when the ink is in sight there; else canvas.js's zoom to fit: the
+    ink (one unit around it, as the page's bounds) centred with 40 px around, at most 400%."""
+    assert fit_view((10, 10, 500, 300), 1280, 800, 1) == (0.0, 0.0, 1.0)
+    assert fit_view(None, 1280, 800, 2) == (0.0, 0.0, 1.0)
+    x, y, zoom = fit_view((-1001, -501, 5999, 3499), 1280, 800, 1)  # 7002 x 4002 with the unit
+    assert zoom == min((1280 - 80) / 7002, (800 - 80) / 4002)
+    assert (x, y) == (2499 - 640 / zoom, 1499 - 400 / zoom)
+    assert fit_view((0, 0, 10, 2000), 1280, 800, 1)[2] == 720 / 2002  # tall: the height decides
+    assert fit_view((-5, 0, 10, 10), 1280, 800, 2)[2] == 2.0  # 4 px per unit at most (MAX_SCALE)
+    assert fit_view((0, 0, 1e6, 1e6), 1280, 800, 1)[2] == 0.1  # the smallest scale drawn
+
+
+def test_a_fit_frame_is_the_window_at_its_view() -> None:
+    options = parse_options(fit="1280,800,2", background="transparent")
+    frame = plan_frame((-1001, -501, 5999, 3499), options, 16_000_000)
+    assert frame.view == fit_view((-1001, -501, 5999, 3499), 1280, 800, 2)
+    assert (frame.x, frame.y) == frame.view[:2] and frame.scale == frame.view[2] * 2
+    assert (frame.width, frame.height) in ((2560, 1600), (2561, 1600), (2560, 1601), (2561, 1601))
+    assert not frame.scaled_down
+    assert options.key() != parse_options(fit="1280,800,1", background="transparent").key()
+    assert parse_options(scale="1").key() == "s1.0;bwhite;r-"  # unchanged without a fit
 
 
 def test_background_colour_may_omit_the_hash() -> None:

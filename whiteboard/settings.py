@@ -456,9 +456,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "first_picture_views",
         16,
-        "Views (board, region, scale) pages opened at lately that the server remembers, each with "
-        "its newest first picture (a PNG of ~1-2 MB): each is rendered again after its board's "
-        "compaction, ready for the next visitor, and shown as a stand-in until then.",
+        "Views (board, region and scale, or a window zoomed to fit) pages opened at lately that "
+        "the server remembers, each with its newest first picture (a PNG of ~1-2 MB): each is "
+        "rendered again after its board's compaction, ready for the next visitor, and shown as a "
+        "stand-in until then.",
     ),
     Setting("export_cache_entries", 32, "Rendered exports kept for repeated requests (LRU)."),
     Setting(

@@ -341,24 +341,46 @@ window.addEventListener("hashchange", () => { surface.setView(viewFromHash() || 
 
 /**
  * Where the page opens: the view in the URL, else the view this browser left the board at, else
- * (a first visit) the drawing itself: once the replay is in, zoom to fit it unless it is already
- * in sight, so a phone does not open at 0,0 with everything off-screen.
+ * (a first visit) the drawing itself: the view the server picked for the first picture of a big
+ * board (index.html, frame.py `fit_view`: this window's zoom to fit, the page's rule) as soon as
+ * it is known, and once the replay is in, zoom to fit it unless it is already in sight, so a
+ * phone does not open at 0,0 with everything off-screen. Neither moves a view the user moved.
  */
 const arrival = (() => {
   const start = viewFromHash() || memory.view();
   let waitingFor = start ? null : Infinity; // the welcome's seq, once known
+  /** The view the page opened at, or was moved to by this: any other was the user's doing. */
+  let opened = start || DEFAULT_VIEW;
+  const untouched = () => {
+    const { x, y, zoom } = surface.view;
+    return x === opened.x && y === opened.y && zoom === opened.zoom;
+  };
+  const picture = window.__whiteboardFirstPicture;
+  if (!start && picture?.fit) {
+    if (picture.view) opened = picture.view;
+    else {
+      picture.onView = (view) => {
+        if (waitingFor === null || !untouched()) return;
+        surface.setView(view);
+        opened = { ...surface.view };
+        requestFrame();
+      };
+    }
+  }
   const settle = () => {
     if (waitingFor === null || board.seq < waitingFor) return;
     waitingFor = null;
     const box = board.visibleBounds();
-    const moved = surface.view.x !== 0 || surface.view.y !== 0 || surface.view.zoom !== 1;
-    if (box && !moved && !inView(box)) {
+    if (box && untouched() && !inView(box)) {
       surface.fit(box);
       requestFrame();
     }
   };
   return {
-    start: start || DEFAULT_VIEW,
+    /** @returns {{x: number, y: number, zoom: number}} the view to open at, as known now */
+    get start() {
+      return opened;
+    },
     /** @param {number} seq  the board's head when we joined */
     welcomed(seq) {
       if (waitingFor !== null) waitingFor = seq;

@@ -259,9 +259,7 @@ def test_two_bands_draw_the_same_picture(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(
-    ("view", "link"), [("whole", "board"), ("100%", "board"), ("100%", "view")]
-)
+@pytest.mark.parametrize(("view", "link"), [("whole", "board"), ("100%", "board"), ("fit", "view")])
 def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     big_board: tuple[ServerThread, bytes],
     new_context: Callable[..., BrowserContext],
@@ -271,7 +269,9 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
 ) -> None:
     """The server's picture of the view (index.html asks for it before the modules load) is
     the board when the page signals drawn, and gives way to the page's own layer, exact too;
-    on the board's page and on its view-only link's.
+    on the board's page and on its view-only link's. A page opened without a view ("fit", here
+    a view-only link's) opens at the one the server picked for its picture: zoom to fit, for its
+    window.
 
     The server's messages are held until the picture is on screen, so the page cannot draw the
     board first (on a busy machine the export worker may take longer than the page)."""
@@ -306,11 +306,21 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.add_init_script(CAPTURE_AT_SIGNAL)
-    x, y, zoom = VIEWS[view]
-    page.goto(f"{server.http_url}{path}#{x:g},{y:g},{zoom:g}")
+    if view == "fit":
+        page.goto(f"{server.http_url}{path}")
+    else:
+        x, y, zoom = VIEWS[view]
+        page.goto(f"{server.http_url}{path}#{x:g},{y:g},{zoom:g}")
     page.wait_for_function(
         "() => window.__whiteboardFirstPicture?.shownMs != null", timeout=DRAWN_TIMEOUT_MS
     )
+    pictured = page.evaluate("() => window.__whiteboardFirstPicture.view")
+    shown = (pictured["x"], pictured["y"], pictured["zoom"])
+    if view == "fit":  # the seeded board, over 0..6000 x 0..4000, zoomed to fit 1280 x 800
+        assert 0.1 < shown[2] < 0.19 and shown[0] < 0 and shown[1] < 0
+    else:
+        assert shown == VIEWS[view]
+    assert summary(page)["view"] == pictured  # the page opened at the view pictured
     assert summary(page)["stats"]["drawnMs"] is None  # no welcome yet: its seq is unknown
     assert len(sockets) == 1
     releasing.append(True)  # then everything the server sends, as it comes
@@ -320,7 +330,7 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     assert page.evaluate("() => window.__pictureAtSignal")
     assert stats["drawnMs"] == stats["firstPictureShownMs"]
     page.evaluate("() => { window.__shown = window.__atSignal; }")
-    result = compare(page, VIEWS[view])
+    result = compare(page, shown)
     print(f"first picture, {view}: {result}")
     assert result["mean"] < MAX_MEAN_ABS_DIFF, result
     assert result["differing"] <= MAX_DIFFERING_FRACTION, result
@@ -330,7 +340,8 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
       const canvas = document.getElementById("board");
       window.__shown = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
     }""")
-    result = compare(page, VIEWS[view])
+    assert summary(page)["view"] == pictured  # the whole board was in sight: no zoom to fit
+    result = compare(page, shown)
     page.screenshot(path=tmp_path / f"{view}-{link}.png")
     print(f"the layer after the first picture, {view}: {result}")
     assert result["mean"] < MAX_MEAN_ABS_DIFF, result

@@ -57,9 +57,13 @@ def test_a_phone_opens_where_the_drawing_is_and_a_reload_returns_to_the_view_lef
     seed_board(server.ws_url, "far", FAR_STROKES)
     context = new_context(**PHONE)
     phone = context.new_page()
+    pictures: list[str] = []  # the first pictures asked for (index.html), for the view opened at
+    phone.on("request", lambda r: pictures.append(r.url) if "/view.png?" in r.url else None)
     phone.goto(f"{server.http_url}/b/far")
     wait_settled(phone, 6)
     wait_for(phone, "(s) => s.view.zoom < 1")
+    window = phone.evaluate("() => `fit=${innerWidth},${innerHeight},${devicePixelRatio}&`")
+    assert len(pictures) == 1 and window in pictures[0]  # no view known: the server's fit
     assert bounds_in_view(phone)
     wait_ink(phone, *on_screen(phone, 2300, 1500))  # the rectangle's top edge
 
@@ -76,6 +80,11 @@ def test_a_phone_opens_where_the_drawing_is_and_a_reload_returns_to_the_view_lef
     )
     phone.reload()
     wait_settled(phone, 6)
+    remembered = phone.evaluate("""() => {
+      const [x, y, zoom] = localStorage.getItem("whiteboard.view.b:far").split(",").map(Number);
+      return `scale=${zoom * devicePixelRatio}&region=${x},${y},${innerWidth / zoom},`;
+    }""")
+    assert len(pictures) == 2 and remembered in pictures[1]  # the view the page opens at
     back = summary(phone)["view"]
     assert abs(back["x"] - left["x"]) < 0.01 and abs(back["y"] - left["y"]) < 0.01
     assert abs(back["zoom"] - left["zoom"]) < 1e-4

@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.integration.client import is_op
+from tests.integration.client import is_op, pen_stroke
 from tests.integration.test_export_http import (
     blue_line,
     draw,
@@ -30,6 +30,8 @@ from tests.integration.test_export_http import (
     wait_until,
 )
 from tests.serving import ServerThread
+from whiteboard.export.frame import fit_view
+from whiteboard.protocol import delta_code
 from whiteboard.settings import Settings
 
 VIEW = "view.png?scale=2&background=transparent&region=-10,-10,20,20"
@@ -56,6 +58,38 @@ async def test_a_big_board_gets_the_picture_of_the_view_named_by_its_seq(
     assert image.mode == "RGBA" and image.size == (40, 40)  # exactly the view, 2 px per unit
     assert image.getpixel((25, 20)) == (0, 0, 255, 255)
     assert image.getpixel((1, 1))[3] == 0  # the page's own background shows through
+
+
+async def test_a_page_without_a_view_gets_its_zoom_to_fit_view_and_is_told_which(
+    boards_dir: Path,
+) -> None:
+    """No view in the URL, none remembered: the server picks the view the page opens at for its
+    window (``fit_view``) and names it; the picture is exactly that view."""
+    settings = Settings(boards_dir=boards_dir, fsync=False, first_picture_min_board_bytes=0)
+    with ServerThread(settings) as server:
+        client = await draw(server, "big", blue_line("a", -30), blue_line("b", 30))
+        fit = "view.png?fit=200,100,2&background=transparent"
+        status, headers, body = await get(f"{server.http_url}/b/big/{fit}")
+        # ink at 100% in sight: the page stays at the origin, as it would by itself
+        inset = pen_stroke("c", list(delta_code([(20, 20), (100, 20)])), color="#0000ff", width=10)
+        near = await draw(server, "near", inset)
+        _, near_headers, _ = await get(f"{server.http_url}/b/near/view.png?fit=200,100,1")
+        both, _, _ = await get(f"{server.http_url}/b/big/{fit}&region=0,0,5,5")
+        await client.close()
+        await near.close()
+    assert status == 200 and seq_of(headers) == 2
+    x, y, zoom = (float(v) for v in headers["X-Whiteboard-View"].split(","))
+    assert (x, y, zoom) == fit_view((-5, -35, 105, 35), 200, 100, 2)  # ink: width / 2 around
+    image = Image.open(io.BytesIO(body))
+    assert image.size[0] in (400, 401) and image.size[1] in (
+        200,
+        201,
+    )  # the window, 2 px per CSS px
+    for board_y in (-30, 30):  # both lines, where the page draws them
+        pixel = (round((50 - x) * zoom * 2), round((board_y - y) * zoom * 2))
+        assert image.getpixel(pixel) == (0, 0, 255, 255)
+    assert near_headers["X-Whiteboard-View"] == "0.0,0.0,1.0"
+    assert both == 400
 
 
 async def test_an_invalid_board_id_is_404(server: ServerThread) -> None:

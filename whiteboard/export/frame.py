@@ -9,6 +9,7 @@ strokes instead of a Python loop per point.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from array import array
@@ -25,6 +26,8 @@ Stroke = Mapping[str, Any]
 
 MIN_SCALE, MAX_SCALE = 0.1, 4.0
 """Pixels per board unit an export may ask for."""
+PAGE_MIN_ZOOM, PAGE_MAX_ZOOM = 0.02, 32.0
+"""The page's zoom range (canvas.js ``MIN_ZOOM``, ``MAX_ZOOM``)."""
 MARGIN_UNITS = 16.0
 """Board units of background around the ink's bounding box."""
 EMPTY_BOARD_UNITS = 64.0
@@ -33,6 +36,13 @@ MAX_REGION_UNITS = 40_000_000.0
 """Largest region side: twice the coordinate range (``max_coord`` is 10,000,000)."""
 FREEHAND_MAX_RADIUS = 0.8
 """Widest pressure outline, as a fraction of ``width``: size * (0.5 + thinning / 2) at p = 1."""
+FIT_MARGIN_PX = 40.0
+"""Screen pixels around the board in a page's zoom-to-fit view (canvas.js ``fit``)."""
+FIT_MAX_ZOOM = 4.0
+"""A page zooms to fit no closer than this (canvas.js ``fit``)."""
+MAX_VIEWPORT_PX = 16_384.0
+"""Largest window side a ``fit`` may name (CSS pixels; a canvas' own limit in Chromium)."""
+MAX_DEVICE_PIXEL_RATIO = 8.0
 
 
 class ExportOptionError(ValueError):
@@ -44,11 +54,17 @@ class ExportOptions:
     scale: float = 1.0
     background: str = "white"  # "white", "transparent" or "#rrggbb"
     region: tuple[float, float, float, float] | None = None  # x, y, w, h in board units
+    # A page's window (CSS width, height, device pixel ratio): the picture is the view a page
+    # that size opens at without a view in its URL (``fit_view``); scale and region are unused.
+    fit: tuple[float, float, float] | None = None
 
     def key(self) -> str:
         """Canonical text of the options (part of the ETag and of the cache key)."""
         region = "-" if self.region is None else ",".join(repr(float(v)) for v in self.region)
-        return f"s{float(self.scale)!r};b{self.background};r{region}"  # repr: exact, no collisions
+        text = f"s{float(self.scale)!r};b{self.background};r{region}"  # repr: exact, no collisions
+        if self.fit is not None:
+            text += ";f" + ",".join(repr(float(v)) for v in self.fit)
+        return text
 
     @property
     def transparent(self) -> bool:
@@ -56,7 +72,10 @@ class ExportOptions:
 
 
 def parse_options(
-    scale: str | None = None, background: str | None = None, region: str | None = None
+    scale: str | None = None,
+    background: str | None = None,
+    region: str | None = None,
+    fit: str | None = None,
 ) -> ExportOptions:
     """Build options from query or flag strings (None: default); raise ExportOptionError."""
     value = 1.0
@@ -80,17 +99,37 @@ def parse_options(
             )
     box = None
     if region is not None:
-        try:
-            box = tuple(float(v) for v in region.split(","))
-        except ValueError:
-            box = ()
-        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        box = _finite_numbers(region)
+        if len(box) != 4:
             raise ExportOptionError(f"region must be x,y,w,h in board units, got {region!r}")
         if not (0 < box[2] <= MAX_REGION_UNITS and 0 < box[3] <= MAX_REGION_UNITS):
             raise ExportOptionError(
                 f"region width and height must be 0 < w, h <= {MAX_REGION_UNITS:g}, got {region!r}"
             )
-    return ExportOptions(value, colour, box)  # type: ignore[arg-type]
+    window = None
+    if fit is not None:
+        window = _finite_numbers(fit)
+        if (
+            len(window) != 3
+            or not (1 <= window[0] <= MAX_VIEWPORT_PX and 1 <= window[1] <= MAX_VIEWPORT_PX)
+            or not 0 < window[2] <= MAX_DEVICE_PIXEL_RATIO
+        ):
+            raise ExportOptionError(
+                f"fit must be width,height,dpr of a window (1-{MAX_VIEWPORT_PX:g} CSS pixels,"
+                f" 0 < dpr <= {MAX_DEVICE_PIXEL_RATIO:g}), got {fit!r}"
+            )
+        if box is not None or scale is not None:
+            raise ExportOptionError("fit picks the scale and region: give neither with it")
+    return ExportOptions(value, colour, box, window)  # type: ignore[arg-type]
+
+
+def _finite_numbers(text: str) -> tuple[float, ...]:
+    """The comma-separated numbers of a query option; () when one is not a finite number."""
+    try:
+        numbers = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        return ()
+    return numbers if all(math.isfinite(v) for v in numbers) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +142,7 @@ class Frame:
     width: int
     height: int
     requested_scale: float
+    view: tuple[float, float, float] | None = None  # a ``fit``: the page's x, y and zoom
 
     @property
     def scaled_down(self) -> bool:
@@ -116,8 +156,15 @@ class Frame:
 def plan_frame(bounds: Sequence[float] | None, options: ExportOptions, max_pixels: int) -> Frame:
     """The picture's area and size: the region asked for, else the ink plus a margin.
 
-    Over ``max_pixels`` the scale shrinks until it fits (``Frame.scaled_down``).
+    Over ``max_pixels`` the scale shrinks until it fits (``Frame.scaled_down``). With
+    ``options.fit``, the region and scale of that window's opening view (``fit_view``).
     """
+    if options.fit is not None:
+        width, height, dpr = options.fit
+        view = fit_view(bounds, width, height, dpr)
+        region = (view[0], view[1], width / view[2], height / view[2])
+        fitted = ExportOptions(view[2] * dpr, options.background, region)
+        return dataclasses.replace(plan_frame(None, fitted, max_pixels), view=view)
     if options.region is not None:
         x, y, w, h = options.region
     elif bounds is None:
@@ -138,6 +185,34 @@ def plan_frame(bounds: Sequence[float] | None, options: ExportOptions, max_pixel
         max(1, math.ceil(h * scale)),
         options.scale,
     )
+
+
+def fit_view(
+    bounds: Sequence[float] | None, width: float, height: float, dpr: float
+) -> tuple[float, float, float]:
+    """The view (x, y, zoom) a page of ``width`` x ``height`` CSS pixels opens a board at when
+    its URL names none and its browser remembers none (main.js ``arrival``): 100% at the origin
+    when the ink is all in sight there, else zoomed to fit it (canvas.js ``fit``, the same
+    arithmetic in the same order). The page adopts this view when the picture comes, so a view
+    a rounding off the page's own fit is still exact.
+
+    The ink's bounds are an export's (half a stroke's width around its points) plus the page's
+    extra unit. A zoom whose pixels per unit an export cannot draw (``MIN_SCALE``-``MAX_SCALE``
+    at ``dpr``) is brought within them, still centred on the ink: at the least, part of a huge
+    board in sight, which the page then zooms out of (the picture stands in, moved, meanwhile).
+    """
+    if bounds is None:
+        return 0.0, 0.0, 1.0
+    x0, y0, x1, y1 = bounds[0] - 1, bounds[1] - 1, bounds[2] + 1, bounds[3] + 1
+    if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height and MIN_SCALE <= dpr <= MAX_SCALE:
+        return 0.0, 0.0, 1.0
+    w = max(1.0, x1 - x0)
+    h = max(1.0, y1 - y0)
+    margin = FIT_MARGIN_PX
+    zoom = min((width - 2 * margin) / w, (height - 2 * margin) / h, FIT_MAX_ZOOM)
+    zoom = min(PAGE_MAX_ZOOM, max(PAGE_MIN_ZOOM, zoom))
+    zoom = min(MAX_SCALE / dpr, max(MIN_SCALE / dpr, zoom))
+    return (x0 + x1) / 2 - width / 2 / zoom, (y0 + y1) / 2 - height / 2 / zoom, zoom
 
 
 def uses_pressure(stroke: Stroke) -> bool:

@@ -193,7 +193,10 @@ def request_options(kind: str) -> ExportOptions | Response:
     """The export options of this request's query, or the 400 that says what is wrong."""
     try:
         options = parse_options(
-            request.args.get("scale"), request.args.get("background"), request.args.get("region")
+            request.args.get("scale"),
+            request.args.get("background"),
+            request.args.get("region"),
+            request.args.get("fit"),
         )
         if kind == "gif" and options.transparent:
             raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")

@@ -78,6 +78,8 @@ class PictureSender:
         frame = entry.result.frame
         if frame is not None and frame.scaled_down:
             headers["X-Whiteboard-Scaled"] = f"{frame.scale:.6g}"
+        if frame is not None and frame.view is not None:  # a ``fit``: the view it shows
+            headers["X-Whiteboard-View"] = ",".join(repr(v) for v in frame.view)
         if entry.etag in if_none_match():
             done()
             return Response("", 304, headers=headers)
