@@ -14,7 +14,13 @@ count; the server is a child process on a port from ``--port``.
 Mixes: ``empty-clear`` (512 clears of a board whose 100k strokes are all erased), ``clear-undo``
 (512 alternating clears and undos of the whole board), ``undo-erase`` (undo/redo of ten 10,000-
 stroke erases), ``erase-missing`` (erases of 10,000 ids that are not there, as many as fit a
-frame), ``big-strokes`` (three 20,000-point strokes a frame), ``all`` (each in turn).
+frame), ``big-strokes`` (three 20,000-point strokes a frame); element ops: ``transform-many``,
+``z-many`` and ``moving-many`` (moves, reorders and move previews of 10,000 elements each, as many
+as fit a frame), ``undo-transform`` and ``undo-z`` (100 moves or reorders of the same 10,000
+strokes, then undo/redo of the last), ``undo-clear-old`` and ``undo-add-old`` (undo/redo of a
+clear, or of a paste of 1,000 long notes, pushed out of the undo window: their undo carries the
+elements it shows), ``edit-long`` (edits of a 4,000-character note and their undos),
+``add-many`` (pastes of 1,000 strokes); ``all`` (each in turn).
 """
 
 from __future__ import annotations
@@ -49,7 +55,29 @@ BYTES_PER_SECOND = 2 * 1024 * 1024 * 0.9
 MAX_FRAME_BYTES = 256 * 1024 - 64
 PROBE_INTERVAL_S = 0.01
 ATTACKER = "attacker-client-0001"
-MIXES = ("empty-clear", "clear-undo", "undo-erase", "erase-missing", "big-strokes")
+MIXES = (
+    "empty-clear",
+    "clear-undo",
+    "undo-erase",
+    "erase-missing",
+    "big-strokes",
+    "transform-many",
+    "z-many",
+    "undo-transform",
+    "undo-z",
+    "undo-clear-old",
+    "undo-add-old",
+    "edit-long",
+    "moving-many",
+    "add-many",
+)
+PILE = 100
+UNDO_WINDOW = 100  # snapshot_undo_actions' default
+
+
+def dot(op_id: str) -> dict:
+    return {"type": "stroke", "id": op_id, "tool": "pen", "color": "#000000", "width": 2,
+            "pts": [1, 1]}  # fmt: skip
 
 
 def build_log(strokes: int, cleared: bool) -> bytes:
@@ -97,6 +125,89 @@ def frames(mix: str, strokes: int) -> Iterator[bytes]:
                 ops.append(op)
                 size += op_bytes
             yield pack(ops)
+    if mix in ("transform-many", "z-many", "moving-many"):
+        kind = {"transform-many": "transform", "z-many": "z", "moving-many": "moving"}[mix]
+        while True:
+            n = next(counter)
+            ops, size = [], 64
+            while True:
+                first = (n * 3 + len(ops)) * 10_000 % strokes
+                op = {"type": kind, "id": f"t{n}-{len(ops)}"}
+                op["ids"] = [f"s{(first + i) % strokes}" for i in range(10_000)]
+                if kind == "z":
+                    op["to"] = ("front", "back")[n % 2]
+                else:
+                    op["m"] = [1, 1, (n % 7) - 3, 1]
+                op_bytes = len(msgpack.packb(op))
+                if size + op_bytes > MAX_FRAME_BYTES:
+                    break
+                ops.append(op)
+                size += op_bytes
+            yield pack(ops)
+    if mix in ("undo-transform", "undo-z"):
+        # setup: 100 moves (or reorders) of the same 10,000 strokes, then undo/redo of the last
+        ids = [f"s{i}" for i in range(10_000)]
+        for k in range(PILE):
+            if mix == "undo-transform":
+                op = {"type": "transform", "id": f"mv{k}", "ids": ids, "m": [1, 1, 1, -1]}
+            else:
+                op = {"type": "z", "id": f"mv{k}", "ids": ids, "to": ("front", "back")[k % 2]}
+            yield pack([op])
+        while True:
+            n = next(counter)
+            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+    if mix == "undo-clear-old":
+        # setup: a clear, then more actions than the undo window, undone; then undo/redo of the
+        # clear, whose undo must carry every stroke it shows (restore)
+        yield pack([{"type": "clear", "id": "the-clear"}])
+        for k in range(0, UNDO_WINDOW + 1, 256):
+            yield pack([dot(f"d{k + i}") for i in range(256)])
+        for k in range(0, UNDO_WINDOW + 1, 256):
+            yield pack([{"type": "undo", "id": f"ud{k + i}"} for i in range(256)])
+        while True:
+            n = next(counter)
+            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+    if mix == "undo-add-old":
+        # setup: a paste of 1,000 text notes of 4,000 characters, more actions than the window
+        # (undone), then undo/redo of the paste
+        text = "long note " * 400
+        items, size, pastes = [], 0, 0
+        for i in range(1_000):
+            items.append({"type": "note", "id": f"n{i}", "x": i, "y": 0, "size": 12,
+                          "color": "#ffee88", "text": text})  # fmt: skip
+            size += len(text) + 60
+            if size > MAX_FRAME_BYTES - 10_000 or i == 999:
+                yield pack([{"type": "add", "id": f"paste{pastes}", "items": items}])
+                items, size, pastes = [], 0, pastes + 1
+        for k in range(0, UNDO_WINDOW + 1, 256):
+            yield pack([dot(f"d{k + i}") for i in range(256)])
+        for k in range(0, UNDO_WINDOW + 1, 256):
+            yield pack([{"type": "undo", "id": f"ud{k + i}"} for i in range(256)])
+        while True:
+            n = next(counter)
+            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+    if mix == "edit-long":
+        # a note of 4,000 characters, then edits of it with the whole text, and their undos
+        text = "long note " * 400
+        note = {"type": "note", "id": "note", "x": 0, "y": 0, "size": 12, "color": "#ffee88"}
+        yield pack([{**note, "text": text}])
+        while True:
+            n = next(counter)
+            ops = []
+            for i in range(40):
+                ops.append({"type": "edit", "id": f"e{n}-{i}", "target": "note",
+                            "text": f"{n}-{i} {text}"[:4_000]})  # fmt: skip
+                ops.append({"type": "undo", "id": f"eu{n}-{i}"})
+            yield pack(ops)
+    if mix == "add-many":
+        while True:
+            n = next(counter)
+            items = [
+                {"type": "stroke", "id": f"a{n}-{i}", "tool": "pen", "color": "#000000",
+                 "width": 2, "pts": [i, n % 1000, 1, 1, 1, 1, 1, 1]}
+                for i in range(1_000)
+            ]  # fmt: skip
+            yield pack([{"type": "add", "id": f"add{n}", "items": items}])
     if mix == "big-strokes":
         while True:
             n = next(counter)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from whiteboard import layout as layout_module
 from whiteboard.board import Board, BoardFull, Duplicate, LiveStroke, NothingToDo
 from whiteboard.protocol import (
     Clear,
@@ -482,3 +483,38 @@ def test_records_of_element_ops_that_do_not_apply_are_rejected_on_load() -> None
         board = Board(max_strokes=10)
         report = board.load([good, record])
         assert [index for index, _ in report.rejected] == [1] and board.head_seq == 1
+
+
+def test_undoing_a_move_of_elements_moved_many_times_composes_each_history_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Undo recomputes placements from every move an element had: for 2,000 elements moved 40
+    times together that was 2 x 80,000 steps (undoing such a move of 10,000 took 0.68 s). Each
+    shared history is composed once, and the placements are those of the moves left applied,
+    bit for bit, as built step by step."""
+    ids = tuple(f"s{i}" for i in range(2_000))
+    board, expected = Board(max_strokes=3_000), Board(max_strokes=3_000)
+    for each in (board, expected):
+        for element_id in ids:
+            each.commit(stroke(element_id), "ann")
+    board.commit(Transform("first", ids, (1.5, 1.5, 0.1, 0.3)), "ann")
+    for k in range(40):
+        m = (1.0 + (k % 3) / 10, 1.0 - (k % 2) / 10, k / 3, -k / 11)
+        for each in (board, expected):  # the first half is moved once more, at k == 20
+            each.commit(Transform(f"bob{k}", ids[: 1_000 if k == 20 else 2_000], m), "bob")
+    steps = []
+    real_compose = layout_module.compose
+
+    def counted(outer: tuple, inner: tuple) -> tuple:
+        steps.append(1)
+        return real_compose(outer, inner)
+
+    monkeypatch.setattr(layout_module, "compose", counted)
+    undo = decoded(board.commit(Undo("u"), "ann"))
+    assert len(steps) <= 2 * 2 * 41  # two histories, for the undo's restore and for applying it
+    assert [board.placement(i) for i in ids] == [expected.placement(i) for i in ids]
+    assert [tuple(e["m"]) for e in undo["restore"]["set"]] == [expected.placement(i) for i in ids]
+    board.commit(Redo("r"), "ann")
+    again = Board(max_strokes=3_000)
+    again.load(board.ops[:-2])
+    assert [board.placement(i) for i in ids] == [again.placement(i) for i in ids]

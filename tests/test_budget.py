@@ -6,8 +6,14 @@ import msgpack
 import pytest
 
 from whiteboard.server import budget as budget_module
+from whiteboard.server import sockets
 from whiteboard.server.admission import Admission
-from whiteboard.server.budget import WORK_CHARGE_UNITS, WORK_SLICE_UNITS, WorkBudget
+from whiteboard.server.budget import (
+    WORK_CHARGE_UNITS,
+    WORK_OVERRUN_UNITS,
+    WORK_SLICE_UNITS,
+    WorkBudget,
+)
 from whiteboard.server.sockets import receive_loop
 from whiteboard.settings import Settings
 
@@ -122,3 +128,35 @@ async def test_cheap_messages_are_charged_together_and_every_unit_is_charged() -
     first, second = work.charges[:2], work.charges[2:]
     assert len(first) == 2 and first[1] == 40 * 5  # frame bytes, then the 40 points at once
     assert second[1:] == [5 + WORK_CHARGE_UNITS, 5]  # "big" paid before it was applied
+
+
+async def test_a_message_that_takes_far_longer_than_its_estimate_pays_what_it_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An estimate is per kind of message; some work is not (an undo of a much-moved move):
+    what a message took beyond its estimate is charged once that is over WORK_OVERRUN_UNITS."""
+    took_s = {"slow": 0.050, "noisy": 0.0005, "cheap": 0.0}
+    now = [100.0]
+    monkeypatch.setattr(sockets, "perf_counter", lambda: now[0])
+
+    class Slow(Recorder):
+        def handle(self, conn: object, message: object) -> None:
+            super().handle(conn, message)
+            now[0] += took_s[message.id]  # type: ignore[attr-defined]
+
+    recorder, work = Slow({"slow": 5, "noisy": 5, "cheap": 5}), CountingBudget()
+    frames = [batch("cheap", "noisy", "slow")]
+
+    class Disconnected(Exception):
+        pass
+
+    async def receive() -> bytes:
+        if not frames:
+            raise Disconnected
+        return frames.pop(0)
+
+    with pytest.raises(Disconnected):
+        await receive_loop(receive, recorder, recorder, Settings(), work)  # type: ignore[arg-type]
+    assert recorder.handled == ["cheap", "noisy", "slow"]
+    assert WORK_OVERRUN_UNITS < 50_000 - 5
+    assert work.charges[1:] == [3 * 5 + 50_000 - 5]  # half a millisecond over is not charged

@@ -267,7 +267,7 @@ class Board:
             elif stack and stack[-1] in self.added_by:
                 units += len(self.added_by[stack[-1]])
             if stack and not self.in_window(stack[-1]):  # the restore copies elements whole
-                units += WORK_PER_MESSAGE * len(restore.action_elements(self, stack[-1]))
+                units += WORK_PER_MESSAGE * restore.action_size(self, stack[-1])
         return units
 
     def _check_room(self, elements_added: int, images_added: int, op_id: str) -> None:

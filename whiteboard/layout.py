@@ -22,7 +22,7 @@ still the one this edit set. Redo does the op again under the same conditions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .elements import IDENTITY, Placement, compose
@@ -51,7 +51,7 @@ class Layout:
     kinds: dict[str, str] = field(default_factory=dict)  # elements that are not strokes
     positions: dict[str, int] = field(default_factory=dict)  # items after the first of an add
     initial: dict[str, Placement] = field(default_factory=dict)  # elements added with an m
-    factors: dict[str, list[str]] = field(default_factory=dict)  # element -> its transforms
+    factors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # element -> transforms
     transforms: dict[str, tuple[Placement, tuple[str, ...]]] = field(default_factory=dict)
     undone: set[str] = field(default_factory=set)  # transforms undone (and not redone)
     z_moves: dict[str, tuple[str, list[tuple[str, int, int]]]] = field(default_factory=dict)
@@ -86,10 +86,17 @@ class Layout:
     # --- transform -------------------------------------------------------------------------------
 
     def transform(self, op_id: str, ids: Sequence[str], m: Placement) -> None:
-        """Compose ``m`` on each element's placement (the newest of its factors)."""
+        """Compose ``m`` on each element's placement (the newest of its factors). Elements that
+        had the same transforms share one tuple of them (``Products`` composes each once)."""
         self.transforms[op_id] = (m, tuple(ids))
+        factors = self.factors
+        extended: dict[int, tuple[Sequence[str], tuple[str, ...]]] = {}  # id(before): both
         for element_id in ids:
-            self.factors.setdefault(element_id, []).append(op_id)
+            before = factors.get(element_id, ())
+            shared = extended.get(id(before))
+            if shared is None:
+                shared = extended[id(before)] = (before, (*before, op_id))
+            factors[element_id] = shared[1]
             self._set_placement(element_id, compose(m, self.placement(element_id)))
 
     def transform_again(self, op_id: str, undoing: bool) -> None:
@@ -98,19 +105,9 @@ class Layout:
             self.undone.add(op_id)
         else:
             self.undone.discard(op_id)
+        products = Products(self, self.undone)
         for element_id in self.transforms[op_id][1]:
-            self._set_placement(element_id, self._product(element_id))
-
-    def _product(self, element_id: str) -> Placement:
-        """The element's initial placement with its transforms that are not undone composed on
-        top in seq order: the same operations in the same order as each ``transform`` did, so
-        a placement recomputed here is bit-identical to one built step by step."""
-        placed = self.initial.get(element_id, IDENTITY)
-        transforms, undone = self.transforms, self.undone
-        for op_id in self.factors[element_id]:
-            if op_id not in undone:
-                placed = compose(transforms[op_id][0], placed)
-        return placed
+            self._set_placement(element_id, products.of(element_id))
 
     def _set_placement(self, element_id: str, placed: Placement) -> None:
         if placed == IDENTITY:
@@ -186,3 +183,37 @@ class Layout:
         before_setter = target if record.before is None else record.before[1]
         if self.text_setter(target) == before_setter:
             self.texts[target] = (record.after, op_id)
+
+
+class Products:
+    """Elements' placements recomputed from their transforms, each distinct history once.
+
+    An element's placement is its initial placement with its transforms that are not
+    ``undone`` composed on top in seq order: the same operations in the same order as each
+    ``transform`` did, so a placement recomputed here is bit-identical to one built step by
+    step. That costs a step per transform the element ever had: undoing a move of 10,000
+    elements that were moved 100 times took 0.68 s, a stall of every board, in a 20-byte
+    message. Elements moved together share their history (initial placement and transforms),
+    and each history is composed once here, for every element that has it.
+    """
+
+    __slots__ = ("_layout", "_memo", "_undone")
+
+    def __init__(self, layout: Layout, undone: Container[str]) -> None:
+        self._layout = layout
+        self._undone = undone
+        self._memo: dict[tuple[Placement, int], Placement] = {}
+
+    def of(self, element_id: str) -> Placement:
+        layout = self._layout
+        initial, factors = layout.initial.get(element_id, IDENTITY), layout.factors[element_id]
+        history = (initial, id(factors))  # the layout keeps ``factors`` alive meanwhile
+        placed = self._memo.get(history)
+        if placed is None:
+            placed = initial
+            transforms, undone = layout.transforms, self._undone
+            for op_id in factors:
+                if op_id not in undone:
+                    placed = compose(transforms[op_id][0], placed)
+            self._memo[history] = placed
+        return placed

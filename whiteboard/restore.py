@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from .elements import IDENTITY, Placement, compose
-from .layout import Z_SLOTS, default_z
+from .layout import Z_SLOTS, Products, default_z
 from .visibility import Visibility
 
 if TYPE_CHECKING:
@@ -97,6 +96,15 @@ def action_elements(board: Board, action_id: str) -> list[str]:
     return list(hidden)
 
 
+def action_size(board: Board, action_id: str) -> int:
+    """``len(action_elements(board, action_id))`` without listing them: charging the undo of a
+    clear of a 100k-element board listed every id first (22 ms)."""
+    hidden = board.hidden_by.get(action_id)
+    if isinstance(hidden, bytes):
+        return Visibility.count_in(hidden)
+    return len(action_elements(board, action_id))
+
+
 def element_record(board: Board, element_id: str, decoded: dict[int, Any]) -> dict[str, Any]:
     """An element as a client adds it: ``Board.element`` and, when it is not ``seq * Z_SLOTS``
     (an item after the first of an ``add``, or reordered), its drawing-order key ``z``."""
@@ -113,18 +121,8 @@ def _layout_changes(board: Board, target: str, undoing: bool, seq: int) -> list[
     changed or not, since a client's own bookkeeping may lack what came before its snapshot."""
     layout = board.layout
     if target in layout.transforms:
-
-        def undone_after(op_id: str) -> bool:
-            return undoing if op_id == target else op_id in layout.undone
-
-        out = []
-        for element_id in layout.transforms[target][1]:
-            placed: Placement = layout.initial.get(element_id, IDENTITY)
-            for op_id in layout.factors[element_id]:
-                if not undone_after(op_id):
-                    placed = compose(layout.transforms[op_id][0], placed)
-            out.append({"id": element_id, "m": placed})
-        return out
+        products = Products(layout, _UndoneAfter(layout.undone, target, undoing))
+        return [{"id": i, "m": products.of(i)} for i in layout.transforms[target][1]]
     if target in layout.z_moves:
         to, moves = layout.z_moves[target]
         base = seq * Z_SLOTS if to == "front" else -seq * Z_SLOTS
@@ -149,6 +147,18 @@ def _layout_changes(board: Board, target: str, undoing: bool, seq: int) -> list[
             text = record.after
         return [{"id": element_id, "text": text}]
     return []
+
+
+class _UndoneAfter:
+    """The transforms undone once the undo (``undoing``) or redo of ``target`` is applied."""
+
+    __slots__ = ("_target", "_undoing", "_undone")
+
+    def __init__(self, undone: set[str], target: str, undoing: bool) -> None:
+        self._undone, self._target, self._undoing = undone, target, undoing
+
+    def __contains__(self, op_id: object) -> bool:
+        return self._undoing if op_id == self._target else op_id in self._undone
 
 
 def _own_text(board: Board, element_id: str) -> str:

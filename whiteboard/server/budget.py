@@ -35,6 +35,13 @@ WORK_CHARGE_UNITS = 250
 frame), not one by one: a charge reads the clock and costs ~0.7 µs, 4% of a live point's whole
 cost at saturation. A message that costs this much alone is charged before it is applied, as
 before; the others are paid at most this far in arrears."""
+WORK_OVERRUN_UNITS = 1_000
+"""A message that took this much longer than ``Board.work_units`` estimated is charged what it
+took (the receive loop times each one; two clock reads, ~0.1 µs). Estimates are per kind of
+message and some work is not: undoing a move of elements that were moved many times, showing a
+whole cleared board again. Without this, a 20-byte undo charged 10 ms could take 680 ms, and a
+client could use many times its budget. Above a millisecond, so that the timing noise of cheap
+messages (a collection, a thread taking the GIL) is not charged to them."""
 WORK_PER_ERROR_ANSWER = 40
 """An ``error`` answer travels in a frame of its own: encoding and sending it cost about 40 µs,
 more than most ops (measured: 512 'nothing to do' clears a frame kept a core busy at 6,000/s)."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 from .. import protocol
@@ -26,7 +27,7 @@ from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from .admission import Admission
 from .asgi_socket import AsgiWebSocket
-from .budget import WORK_CHARGE_UNITS, WORK_PER_ERROR_ANSWER, WorkBudget
+from .budget import WORK_CHARGE_UNITS, WORK_OVERRUN_UNITS, WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import Connection, start_close
 from .counters import COUNTS
 from .hub import BoardHub
@@ -203,7 +204,8 @@ async def receive_loop(
     receive: Receive, hub: BoardHub, conn: Connection, settings: Settings, work: WorkBudget
 ) -> None:
     """Apply the client's frames until the connection is closed (by either side), charging each
-    frame and message to the client address's work budget (``budget.py``)."""
+    frame and message to the client address's work budget (``budget.py``): a message its
+    estimate, and what it took beyond that when it took over ``WORK_OVERRUN_UNITS`` more."""
     limits = settings.limits
     while conn.close_code is None:
         data = await receive()
@@ -224,15 +226,19 @@ async def receive_loop(
         unpaid = 0  # cheap messages' work, charged together (WORK_CHARGE_UNITS)
         for obj in maps:
             message = protocol.decode_or_error(obj, limits)
-            unpaid += hub.board.work_units(message, conn.author)
+            units = hub.board.work_units(message, conn.author)
+            unpaid += units
             if unpaid >= WORK_CHARGE_UNITS:
                 wait_s, unpaid = work.charge(unpaid), 0
                 if wait_s is not None:
                     await asyncio.sleep(wait_s)
             if conn.close_code is not None:
                 return
-            errors = conn.errors
+            errors, started = conn.errors, perf_counter()
             hub.handle(conn, message)
+            overrun = round((perf_counter() - started) * 1e6) - units
+            if overrun > WORK_OVERRUN_UNITS:  # estimated far too low: pay what it took
+                unpaid += overrun
             if conn.errors != errors:  # answered on its own frame
                 await work.pay(WORK_PER_ERROR_ANSWER)
         if unpaid:
