@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import mmap
@@ -14,13 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from whiteboard.board import Board
+from whiteboard.protocol import Stroke, Style
+from whiteboard.server.compactor import build_snapshot
 from whiteboard.store import buffers
 from whiteboard.store import file as file_module
 from whiteboard.store import health as health_module
-from whiteboard.store.base import InvalidBoardId, StorageFull, check_board_id
+from whiteboard.store.base import InvalidBoardId, SnapshotTooLarge, StorageFull, check_board_id
 from whiteboard.store.descriptors import SPARE_DESCRIPTORS
 from whiteboard.store.file import FileStore
-from whiteboard.store.records import LogParser, frame_record, parse_log
+from whiteboard.store.records import LogParser, frame_record, framed_size, parse_log
 from whiteboard.store.views import FileViewTokens
 
 OPS = [msgpack.packb({"type": "stroke", "seq": i, "n": "x" * i}) for i in range(1, 6)]
@@ -407,3 +411,77 @@ async def test_a_moved_boards_view_link_is_adopted_unless_the_board_or_token_is_
     assert not await target.adopt("third", token)
     assert await target.existing("third") is None and await target.board_for(token) == "moved"
     assert not await target.adopt("fourth", "not a token")
+
+
+def stroke_records(strokes: int) -> list[bytes]:
+    """A board's log records: ``strokes`` strokes of a few points each."""
+    board = Board(max_strokes=strokes)
+    for i in range(strokes):
+        board.commit(Stroke(f"s{i}", Style("pen", "#112233", 3.0), (i, 0, 3, -2, 5, 5), None), "a")
+    return list(board.ops)
+
+
+async def compacted_board(root: Path, strokes: int) -> tuple[int, int]:
+    """A board ``b`` of ``strokes`` strokes and its snapshot at the one before last, written as a
+    server writes them; the bytes of its log and of its snapshot."""
+    log = FileStore(root, fsync=False).log("b")
+    records = stroke_records(strokes)
+    for record in records:
+        log.reserve(len(record))
+    await log.append(records)
+    build_snapshot(log.snapshot_source(), strokes - 1, strokes, 10, 4096)
+    return log.path.stat().st_size, log.snapshot_path.stat().st_size
+
+
+async def test_snapshots_count_towards_the_disk_quotas(tmp_path: Path) -> None:
+    """A stroke board's snapshot takes about twice its log: uncounted, boards took ~3x
+    ``max_board_bytes`` and ``max_total_bytes`` on disk (issue 12, item 5)."""
+    log_bytes, snapshot_bytes = await compacted_board(tmp_path, 200)
+    assert snapshot_bytes > log_bytes
+    store = FileStore(tmp_path, max_board_bytes=log_bytes + snapshot_bytes + framed_size(100))
+    assert store.total_bytes == store.on_disk(log_bytes) + store.on_disk(snapshot_bytes)
+    log = store.log("b")
+    await log.read()
+    assert log.snapshot_room() == snapshot_bytes + framed_size(100)  # the old one is replaced
+    log.reserve(100)  # fits beside the snapshot
+    assert log.snapshot_path.exists()
+    # A compaction writes only what fits, and the store counts the file it leaves.
+    bigger = dataclasses.replace(log.snapshot_source(), room_bytes=snapshot_bytes - 1)
+    with pytest.raises(SnapshotTooLarge):
+        build_snapshot(bigger, 200, 200, 10, 4096)
+    assert log.snapshot_path.stat().st_size == snapshot_bytes  # the old one is left as it was
+    log.snapshot_path.unlink()  # as if the process had replaced it with nothing
+    log.snapshot_stored()
+    assert store.total_bytes == store.on_disk(log_bytes + framed_size(100))
+
+
+async def test_an_op_takes_the_room_of_its_boards_snapshot_rather_than_be_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log is the board, the snapshot a shortcut to it: a board does not hold less drawing
+    for having been compacted. An op that fits only without the snapshot drops it."""
+    log_bytes, snapshot_bytes = await compacted_board(tmp_path, 200)
+    store = FileStore(tmp_path, max_board_bytes=log_bytes + snapshot_bytes)
+    log = store.log("b")
+    await log.read()
+    with caplog.at_level(logging.INFO):
+        log.reserve(10)
+    assert not log.snapshot_path.exists() and "snapshot dropped" in caplog.text
+    assert store.total_bytes == store.on_disk(log_bytes + framed_size(10))
+    with pytest.raises(StorageFull, match="board would exceed"):
+        log.reserve(snapshot_bytes)  # the log alone is still capped
+
+
+async def test_an_op_takes_the_room_of_snapshots_rather_than_be_refused_by_a_full_store(
+    tmp_path: Path,
+) -> None:
+    log_bytes, snapshot_bytes = await compacted_board(tmp_path, 200)
+    store = FileStore(tmp_path)
+    logs_bytes = store.on_disk(log_bytes)
+    store = FileStore(tmp_path, max_total_bytes=logs_bytes + store.on_disk(snapshot_bytes))
+    assert store.log("b").snapshot_room() == 0  # not even for a new snapshot of its own board
+    store.log("other").reserve(10)  # a new board's op, where the snapshot was
+    assert not (tmp_path / "b.snap").exists()
+    assert store.total_bytes == logs_bytes + store.block_bytes
+    with pytest.raises(StorageFull, match="bytes of disk"):
+        store.log("other").reserve(store.on_disk(snapshot_bytes))  # no snapshot left to drop

@@ -106,12 +106,17 @@ SETTINGS: tuple[Setting, ...] = (
         200_000,
         "Elements (strokes, text, notes, images) one board may hold, erased ones included.",
     ),
-    Setting("max_board_bytes", 64 * 1024 * 1024, "Disk used by one board: its log and its images."),
+    Setting(
+        "max_board_bytes",
+        64 * 1024 * 1024,
+        "Disk used by one board: its log, its images and its snapshot (a snapshot only takes "
+        "room the log and images leave, and is dropped when they need it).",
+    ),
     Setting(
         "max_total_bytes",
         4 * 1024 * 1024 * 1024,
-        "Disk used by all boards together (logs and images), counted in whole blocks as the disk "
-        "counts it.",
+        "Disk used by all boards together (logs, snapshots and images), counted in whole blocks "
+        "as the disk counts it; snapshots are dropped, largest first, to make room for ops.",
     ),
     Setting(
         "min_free_disk_bytes",

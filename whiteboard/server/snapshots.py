@@ -18,7 +18,7 @@ import msgpack
 from ..board import Board
 from ..settings import Settings
 from ..snapshot import Snapshot, SnapshotReader, StaleSnapshot
-from ..store.base import BoardLog
+from ..store.base import BoardLog, SnapshotTooLarge
 from ..store.buffers import release
 from ..store.slices import in_slices
 from .compactor import Built, Compactor
@@ -68,6 +68,7 @@ class BoardSnapshots:
         self.built = 0  # snapshots built by this hub (tests and logs)
         self.elements = 0  # elements in the installed snapshot
         self._refreshing = False
+        self._too_large = 0  # bytes of the last snapshot the quotas had no room for
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -174,12 +175,19 @@ class BoardSnapshots:
             return
         if not getattr(self.log, "compacts", True):  # Redis: only the board's owner compacts
             return
-        if durable_seq <= self.seq:
+        if durable_seq <= self.seq or not self._room_for(self._too_large):
             return
         self._next_seq = durable_seq + self.interval()
         self._task = asyncio.create_task(
             self._compact(durable_seq), name=f"compact-{self.board_id}"
         )
+
+    def _room_for(self, snapshot_bytes: int) -> bool:
+        """Whether the quotas leave room for a snapshot of ``snapshot_bytes`` (a store without
+        quotas on snapshots always does). Building one that cannot be written costs about the
+        board's size in CPU: after a snapshot that did not fit, the next waits for its room."""
+        room = getattr(self.log, "snapshot_room", None)
+        return room is None or snapshot_bytes <= room()
 
     async def _compact(self, upto_seq: int) -> None:
         assert self.compactor is not None
@@ -195,6 +203,10 @@ class BoardSnapshots:
             self.elements = built.elements
         except asyncio.CancelledError:
             raise
+        except SnapshotTooLarge as exc:
+            self._too_large = exc.size_bytes
+            log.info("board %s: no snapshot at seq %d: %s", self.board_id, upto_seq, exc)
+            return
         except Exception as exc:  # a snapshot is a shortcut: the board goes on without it
             log.warning(
                 "board %s: compaction up to seq %d failed: %r", self.board_id, upto_seq, exc
@@ -202,6 +214,10 @@ class BoardSnapshots:
             return
         finally:
             self._task = None
+            stored = getattr(self.log, "snapshot_stored", None)
+            if stored is not None:
+                stored()  # the quotas count the snapshot file as it is now
+        self._too_large = 0
         self._installed(built)
         self.durable(self._durable_seq)  # as many ops came meanwhile: go again at once
 

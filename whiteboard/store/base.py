@@ -25,6 +25,19 @@ class StorageFull(Exception):
     """A quota (board bytes, total bytes, board count) would be exceeded; nothing was written."""
 
 
+class SnapshotTooLarge(Exception):
+    """A new snapshot would take more than its board or the store has left under the disk quotas;
+    it was not written (the board goes on from its log and the older snapshot, if any)."""
+
+    def __init__(self, size_bytes: int, room_bytes: int) -> None:
+        super().__init__(size_bytes, room_bytes)  # as args: it crosses from the compaction process
+        self.size_bytes = size_bytes
+        self.room_bytes = room_bytes
+
+    def __str__(self) -> str:
+        return f"a snapshot of {self.size_bytes:,} bytes; the quotas leave {self.room_bytes:,}"
+
+
 class TooManyImages(Exception):
     """The board already holds ``max_images_per_board`` images; nothing was written."""
 

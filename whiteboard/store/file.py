@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from ..board import Board
 from ..snapshot import HEAD_BYTES, Snapshot, StaleSnapshot, encoded_seq
-from .base import StorageFull, check_board_id
+from .base import SnapshotTooLarge, StorageFull, check_board_id
 from .buffers import Buffer, read_whole, release
 from .descriptors import Descriptors
 from .health import DiskHealth
@@ -305,16 +305,24 @@ class FileLog:
     async def write_snapshot(self, data: bytes) -> None:
         """Replace the snapshot atomically (a new file, fsynced, renamed over the old): a crash
         leaves the old snapshot or the new one, never part of one. Skipped while the disk is
-        full or read-only (a snapshot is only a shortcut; the log holds everything)."""
-        if self._store.health.problem() is None:
-            await asyncio.to_thread(self._write_snapshot, data)
-
-    def _write_snapshot(self, data: bytes) -> None:
-        _replace_file(self.snapshot_path, data)
+        full or read-only, or when the quotas leave no room for it (a snapshot is only a
+        shortcut; the log holds everything)."""
+        if self._store.health.problem() is None and len(data) <= self.snapshot_room():
+            await asyncio.to_thread(_replace_file, self.snapshot_path, data)
+            self.snapshot_stored()
 
     def snapshot_source(self) -> FileSnapshotSource:
-        """What a compaction process reads: the log and the snapshot, read-only."""
-        return FileSnapshotSource(self.path, self.snapshot_path)
+        """What a compaction process reads: the log and the snapshot, read-only; and the room a
+        new snapshot may take (:meth:`FileStore.snapshot_room`)."""
+        return FileSnapshotSource(self.path, self.snapshot_path, self.snapshot_room())
+
+    def snapshot_room(self) -> int:
+        """Bytes the quotas leave for a new snapshot of this board."""
+        return self._store.snapshot_room(self)
+
+    def snapshot_stored(self) -> None:
+        """A compaction ended (written or not): count the snapshot file as it is now."""
+        self._store.snapshot_replaced(self.board_id)
 
     @property
     def size_bytes(self) -> int:
@@ -353,8 +361,12 @@ def _write_all(fd: int, data: bytes) -> None:
 class FileStore:
     """The boards directory, with the disk quotas that span boards.
 
-    ``total_bytes`` is what the logs take on disk, whole blocks: 10,000 one-stroke boards are
-    1.1 MB of log but 41 MB of 4 KiB blocks, and ``max_total_bytes`` is about the disk.
+    ``total_bytes`` is what the logs, snapshots and images take on disk, whole blocks: 10,000
+    one-stroke boards are 1.1 MB of log but 41 MB of 4 KiB blocks, and ``max_total_bytes`` is
+    about the disk. A board's snapshot counts towards its ``max_board_bytes`` too (a stroke
+    board's is about twice its log): it is written only into the room its board and the store
+    have left, and dropped when an op needs that room, as the log is the board and the snapshot
+    only a shortcut to it.
     """
 
     def __init__(
@@ -389,6 +401,10 @@ class FileStore:
         for path in self.root.glob(f"*{LOG_SUFFIX}"):
             self.board_count += 1
             self.total_bytes += path.stat().st_blocks * 512
+        self._snapshot_bytes: dict[str, int] = {}  # board id -> its snapshot file's size
+        for path in self.root.glob(f"*{SNAPSHOT_SUFFIX}"):
+            self._snapshot_bytes[path.stem] = size = path.stat().st_size
+            self.total_bytes += self.on_disk(size)
         self.media = FileMedia(
             self.root / "media",
             max_images_per_board=max_images_per_board,
@@ -433,6 +449,7 @@ class FileStore:
         if used + extra + added > self.max_board_bytes:
             raise StorageFull(f"board would exceed {self.max_board_bytes} bytes (log and images)")
         grown = self.on_disk(used + added) - self.on_disk(used)
+        self._make_room(board_log.board_id, used + extra + added, grown)
         if self.total_bytes + grown > self.max_total_bytes:
             raise StorageFull(f"boards would take more than {self.max_total_bytes} bytes of disk")
         if new_board and self.board_count >= self.max_boards:
@@ -452,9 +469,55 @@ class FileStore:
         if log_bytes + self.media.board_bytes(board_id) + added > self.max_board_bytes:
             raise StorageFull(f"board would exceed {self.max_board_bytes} bytes (log and images)")
         grown = self.on_disk(added)
+        self._make_room(board_id, log_bytes + self.media.board_bytes(board_id) + added, grown)
         if self.total_bytes + grown > self.max_total_bytes:
             raise StorageFull(f"boards would take more than {self.max_total_bytes} bytes of disk")
         self.total_bytes += grown
+
+    def _make_room(self, board_id: str, board_bytes: int, grown: int) -> None:
+        """Drop the board's snapshot if the board, to take ``board_bytes`` without it, would be
+        over ``max_board_bytes`` with it; and snapshots, largest first, while the store, to grow
+        by ``grown``, would be over ``max_total_bytes``."""
+        if board_bytes + self._snapshot_bytes.get(board_id, 0) > self.max_board_bytes:
+            self.drop_snapshot(board_id)
+        while self._snapshot_bytes and self.total_bytes + grown > self.max_total_bytes:
+            self.drop_snapshot(max(self._snapshot_bytes, key=self._snapshot_bytes.__getitem__))
+
+    def snapshot_room(self, board_log: FileLog) -> int:
+        """Bytes a new snapshot of the board may take: what its log, ops not yet written and
+        images leave of ``max_board_bytes``, and what the store has left of ``max_total_bytes``
+        (in whole blocks; the old snapshot is on disk until the new one is written)."""
+        board_used = (
+            board_log.size_bytes
+            + board_log.reserved_bytes
+            + self.media.board_bytes(board_log.board_id)
+        )
+        store_left = (self.max_total_bytes - self.total_bytes) // self.block_bytes
+        return max(0, min(self.max_board_bytes - board_used, store_left * self.block_bytes))
+
+    def snapshot_replaced(self, board_id: str) -> None:
+        """Count the board's snapshot file as it is now (a compaction process replaced it)."""
+        try:
+            size = (self.root / f"{board_id}{SNAPSHOT_SUFFIX}").stat().st_size
+        except FileNotFoundError:
+            size = 0
+        self._count_snapshot(board_id, size)
+
+    def drop_snapshot(self, board_id: str) -> None:
+        """Delete the board's snapshot to give its room to the log (the board loads from its
+        log until a snapshot fits again). Safe at any time: a compaction reading it meanwhile
+        reads the open file or, if not yet opened, builds from the log alone."""
+        if board_id not in self._snapshot_bytes:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / f"{board_id}{SNAPSHOT_SUFFIX}").unlink()
+        log.info("board %s: snapshot dropped to give its room to the boards' ops", board_id)
+        self._count_snapshot(board_id, 0)
+
+    def _count_snapshot(self, board_id: str, size: int) -> None:
+        self.resized(self._snapshot_bytes.pop(board_id, 0), size)
+        if size:
+            self._snapshot_bytes[board_id] = size
 
     def on_disk(self, size_bytes: int) -> int:
         """The whole blocks a file of ``size_bytes`` takes."""
@@ -477,6 +540,7 @@ class FileSnapshotSource:
 
     log_path: Path
     snapshot_path: Path
+    room_bytes: int = 2**62  # a larger snapshot is not written (SnapshotTooLarge)
 
     def read(self) -> tuple[Board | None, list[bytes], list[int]]:
         """The board as the snapshot has it (None when there is none, or it is stale, or the log
@@ -497,7 +561,10 @@ class FileSnapshotSource:
         return board, parsed.records, parsed.offsets
 
     def write(self, data: bytes) -> None:
-        """Replace the snapshot atomically (``FileLog.write_snapshot``'s way)."""
+        """Replace the snapshot atomically (``FileLog.write_snapshot``'s way), if it fits in
+        ``room_bytes`` (SnapshotTooLarge otherwise, and nothing is written)."""
+        if len(data) > self.room_bytes:
+            raise SnapshotTooLarge(len(data), self.room_bytes)
         _replace_file(self.snapshot_path, data)
 
     def wire_file(self) -> Path:
