@@ -343,17 +343,22 @@ def decode(strokes: Sequence[Stroke]) -> Geometry:
     return Geometry(xy, deltas, start, end, boxes)
 
 
-PRESSURE_COST = 4
-"""What a pressure stroke's point costs to draw or write against a plain pen's: its outline is
-computed in Python (``freehand.py``, ~4 µs a point) where a pen's path comes from numpy
-(measured at 1M points: 0.6 s for 150k pressure points, ~1 s for the other 850k)."""
+PRESSURE_COSTS = {"png": 1.6, "pdf": 2.0, "svg": 8.0}
+"""What a pressure stroke's point costs against a plain pen's, by format: how work is cut between
+processes. CPU per point of each kind (``bench/bench_export_costs.py``: half the 1M-point
+benchmark board's strokes of each kind, outlines batched): drawn, a pressure point's outline and
+fill take 2.5 µs against a pen's path and stroke 1.55 µs; in a PDF, 2.1 against 1.0 µs of
+operators; in an SVG, 2.6 against 0.33 µs (a pen's steps are looked up in a table, an outline's
+numbers are formatted). A highlighter costs within 12% of a pen in each. (One cost of 4 for all
+three was measured when outlines were computed one stroke at a time.)"""
 
 
-def stroke_costs(strokes: Sequence[Stroke], geometry: Geometry) -> np.ndarray:
-    """Each stroke's cost to draw, in plain points: how work is split between processes."""
+def stroke_costs(strokes: Sequence[Stroke], geometry: Geometry, pressure_cost: float) -> np.ndarray:
+    """Each stroke's cost, in plain points of a pen (a pressure point counts ``pressure_cost``,
+    a ``PRESSURE_COSTS`` value): how work is split between processes."""
     costs = (geometry.end - geometry.start).astype(np.float64)
     pressure = [i for i, stroke in enumerate(strokes) if "p" in stroke and uses_pressure(stroke)]
-    costs[pressure] *= PRESSURE_COST
+    costs[pressure] *= pressure_cost
     return costs
 
 

@@ -125,14 +125,15 @@ def _stroke_points(
     xs: np.ndarray, ys: np.ndarray, ps: np.ndarray, lengths: np.ndarray, sizes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``freehand._stroke_points`` of strokes of at least 3 points, sorted longest first
-    (``xs`` etc.: strokes x points, padded): their points (strokes x points x 7 columns: x, y,
-    pressure, vx, vy, distance, running length) and how many each has."""
-    strokes, width = xs.shape
-    out = np.zeros((strokes, width, 7))
-    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = xs[:, 0], ys[:, 0], ps[:, 0]
-    out[:, 0, 3:5] = 1.0
+    (``xs`` etc.: points x strokes, padded, so that step ``i`` reads one contiguous row): their
+    points (7 columns x points x strokes: x, y, pressure, vx, vy, distance, running length) and
+    how many each has."""
+    width, strokes = xs.shape
+    out = np.zeros((7, width, strokes))
+    out[0, 0], out[1, 0], out[2, 0] = xs[0], ys[0], ps[0]
+    out[3:5, 0] = 1.0
     count = np.ones(strokes, np.int64)
-    px, py = xs[:, 0].copy(), ys[:, 0].copy()
+    px, py = xs[0].copy(), ys[0].copy()
     running = np.zeros(strokes)
     reached = np.zeros(strokes, bool)
     active = strokes
@@ -141,9 +142,10 @@ def _stroke_points(
             active -= 1
         k = slice(0, active)
         lx, ly = px[k], py[k]
+        xi, yi = xs[i, k], ys[i, k]
         last = lengths[k] - 1 == i
-        x = np.where(last, xs[k, i], lx + (xs[k, i] - lx) * _LERP_T)
-        y = np.where(last, ys[k, i], ly + (ys[k, i] - ly) * _LERP_T)
+        x = np.where(last, xi, lx + (xi - lx) * _LERP_T)
+        y = np.where(last, yi, ly + (yi - ly) * _LERP_T)
         moved = (lx != x) | (ly != y)
         distance = hypot(y - ly, x - lx)
         run = np.where(moved, running[k] + distance, running[k])
@@ -158,14 +160,20 @@ def _stroke_points(
         dx, dy = lx[keep] - kx, ly[keep] - ky
         length = hypot(dx, dy)
         at = count[keep]
-        out[keep, at] = np.stack(
-            [kx, ky, ps[keep, i], dx / length, dy / length, distance[keep], run[keep]], axis=1
+        out[:, at, keep] = (
+            kx,
+            ky,
+            ps[i, keep],
+            dx / length,
+            dy / length,
+            distance[keep],
+            run[keep],
         )
         count[keep] += 1
         px[keep], py[keep] = kx, ky
     several = count > 1
-    out[several, 0, 3:5] = out[several, 1, 3:5]
-    out[~several, 0, 3:5] = 0.0
+    out[3:5, 0, several] = out[3:5, 1, several]
+    out[3:5, 0, ~several] = 0.0
     return out, count
 
 
@@ -211,14 +219,14 @@ def _vector_outlines(
     lengths = np.array([len(xy) for xy, _, _ in strokes])
     order = np.argsort(-lengths, kind="stable")
     width = int(lengths.max())
-    xs = np.zeros((len(strokes), width))
-    ys = np.zeros((len(strokes), width))
-    ps = np.zeros((len(strokes), width))
-    for row, index in enumerate(order.tolist()):
+    xs = np.zeros((width, len(strokes)))  # point i of every stroke in row i
+    ys = np.zeros((width, len(strokes)))
+    ps = np.zeros((width, len(strokes)))
+    for lane, index in enumerate(order.tolist()):
         xy, pressures, _ = strokes[index]
-        xs[row, : len(xy)] = xy[:, 0]
-        ys[row, : len(xy)] = xy[:, 1]
-        ps[row, : len(xy)] = pressures
+        xs[: len(xy), lane] = xy[:, 0]
+        ys[: len(xy), lane] = xy[:, 1]
+        ps[: len(xy), lane] = pressures
     sizes = np.array([float(strokes[i][2]) for i in order.tolist()])
     points, counts = _stroke_points(xs, ys, ps, lengths[order], sizes)
     return _polygons(points, counts, sizes, order)
@@ -232,14 +240,14 @@ def _polygons(
     original order, and the rows of each (0 for a stroke of one point, left out)."""
     strokes = len(counts)
     order = np.argsort(-counts, kind="stable")
-    points, counts, sizes = points[order], counts[order], sizes[order]
+    points, counts, sizes = points.take(order, axis=2), counts[order], sizes[order]
     original = original[order]
     lane_ids = np.arange(strokes)
-    total = points[lane_ids, counts - 1, 6]
+    total = points[6, counts - 1, lane_ids]
     min_distance = np.array([(size * SMOOTHING) ** 2 for size in sizes.tolist()])  # C's pow
-    radius = sizes * (0.5 - THINNING * (0.5 - points[lane_ids, counts - 1, 2]))
-    pvx, pvy = points[:, 0, 3].copy(), points[:, 0, 4].copy()
-    plx, ply = points[:, 0, 0].copy(), points[:, 0, 1].copy()
+    radius = sizes * (0.5 - THINNING * (0.5 - points[2, counts - 1, lane_ids]))
+    pvx, pvy = points[3, 0].copy(), points[4, 0].copy()
+    plx, ply = points[0, 0].copy(), points[1, 0].copy()
     prx, pry = plx.copy(), ply.copy()
     prev_sharp = np.zeros(strokes, bool)
     left, right = _Log(), _Log()
@@ -248,7 +256,7 @@ def _polygons(
         while counts[active - 1] <= i:
             active -= 1
         k = slice(0, active)
-        x, y, pressure, vx, vy, running = (points[k, i, c] for c in (0, 1, 2, 3, 4, 6))
+        x, y, pressure, vx, vy, running = (points[c, i, k] for c in (0, 1, 2, 3, 4, 6))
         last = counts[k] - 1 == i
         used = np.flatnonzero(last | (total[k] - running >= 3))
         if not len(used):
@@ -259,8 +267,8 @@ def _polygons(
         r = np.where(r <= 0.01, 0.01, r)
         radius[used] = r
         following = np.minimum(i + 1, counts[used] - 1)
-        nvx = np.where(last, vx, points[used, following, 3])
-        nvy = np.where(last, vy, points[used, following, 4])
+        nvx = np.where(last, vx, points[3, following, used])
+        nvy = np.where(last, vy, points[4, following, used])
         next_dpr = np.where(last, 1.0, vx * nvx + vy * nvy)
         qvx, qvy = pvx[used], pvy[used]
         prev_dpr = vx * qvx + vy * qvy
@@ -334,8 +342,8 @@ def _closed(
     left_counts = np.diff(left_ends, prepend=0)
     right_counts = np.diff(right_ends, prepend=0)
     left_starts, right_starts = left_ends - left_counts, right_ends - right_counts
-    fx, fy = points[:, 0, 0], points[:, 0, 1]
-    lx, ly = points[lane_ids, counts - 1, 0], points[lane_ids, counts - 1, 1]
+    fx, fy = points[0, 0], points[1, 0]
+    lx, ly = points[0, counts - 1, lane_ids], points[1, counts - 1, lane_ids]
     # start cap: the first right point turned around the first point (every stroke has one:
     # its last point always adds one to each side)
     rx0 = rights[right_starts, 0][:, None] - fx[:, None]
@@ -343,7 +351,7 @@ def _closed(
     start_x = rx0 * _START_C - ry0 * _START_S + fx[:, None]
     start_y = rx0 * _START_S + ry0 * _START_C + fy[:, None]
     # end cap: a point beside the last one turned around it
-    dx, dy = -points[lane_ids, counts - 1, 4], points[lane_ids, counts - 1, 3]
+    dx, dy = -points[4, counts - 1, lane_ids], points[3, counts - 1, lane_ids]
     ex = (lx + dx * radius - lx)[:, None]
     ey = (ly + dy * radius - ly)[:, None]
     end_x = ex * _END_C - ey * _END_S + lx[:, None]

@@ -4,7 +4,8 @@ A vector file is its elements in drawing order, so the elements are cut into con
 about equal cost: the calling process writes the first run while the raster's band helpers
 (``raster.helpers``: started once, low priority) write the others, each getting its strokes'
 points as numpy arrays (``Geometry.take``), not as pickled lists. The caller joins the parts.
-A run's cost is ``frame.stroke_costs``: points, a pressure point counting ``PRESSURE_COST``.
+A run's cost is ``frame.stroke_costs``: points, a pressure point counting the format's
+``frame.PRESSURE_COSTS``.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def in_parts(
     ops: Sequence[Stroke],
     geometry: Geometry,
     indices: np.ndarray,
+    pressure_cost: float,
     processes: int = 1,
     niceness: int = 0,
     deadline: float | None = None,
     progress: Progress | None = None,
 ) -> list[Part]:
-    """``write`` of consecutive runs of the elements at ``indices``, in order."""
-    costs = stroke_costs(ops, geometry)
+    """``write`` of consecutive runs of the elements at ``indices``, in order, of about equal
+    cost (a pressure point counting ``pressure_cost`` points)."""
+    costs = stroke_costs(ops, geometry, pressure_cost)
     parts = max(1, min(processes, int(costs[indices].sum() // MIN_COST_PER_PART)))
     runs = geometry.split(indices, parts, costs)
     futures = []

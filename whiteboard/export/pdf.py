@@ -31,7 +31,7 @@ import pikepdf
 import skia
 from zlib_ng import zlib_ng
 
-from .frame import Frame, Geometry, Stroke, decode
+from .frame import PRESSURE_COSTS, Frame, Geometry, Stroke, decode
 from .parts import in_parts
 from .pdfcontent import (
     UNITS_PER_BOARD_UNIT,
@@ -241,7 +241,8 @@ def render_pdf(
     x0, y0, x1, y1 = frame.box()
     inside = geometry.inside((x0 - margin, y0 - margin, x1 + margin, y1 + margin))
     write = functools.partial(_part, frame)
-    parts = in_parts(write, ops, geometry, inside, processes, niceness, deadline, progress)
+    cost = PRESSURE_COSTS["pdf"]
+    parts = in_parts(write, ops, geometry, inside, cost, processes, niceness, deadline, progress)
     return _document(frame, background, title, parts)
 
 

@@ -17,7 +17,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from .frame import ExportOptions, Frame, stroke_costs
+from .frame import PRESSURE_COSTS, ExportOptions, Frame, stroke_costs
 from .loading import ImageSource, Prepared, prepare
 from .png import BandStream, png_file
 from .raster import (
@@ -61,7 +61,8 @@ def plan_bands(prepared: Prepared, processes: int) -> list[int]:
     bands = max(1, min(processes, total_points // MIN_POINTS_PER_BAND, frame.height))
     if bands == 1:
         return [0, frame.height]
-    return band_rows(geometry, frame, bands, stroke_costs(prepared.strokes, geometry))
+    costs = stroke_costs(prepared.strokes, geometry, PRESSURE_COSTS["png"])
+    return band_rows(geometry, frame, bands, costs)
 
 
 def render_png_in_bands(

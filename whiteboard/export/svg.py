@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from .frame import Frame, Geometry, Stroke, decode, uses_pressure
+from .frame import PRESSURE_COSTS, Frame, Geometry, Stroke, decode, uses_pressure
 from .parts import in_parts
 from .render import (
     HIGHLIGHTER_OPACITY,
@@ -102,10 +102,11 @@ class SvgWriter:
         if tool in ("line", "rect", "ellipse"):
             return self.shape(tool, xy, line)
         if uses_pressure(op):
-            polygon = self.outlines[index].tolist()
+            polygon = self.outlines[index]
             if len(polygon) < 3:
                 return ""
-            d = " ".join(f"{x:.2f} {y:.2f}" for x, y in polygon)
+            # one %-format over all its numbers: half the time of an f-string per point
+            d = ("%.2f " * (2 * len(polygon)))[:-1] % tuple(polygon.ravel().tolist())
             return f'<path d="M{d}Z" fill="{color}"/>'
         if count == 1:
             x, y = xy[0]
@@ -264,7 +265,8 @@ def render_svg(
         )
     geometry = decode(ops) if geometry is None else geometry
     inside = geometry.inside(frame.box())
-    written = in_parts(_part, ops, geometry, inside, processes, niceness, deadline, progress)
+    cost = PRESSURE_COSTS["svg"]
+    written = in_parts(_part, ops, geometry, inside, cost, processes, niceness, deadline, progress)
     out.extend(part for part in written if part)
     texts = [ops[i]["text"] for i in inside.tolist() if ops[i].get("type") in ("text", "note")]
     if texts:  # the fonts' glyphs this picture's text needs, embedded once (the parts are text)
