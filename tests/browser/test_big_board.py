@@ -311,8 +311,9 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     else:
         x, y, zoom = VIEWS[view]
         page.goto(f"{server.http_url}{path}#{x:g},{y:g},{zoom:g}")
-    page.wait_for_function(
-        "() => window.__whiteboardFirstPicture?.shownMs != null", timeout=DRAWN_TIMEOUT_MS
+    page.wait_for_function(  # and the page's modules have run (a cached picture comes first)
+        "() => window.__whiteboardFirstPicture?.shownMs != null && window.__whiteboard",
+        timeout=DRAWN_TIMEOUT_MS,
     )
     pictured = page.evaluate("() => window.__whiteboardFirstPicture.view")
     shown = (pictured["x"], pictured["y"], pictured["zoom"])
