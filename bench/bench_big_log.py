@@ -168,10 +168,12 @@ def start_server(
 
 async def make_snapshot(tree: Path, boards: Path, tail: list[bytes], timeout_s: float) -> None:
     """Let the tree's server snapshot the board (it compacts a board loaded far past its last
-    snapshot; --compact-after-ops 100 so that small logs get one too), then append ``tail`` to
-    the log, as ops written after the snapshot."""
+    snapshot; --compact-after-ops 100 so that small logs get one too; a board cap that leaves the
+    snapshot room beside a log over the default one), then append ``tail`` to the log, as ops
+    written after the snapshot."""
     port = free_port()
-    server = start_server(tree, boards, port, "--compact-after-ops", "100")
+    room = ["--max-board-bytes", str(2**40)]
+    server = start_server(tree, boards, port, "--compact-after-ops", "100", *room)
     try:
         await open_board(tree, f"ws://127.0.0.1:{port}/b/big/ws", timeout_s)
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S

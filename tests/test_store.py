@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import errno
 import logging
 import mmap
 import os
 import resource
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -433,13 +436,22 @@ async def compacted_board(root: Path, strokes: int) -> tuple[int, int]:
     return log.path.stat().st_size, log.snapshot_path.stat().st_size
 
 
+async def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
 async def test_snapshots_count_towards_the_disk_quotas(tmp_path: Path) -> None:
     """A stroke board's snapshot takes about twice its log: uncounted, boards took ~3x
     ``max_board_bytes`` and ``max_total_bytes`` on disk (issue 12, item 5)."""
     log_bytes, snapshot_bytes = await compacted_board(tmp_path, 200)
     assert snapshot_bytes > log_bytes
+    (tmp_path / "b.snap.dropped-3").write_bytes(b"x" * 9000)  # the server stopped before deleting
     store = FileStore(tmp_path, max_board_bytes=log_bytes + snapshot_bytes + framed_size(100))
     assert store.total_bytes == store.on_disk(log_bytes) + store.on_disk(snapshot_bytes)
+    assert not (tmp_path / "b.snap.dropped-3").exists()
     log = store.log("b")
     await log.read()
     assert log.snapshot_room() == snapshot_bytes + framed_size(100)  # the old one is replaced
@@ -467,6 +479,7 @@ async def test_an_op_takes_the_room_of_its_boards_snapshot_rather_than_be_refuse
     with caplog.at_level(logging.INFO):
         log.reserve(10)
     assert not log.snapshot_path.exists() and "snapshot dropped" in caplog.text
+    await wait_until(lambda: not list(tmp_path.glob("b.snap*")))  # deleted off the event loop
     assert store.total_bytes == store.on_disk(log_bytes + framed_size(10))
     with pytest.raises(StorageFull, match="board would exceed"):
         log.reserve(snapshot_bytes)  # the log alone is still capped

@@ -68,7 +68,7 @@ class BoardSnapshots:
         self.built = 0  # snapshots built by this hub (tests and logs)
         self.elements = 0  # elements in the installed snapshot
         self._refreshing = False
-        self._too_large = 0  # bytes of the last snapshot the quotas had no room for
+        self._needed = 1  # bytes a snapshot needs: 1, or the last one's that did not fit
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -175,19 +175,20 @@ class BoardSnapshots:
             return
         if not getattr(self.log, "compacts", True):  # Redis: only the board's owner compacts
             return
-        if durable_seq <= self.seq or not self._room_for(self._too_large):
+        if durable_seq <= self.seq or not self._has_room():
             return
         self._next_seq = durable_seq + self.interval()
         self._task = asyncio.create_task(
             self._compact(durable_seq), name=f"compact-{self.board_id}"
         )
 
-    def _room_for(self, snapshot_bytes: int) -> bool:
-        """Whether the quotas leave room for a snapshot of ``snapshot_bytes`` (a store without
-        quotas on snapshots always does). Building one that cannot be written costs about the
-        board's size in CPU: after a snapshot that did not fit, the next waits for its room."""
+    def _has_room(self) -> bool:
+        """Whether the quotas leave room for the next snapshot (a store without quotas on
+        snapshots always does). Building one that cannot be written costs about the board's size
+        in CPU: none is built for a board with no room at all (a log over ``max_board_bytes``),
+        and after one that did not fit, the next waits until as much room is free."""
         room = getattr(self.log, "snapshot_room", None)
-        return room is None or snapshot_bytes <= room()
+        return room is None or room() >= self._needed
 
     async def _compact(self, upto_seq: int) -> None:
         assert self.compactor is not None
@@ -204,7 +205,7 @@ class BoardSnapshots:
         except asyncio.CancelledError:
             raise
         except SnapshotTooLarge as exc:
-            self._too_large = exc.size_bytes
+            self._needed = exc.size_bytes
             log.info("board %s: no snapshot at seq %d: %s", self.board_id, upto_seq, exc)
             return
         except Exception as exc:  # a snapshot is a shortcut: the board goes on without it
@@ -217,7 +218,7 @@ class BoardSnapshots:
             stored = getattr(self.log, "snapshot_stored", None)
             if stored is not None:
                 stored()  # the quotas count the snapshot file as it is now
-        self._too_large = 0
+        self._needed = 1
         self._installed(built)
         self.durable(self._durable_seq)  # as many ops came meanwhile: go again at once
 
