@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ..store.slices import after_others
+
 FRAME_BYTES_PER_UNIT = 5
 """Decoding and validating a frame costs up to 0.2 µs per byte (20,000-point strokes, 10,000-id
 erases; measured on this project's 2-core VM): one work unit per 5 bytes."""
@@ -42,6 +44,18 @@ message and some work is not: undoing a move of elements that were moved many ti
 whole cleared board again. Without this, a 20-byte undo charged 10 ms could take 680 ms, and a
 client could use many times its budget. Above a millisecond, so that the timing noise of cheap
 messages (a collection, a thread taking the GIL) is not charged to them."""
+OTHERS_FIRST_AFTER_S = 0.004
+"""A connection that held the event loop this long since it last let go (a slice of big ops:
+its estimate is a count, not a clock) lets everything else that is ready run first
+(``slices.after_others``) before its next slice. A request is a chain of steps, each scheduled
+for the next turn of the loop (read, route, respond): an attacker's slice in each of those turns
+made one ``/healthz`` wait for 4-5 slices, 72-74 ms behind 12-24 ms slices of 10,000-stroke
+erases; let through first, it waits for one. Shorter slices (cheap ops at saturation) just
+yield, as before: letting a whole fan-out's sends go first after each would cut a writer's
+input into more, smaller frames to its viewers. As long as a load's slice."""
+OTHERS_FIRST_S = 0.002
+"""How long such a connection waits for the others at most, so that a loop that is never idle
+still gives it its turns."""
 WORK_PER_ERROR_ANSWER = 40
 """An ``error`` answer travels in a frame of its own: encoding and sending it cost about 40 µs,
 more than most ops (measured: 512 'nothing to do' clears a frame kept a core busy at 6,000/s)."""
@@ -76,17 +90,29 @@ class WorkBudget:
             return 0.0
         return None
 
-    async def pay(self, units: int) -> None:
+    async def pay(self, units: int, held_s: float = 0.0) -> bool:
         """Charge ``units``; wait first if that puts the connection in debt, or yield if this
-        connection has worked a whole slice without letting others run."""
+        connection has worked a whole slice without letting others run (``held_s``: how long
+        it has held the loop, see :func:`wait`). True if it waited or yielded."""
         wait_s = self.charge(units)
-        if wait_s is not None:
-            await asyncio.sleep(wait_s)
+        if wait_s is None:
+            return False
+        await wait(wait_s, held_s)
+        return True
 
-    async def pay_frame(self, frame_bytes: int) -> None:
+    async def pay_frame(self, frame_bytes: int, held_s: float = 0.0) -> bool:
         """Charge the decoding of a frame of ``frame_bytes``."""
-        await self.pay(frame_bytes // FRAME_BYTES_PER_UNIT)
+        return await self.pay(frame_bytes // FRAME_BYTES_PER_UNIT, held_s)
 
     @property
     def credit_units(self) -> float:
         return self._tokens
+
+
+async def wait(wait_s: float, held_s: float) -> None:
+    """Wait ``wait_s`` (what :meth:`WorkBudget.charge` said); then, for a connection that held
+    the event loop ``held_s`` of at least ``OTHERS_FIRST_AFTER_S`` before, let what else is ready
+    run first (at most ``OTHERS_FIRST_S``)."""
+    await asyncio.sleep(wait_s)
+    if held_s >= OTHERS_FIRST_AFTER_S:
+        await after_others(OTHERS_FIRST_S)

@@ -25,6 +25,7 @@ from .. import protocol
 from ..logformat import log_event
 from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
+from . import budget
 from .admission import Admission
 from .asgi_socket import AsgiWebSocket
 from .budget import WORK_CHARGE_UNITS, WORK_OVERRUN_UNITS, WORK_PER_ERROR_ANSWER, WorkBudget
@@ -215,7 +216,9 @@ async def receive_loop(
         if not conn.allow(len(data)):
             conn.close(CloseCode.RATE_LIMITED, "too many messages: slow down")
             return
-        await work.pay_frame(len(data))
+        resumed = perf_counter()  # when this connection last took the loop (budget.wait)
+        if await work.pay_frame(len(data), perf_counter() - resumed):
+            resumed = perf_counter()
         try:
             maps = protocol.frame_maps(data, limits)
         except MalformedFrame as exc:
@@ -231,7 +234,8 @@ async def receive_loop(
             if unpaid >= WORK_CHARGE_UNITS:
                 wait_s, unpaid = work.charge(unpaid), 0
                 if wait_s is not None:
-                    await asyncio.sleep(wait_s)
+                    await budget.wait(wait_s, perf_counter() - resumed)
+                    resumed = perf_counter()
             if conn.close_code is not None:
                 return
             errors, started = conn.errors, perf_counter()
@@ -239,10 +243,12 @@ async def receive_loop(
             overrun = round((perf_counter() - started) * 1e6) - units
             if overrun > WORK_OVERRUN_UNITS:  # estimated far too low: pay what it took
                 unpaid += overrun
-            if conn.errors != errors:  # answered on its own frame
-                await work.pay(WORK_PER_ERROR_ANSWER)
+            if conn.errors != errors and await work.pay(  # answered on its own frame
+                WORK_PER_ERROR_ANSWER, perf_counter() - resumed
+            ):
+                resumed = perf_counter()
         if unpaid:
-            await work.pay(unpaid)
+            await work.pay(unpaid, perf_counter() - resumed)
 
 
 async def close_and_drain(
