@@ -286,15 +286,19 @@ class Board:
         return {"items": items}
 
     def _change_fields(self, message: Transform | ZOrder) -> dict[str, Any]:
-        ids = [i for i in dict.fromkeys(message.ids) if self.is_visible(i)]
+        ids = self.visibility.select(dict.fromkeys(message.ids), self.strokes)
         if not ids:
             raise NothingToDo("none of those elements is on the board", message.id)
         if isinstance(message, ZOrder):
             ids = self.layout.front_first(ids, self.op_seq)
             return {"ids": tuple(ids), "to": message.to}
+        placements, checked = self.layout.placements, set()  # elements moved together: once
         for element_id in ids:
-            placed = compose(message.m, self.layout.placement(element_id))
-            check_placement(placed, self.limits, f"element {element_id}'s placement")
+            current = placements.get(element_id, IDENTITY)
+            if current not in checked:
+                placed = compose(message.m, current)
+                check_placement(placed, self.limits, f"element {element_id}'s placement")
+                checked.add(current)
         return {"ids": tuple(ids), "m": message.m}
 
     def placement(self, element_id: str) -> elements.Placement:

@@ -89,15 +89,23 @@ class Layout:
         """Compose ``m`` on each element's placement (the newest of its factors). Elements that
         had the same transforms share one tuple of them (``Products`` composes each once)."""
         self.transforms[op_id] = (m, tuple(ids))
-        factors = self.factors
+        factors, placements = self.factors, self.placements
         extended: dict[int, tuple[Sequence[str], tuple[str, ...]]] = {}  # id(before): both
+        composed: dict[Placement, Placement] = {}  # placement before: after
         for element_id in ids:
             before = factors.get(element_id, ())
             shared = extended.get(id(before))
             if shared is None:
                 shared = extended[id(before)] = (before, (*before, op_id))
             factors[element_id] = shared[1]
-            self._set_placement(element_id, compose(m, self.placement(element_id)))
+            current = placements.get(element_id, IDENTITY)
+            placed = composed.get(current)
+            if placed is None:
+                placed = composed[current] = compose(m, current)
+            if placed == IDENTITY:
+                placements.pop(element_id, None)
+            else:
+                placements[element_id] = placed
 
     def transform_again(self, op_id: str, undoing: bool) -> None:
         """Take the transform out of its elements' placements (undo) or put it back (redo)."""

@@ -116,6 +116,25 @@ async def test_an_oversized_frame_then_a_text_frame_close_1009_without_a_traceba
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
+async def test_many_frames_after_an_oversized_one_neither_hold_the_socket_nor_log_a_traceback(
+    boards_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each message after an oversized one reaches the app's queue as one more "disconnect"; 30
+    # in one write filled the queue (10) after the app had returned, and Hypercorn waited on it
+    # for ever: the socket stayed open until a shutdown cancelled it, logging a traceback.
+    with ServerThread(closing_settings(boards_dir, max_frame_bytes=4096)) as server:
+        ws = await Stubborn.connect(server.port, "/b/big/ws")
+        ws.send(encode_hello("stubborn", "S", "#000000"))
+        ws.send(b"\x00" * 10_000)
+        async with asyncio.timeout(5):  # the server's close frame arrived: it refused the frame
+            while ws.close_code is None:
+                await asyncio.sleep(0.01)
+        assert ws.close_code == CloseCode.MESSAGE_TOO_BIG
+        ws._write(encode_client_frame(msgpack.packb(BAD_OP)) * 30)
+        await asyncio.wait_for(asyncio.shield(ws.closed), 5)  # the server let go of the socket
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
 @pytest.mark.parametrize("hello", [True, False], ids=["joined", "before hello"])
 async def test_frames_after_an_oversized_one_do_not_keep_the_socket_open(
     boards_dir: Path, hello: bool

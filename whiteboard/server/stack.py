@@ -1,11 +1,16 @@
 """What this app changes in Hypercorn 0.18, and why (pinned in ``pyproject.toml``; each change is
-checked by ``tests/integration``). Both replace a name Hypercorn's ``ws_stream`` module looks up
-when it needs it, so no Hypercorn code is copied.
+checked by ``tests/integration``). Each replaces a name Hypercorn looks up when it needs it (in its
+``ws_stream`` module, or a method of its task group), so no Hypercorn code is copied.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import hypercorn.protocol.ws_stream as ws_stream
+from hypercorn.asyncio.task_group import TaskGroup
 from wsproto.events import Message
 from wsproto.extensions import PerMessageDeflate
 
@@ -57,6 +62,47 @@ class _ClosingBuffer(ws_stream.WebsocketBuffer):
         return super().to_message()
 
 
+_hypercorn_spawn_app = TaskGroup.spawn_app
+
+
+async def _spawn_app_dropping_late_events(
+    self: TaskGroup, app: Callable[..., Awaitable[None]], *args: Any
+) -> Callable[[dict], Awaitable[None]]:
+    """Hypercorn's ``spawn_app``, whose queue of events for the app drops what arrives once the
+    app has returned.
+
+    Hypercorn reads a connection and puts each message in a queue of 10 for the app, waiting
+    when it is full. Once the app has returned nobody takes from it, yet a client that goes on
+    sending (after an oversized frame each further message becomes one more "disconnect") filled
+    it: the connection's reader then waited for ever, and so did Hypercorn closing the stream
+    (it puts a last "disconnect"), so the socket stayed open until a shutdown cancelled the
+    task after its grace period, logging a CancelledError traceback for it. Now what the app
+    left in the queue is dropped when it returns, which releases a reader waiting on it, and
+    every later event is dropped too.
+    """
+    finished = False
+
+    async def app_then_drop(
+        scope: dict, receive: Callable[[], Awaitable[dict]], *rest: Any
+    ) -> None:
+        nonlocal finished
+        try:
+            await app(scope, receive, *rest)
+        finally:
+            finished = True
+            queue = getattr(receive, "__self__", None)  # the bound ``get`` of Hypercorn's queue
+            while isinstance(queue, asyncio.Queue) and not queue.empty():
+                queue.get_nowait()
+
+    put = await _hypercorn_spawn_app(self, app_then_drop, *args)
+
+    async def put_unless_finished(event: dict) -> None:
+        if not finished:
+            await put(event)
+
+    return put_unless_finished
+
+
 def decline_permessage_deflate() -> None:
     ws_stream.PerMessageDeflate = _DeclinedDeflate  # type: ignore[misc]
 
@@ -65,3 +111,4 @@ def install() -> None:
     """Apply every change (idempotent): before serving, in ``create_app``."""
     decline_permessage_deflate()
     ws_stream.WebsocketBuffer = _ClosingBuffer  # type: ignore[misc]
+    TaskGroup.spawn_app = _spawn_app_dropping_late_events  # type: ignore[method-assign]
