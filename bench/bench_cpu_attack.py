@@ -94,6 +94,22 @@ def pack(ops: list[dict]) -> bytes:
     return msgpack.packb({"type": "batch", "ops": ops})
 
 
+def undo_redo_forever(counter: Iterator[int]) -> Iterator[bytes]:
+    """Frames of 512 undos and redos in turn, endlessly (ids unique through ``counter``)."""
+    while True:
+        n = next(counter)
+        yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+
+
+def past_the_undo_window() -> Iterator[bytes]:
+    """More dots than the undo window, then as many undos: what came before is out of reach of
+    an undo's own stack, so undoing it must carry what it shows."""
+    for k in range(0, UNDO_WINDOW + 1, 256):
+        yield pack([dot(f"d{k + i}") for i in range(256)])
+    for k in range(0, UNDO_WINDOW + 1, 256):
+        yield pack([{"type": "undo", "id": f"ud{k + i}"} for i in range(256)])
+
+
 def frames(mix: str, strokes: int) -> Iterator[bytes]:
     """The attack frames of ``mix``, endlessly (op ids stay unique)."""
     counter = itertools.count()
@@ -106,9 +122,7 @@ def frames(mix: str, strokes: int) -> Iterator[bytes]:
         for k in range(10):  # setup: ten erases of 10,000 strokes each, by the attacker
             ids = [f"s{i}" for i in range(k * 10_000, min((k + 1) * 10_000, strokes))]
             yield pack([{"type": "erase", "id": f"big-erase-{k}", "ids": ids}])
-        while True:
-            n = next(counter)
-            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+        yield from undo_redo_forever(counter)
     if mix == "erase-missing":
         while True:
             n = next(counter)
@@ -153,20 +167,13 @@ def frames(mix: str, strokes: int) -> Iterator[bytes]:
             else:
                 op = {"type": "z", "id": f"mv{k}", "ids": ids, "to": ("front", "back")[k % 2]}
             yield pack([op])
-        while True:
-            n = next(counter)
-            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+        yield from undo_redo_forever(counter)
     if mix == "undo-clear-old":
         # setup: a clear, then more actions than the undo window, undone; then undo/redo of the
         # clear, whose undo must carry every stroke it shows (restore)
         yield pack([{"type": "clear", "id": "the-clear"}])
-        for k in range(0, UNDO_WINDOW + 1, 256):
-            yield pack([dot(f"d{k + i}") for i in range(256)])
-        for k in range(0, UNDO_WINDOW + 1, 256):
-            yield pack([{"type": "undo", "id": f"ud{k + i}"} for i in range(256)])
-        while True:
-            n = next(counter)
-            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+        yield from past_the_undo_window()
+        yield from undo_redo_forever(counter)
     if mix == "undo-add-old":
         # setup: a paste of 1,000 text notes of 4,000 characters, more actions than the window
         # (undone), then undo/redo of the paste
@@ -179,13 +186,8 @@ def frames(mix: str, strokes: int) -> Iterator[bytes]:
             if size > MAX_FRAME_BYTES - 10_000 or i == 999:
                 yield pack([{"type": "add", "id": f"paste{pastes}", "items": items}])
                 items, size, pastes = [], 0, pastes + 1
-        for k in range(0, UNDO_WINDOW + 1, 256):
-            yield pack([dot(f"d{k + i}") for i in range(256)])
-        for k in range(0, UNDO_WINDOW + 1, 256):
-            yield pack([{"type": "undo", "id": f"ud{k + i}"} for i in range(256)])
-        while True:
-            n = next(counter)
-            yield pack([{"type": ("undo", "redo")[i % 2], "id": f"u{n}-{i}"} for i in range(512)])
+        yield from past_the_undo_window()
+        yield from undo_redo_forever(counter)
     if mix == "edit-long":
         # a note of 4,000 characters, then edits of it with the whole text, and their undos
         text = "long note " * 400

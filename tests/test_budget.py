@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import msgpack
 import pytest
@@ -109,6 +110,21 @@ def batch(*ids: str) -> bytes:
     return msgpack.packb({"type": "batch", "ops": points})
 
 
+class Disconnected(Exception):
+    pass
+
+
+def frames_then_disconnect(frames: list[bytes]) -> Callable[[], Awaitable[bytes]]:
+    """A socket's receive: ``frames`` in order, then the client is gone."""
+
+    async def receive() -> bytes:
+        if not frames:
+            raise Disconnected
+        return frames.pop(0)
+
+    return receive
+
+
 async def test_cheap_messages_are_charged_together_and_every_unit_is_charged() -> None:
     """A charge per live point cost 4% of the server at saturation: cheap messages are charged
     a few together (at most WORK_CHARGE_UNITS in arrears), a costly one before it is applied."""
@@ -117,14 +133,7 @@ async def test_cheap_messages_are_charged_together_and_every_unit_is_charged() -
     frames = [batch(*ids), batch("p0", "big", "p1")]
     recorder, work = Recorder(units), CountingBudget()
 
-    class Disconnected(Exception):
-        pass
-
-    async def receive() -> bytes:
-        if not frames:
-            raise Disconnected
-        return frames.pop(0)
-
+    receive = frames_then_disconnect(frames)
     with pytest.raises(Disconnected):
         await receive_loop(receive, recorder, recorder, Settings(), work)  # type: ignore[arg-type]
     assert recorder.handled == [*ids, "p0", "big", "p1"]
@@ -150,14 +159,7 @@ async def test_a_message_that_takes_far_longer_than_its_estimate_pays_what_it_to
     recorder, work = Slow({"slow": 5, "noisy": 5, "cheap": 5}), CountingBudget()
     frames = [batch("cheap", "noisy", "slow")]
 
-    class Disconnected(Exception):
-        pass
-
-    async def receive() -> bytes:
-        if not frames:
-            raise Disconnected
-        return frames.pop(0)
-
+    receive = frames_then_disconnect(frames)
     with pytest.raises(Disconnected):
         await receive_loop(receive, recorder, recorder, Settings(), work)  # type: ignore[arg-type]
     assert recorder.handled == ["cheap", "noisy", "slow"]
