@@ -193,3 +193,40 @@ async def test_shutdown_closes_every_socket_quickly_and_logs_no_traceback(tmp_pa
         assert time.monotonic() - started < 4, out
         assert "Traceback" not in out and " ERROR " not in out, out
         assert [r.ws.close_code for r in readers[1:]] == [CloseCode.GOING_AWAY] * 3
+
+
+def oversized_frame(payload_bytes: int, sent_bytes: int) -> bytes:
+    """A client frame of ``payload_bytes`` cut after ``sent_bytes`` of its payload: the rest
+    never comes."""
+    frame = encode_client_frame(b"\x00" * payload_bytes)
+    return frame[: len(frame) - payload_bytes + sent_bytes]
+
+
+@pytest.mark.parametrize("sent", ["whole", "cut short"], ids=["whole frame", "frame cut short"])
+@pytest.mark.parametrize("hello", [True, False], ids=["joined", "before hello"])
+async def test_an_oversized_frame_then_silence_is_closed_with_1009_within_the_deadline(
+    boards_dir: Path, hello: bool, sent: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client sends one frame over max_frame_bytes (all of it, or its first 10 kB of a
+    # declared 64 kB) and then neither sends nor answers the close. Hypercorn sent its 1009 but
+    # told the app only at the end of the message, which never came: the socket stayed open,
+    # its slot on the board held, for as long as the client liked.
+    caplog.set_level(logging.INFO, logger="whiteboard")
+    settings = closing_settings(boards_dir, max_frame_bytes=4096, hello_timeout_s=30)
+    with ServerThread(settings) as server:
+        ws = await Stubborn.connect(server.port, "/b/big/ws")
+        if hello:
+            ws.send(encode_hello("stubborn", "S", "#000000"))
+            async with asyncio.timeout(5):
+                while not ws.frames_received:  # its welcome: it joined
+                    await asyncio.sleep(0.01)
+        started = time.monotonic()
+        ws._write(oversized_frame(10_000 if sent == "whole" else 65_536, 10_000))
+        await asyncio.wait_for(asyncio.shield(ws.closed), CLOSE_TIMEOUT_S + 5)
+        assert time.monotonic() - started < CLOSE_TIMEOUT_S + 3
+        assert ws.close_code == CloseCode.MESSAGE_TOO_BIG
+        async with asyncio.timeout(5):  # and the server let go of it
+            while server.call(lambda: len(server.app.extensions["whiteboard_sockets"])):
+                await asyncio.sleep(0.01)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert len([r for r in caplog.records if "code=1009" in r.getMessage()]) == 1

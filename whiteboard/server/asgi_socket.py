@@ -42,7 +42,12 @@ def request_host(scope: dict[str, Any]) -> str:
 
 
 class ClientGone(Exception):
-    """The client's side of the socket is gone (its close frame or the TCP connection)."""
+    """The client's side of the socket is gone (its close frame or the TCP connection), or the
+    server refused a message over the size limit (``code`` 1009: ``stack.py``)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class AsgiWebSocket:
@@ -102,7 +107,7 @@ class AsgiWebSocket:
         if event["type"] == "websocket.receive":
             data = event.get("bytes")
             return data if data is not None else event["text"]
-        raise ClientGone()
+        raise ClientGone(event.get("code", 1005))
 
     async def send(self, data: bytes) -> None:
         """A message through the server's framing (``sink.AsgiSink``; pings, closes)."""

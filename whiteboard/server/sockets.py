@@ -27,7 +27,7 @@ from ..protocol import CloseCode, Hello, MalformedFrame
 from ..settings import Settings
 from . import budget
 from .admission import Admission
-from .asgi_socket import AsgiWebSocket
+from .asgi_socket import AsgiWebSocket, ClientGone
 from .budget import WORK_CHARGE_UNITS, WORK_OVERRUN_UNITS, WORK_PER_ERROR_ANSWER, WorkBudget
 from .connection import Connection, start_close
 from .counters import COUNTS
@@ -122,6 +122,11 @@ class BoardSockets:
                 await drain(receive, settings.close_timeout_s)
             finally:
                 hub.leave(conn)
+        except ClientGone as gone:
+            if gone.code != CloseCode.MESSAGE_TOO_BIG or socket.sink is None:
+                raise
+            timeout_s = settings.close_timeout_s
+            await closed_too_big(socket.sink, websocket.receive, socket.conn, timeout_s)
         finally:
             del self._open[task]
             # A cancelled task keeps its CancelledError, whose traceback holds this frame: with
@@ -249,6 +254,39 @@ async def receive_loop(
                 resumed = perf_counter()
         if unpaid:
             await work.pay(unpaid, perf_counter() - resumed)
+
+
+async def closed_too_big(
+    sink: Sink, receive: Receive, conn: Connection | None, timeout_s: float
+) -> None:
+    """Hypercorn refused a message over ``max_frame_bytes``: it sent the 1009 close frame itself
+    and the app hears of it as the client gone (``stack.py``), but the client may still be
+    there. As after the app's own closes, wait for its answer to the close (each further message
+    of its is one more 1009 here) and abort the socket after ``timeout_s`` if none comes: ending
+    the handler at once would close a socket whose client was still sending, and the kernel
+    then resets it, which can lose the close frame on its way. Logged once, as they are."""
+    if conn is None or conn.close_code is None:
+        code, reason = CloseCode.MESSAGE_TOO_BIG, "message too big"
+        COUNTS.closes[code] += 1
+        if conn is None:
+            log_event(log, logging.INFO, "refused", code=code, reason=reason)
+        else:
+            conn.close_code, conn.close_reason = code, reason
+            on = {"board": conn.board_id, "peer": conn.peer}
+            log_event(log, logging.INFO, "closed", **on, code=code, reason=reason)
+    timer = asyncio.get_running_loop().call_later(timeout_s, sink.abort)
+    try:
+        async with asyncio.timeout(timeout_s + 1):  # as in ``drain``
+            while True:
+                try:
+                    await receive()
+                except ClientGone as gone:
+                    if gone.code != CloseCode.MESSAGE_TOO_BIG:
+                        return
+    except TimeoutError:
+        pass
+    finally:
+        timer.cancel()
 
 
 async def close_and_drain(

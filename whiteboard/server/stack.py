@@ -37,14 +37,17 @@ class _ClosingBuffer(ws_stream.WebsocketBuffer):
     Hypercorn stops reading the frames that arrived with it, so the client's answer to the close
     was never read, and a client that sent one more frame after an oversized one kept its socket
     open for as long as it liked, its page never told of the 1009. So once over, the rest of the
-    message and every later one are dropped here, unread by the app, which is told at the end of
-    the oversized message that the client is gone (code 1009): it leaves the board and its
-    socket closes.
+    message and every later one are dropped here, unread by the app, which is told at once that
+    the client is gone (code 1009, through ``tell_app``): it leaves the board and its socket
+    closes (``sockets.py`` aborts it if the client does not read). Hypercorn itself tells the app
+    only at the end of a message: a client that sent all of an oversized message, or part of
+    one, and then fell silent kept its socket open and its place on the board for ever.
     """
 
     def __init__(self, max_length: int) -> None:
         super().__init__(max_length)
         self.overflowed = False
+        self.tell_app: Callable[[dict], None] | None = None  # set by spawn_app, below
 
     def extend(self, event: Message) -> None:
         if self.overflowed:
@@ -54,12 +57,19 @@ class _ClosingBuffer(ws_stream.WebsocketBuffer):
         except ws_stream.FrameTooLargeError:
             self.overflowed = True
             self.value = None  # the oversized part is not kept
+            if self.tell_app is not None:
+                self.tell_app(TOO_BIG)
             raise
 
     def to_message(self) -> dict:
         if self.overflowed:
-            return {"type": "websocket.disconnect", "code": 1009}
+            return TOO_BIG
         return super().to_message()
+
+
+TOO_BIG = {"type": "websocket.disconnect", "code": 1009}
+"""What the app is told of a client whose message went over the limit (Hypercorn sent the
+1009 close frame)."""
 
 
 _hypercorn_spawn_app = TaskGroup.spawn_app
@@ -78,7 +88,8 @@ async def _spawn_app_dropping_late_events(
     (it puts a last "disconnect"), so the socket stayed open until a shutdown cancelled the
     task after its grace period, logging a CancelledError traceback for it. Now what the app
     left in the queue is dropped when it returns, which releases a reader waiting on it, and
-    every later event is dropped too.
+    every later event is dropped too. It also gives a WebSocket's ``_ClosingBuffer`` the way to
+    tell the app of an oversized message at once.
     """
     finished = False
 
@@ -100,6 +111,18 @@ async def _spawn_app_dropping_late_events(
         if not finished:
             await put(event)
 
+    stream = getattr(args[-1], "__self__", None)  # Hypercorn passes the stream's ``app_send``
+    buffer = getattr(stream, "buffer", None)
+    if isinstance(buffer, _ClosingBuffer):
+        telling: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
+
+        def tell_app(event: dict) -> None:
+            # From inside Hypercorn's reader, which cannot wait here: the queue may be full.
+            task = asyncio.get_running_loop().create_task(put_unless_finished(event))
+            telling.add(task)
+            task.add_done_callback(telling.discard)
+
+        buffer.tell_app = tell_app
     return put_unless_finished
 
 
