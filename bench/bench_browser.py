@@ -206,6 +206,14 @@ def parse_args() -> argparse.Namespace:
         " server that renders the views opened lately after a compaction has the run's picture"
         " ready, one that does not renders it for the visitor",
     )
+    parser.add_argument(
+        "--new-windows",
+        action="store_true",
+        help="open each run's page in a window a few CSS pixels larger than the last (1281 x 801,"
+        " 1282 x 802, ...), a size no page opened before: the first visitor of that size, whose"
+        " picture of a view without a hash (fit) the server has not rendered for that window; the"
+        " discarded visit per view at the start is at 1280 x 800",
+    )
     parser.add_argument("--strokes", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=50)
     parser.add_argument("--no-gesture", action="store_true", help="skip the pan/zoom measurement")
@@ -384,7 +392,13 @@ def export_tree(rev: str, tmp: Path) -> Path:
 
 
 def first_render(
-    browser: Browser, url: str, seq: int, shot: Path | None, visit: str, drawing: bool = True
+    browser: Browser,
+    url: str,
+    seq: int,
+    shot: Path | None,
+    visit: str,
+    drawing: bool = True,
+    viewport: dict[str, int] = VIEWPORT,
 ) -> dict:
     """One navigation in a fresh context; returns the drawn time and where it went.
 
@@ -393,7 +407,7 @@ def first_render(
     someone coming back to a board). Without ``drawing`` the layer worker draws nothing and the
     signal is the frame at which every op was applied (``stats.caughtUpMs``).
     """
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=viewport)
     signal_js = DRAWN_JS if drawing else CAUGHT_UP_JS
     # summary() lists every element: asked each frame, it would take the page's thread from the
     # decoding it measures (the page records the frame itself, so polling does not delay it).
@@ -584,6 +598,7 @@ def main() -> None:
                 ours = servers["this tree"]
                 runs += [(FLOOR_EMPTY, ours), (FLOOR_UNDRAWN, ours)]
             nudges = itertools.count(1)
+            grown = itertools.count(1)  # --new-windows: CSS pixels added to each side
             if not args.cold_pictures:  # the first visit of each view has its picture rendered
                 for view, server in itertools.product(views, servers.values()):
                     url = view_url(server.port, BOARD, VIEWS[view])
@@ -608,8 +623,12 @@ def main() -> None:
                         )
                     target = 0 if label == FLOOR_EMPTY else seqs.get(label, args.strokes)
                     drawing = label != FLOOR_UNDRAWN
-                    run = first_render(browser, url, target, shot, visit, drawing)
-                    run.update(tree=label, view=view, visit=visit, rep=rep)
+                    viewport = VIEWPORT
+                    if args.new_windows:
+                        extra = next(grown)
+                        viewport = {k: v + extra for k, v in VIEWPORT.items()}
+                    run = first_render(browser, url, target, shot, visit, drawing, viewport)
+                    run.update(tree=label, view=view, visit=visit, rep=rep, viewport=viewport)
                     results["runs"].append(run)
                     print(
                         f"{label:>16} {view:>5} {visit:>6} #{rep}: {breakdown(run)}; "

@@ -33,6 +33,8 @@ from whiteboard.board import Board
 from whiteboard.export import parts, pdf
 from whiteboard.export.frame import (
     EMPTY_BOARD_UNITS,
+    FIT_MARGIN_PX,
+    FIT_WINDOW_STEP_PX,
     MARGIN_UNITS,
     ExportOptionError,
     ExportOptions,
@@ -330,6 +332,51 @@ def test_a_fit_frame_is_the_window_at_its_view() -> None:
     assert not frame.scaled_down
     assert options.key() != parse_options(fit="1280,800,1", background="transparent").key()
     assert parse_options(scale="1").key() == "s1.0;bwhite;r-"  # unchanged without a fit
+
+
+def test_nearby_windows_share_one_fit_picture_that_each_crops_exactly() -> None:
+    """A first picture (view.png) is rendered for the windows whose sides round down to the same
+    multiple of ``FIT_WINDOW_STEP_PX``: at the fit of the smallest of them, over the largest.
+    Each page opens at that zoom with the ink centred in its own window, a whole number of
+    device pixels into the picture, so the crop it shows is a render of its view; the ink stays
+    in sight with at least the page's margin."""
+    ink = (-1001.0, -501.0, 5999.0, 3499.0)
+    step = FIT_WINDOW_STEP_PX
+    for dpr in (1.0, 1.25, 2.0):
+        shared = parse_options(fit=f"1300,812,{dpr}", background="transparent").shared_fit()
+        frame = plan_frame(ink, shared, 16_000_000)
+        zoom = fit_view(ink, 1280, 768, dpr)[2]  # the step's smallest window (800 = 12.5 steps)
+        assert frame.scale == zoom * dpr and frame.width >= (1280 + step) * dpr
+        for width, height in ((1280, 768), (1300, 812), (1343, 831)):
+            x, y, page_zoom = frame.page_view(width, height)
+            assert page_zoom == zoom
+            for into in ((x - frame.x) * frame.scale, (y - frame.y) * frame.scale):
+                assert into >= 0 and abs(into - round(into)) < 1e-6  # whole device pixels in
+            assert (x + width / zoom - frame.x) * frame.scale <= frame.width  # covered
+            assert (y + height / zoom - frame.y) * frame.scale <= frame.height
+            x0, y0, x1, y1 = ink[0] - 1, ink[1] - 1, ink[2] + 1, ink[3] + 1
+            margins = (x0 - x, y0 - y, x + width / zoom - x1, y + height / zoom - y1)
+            assert min(margins) * zoom >= FIT_MARGIN_PX - 1  # in sight, as the page's own fit
+
+
+def test_a_shared_fit_picture_of_ink_in_sight_at_the_origin_keeps_the_origin() -> None:
+    shared = parse_options(fit="1300,812,1").shared_fit()
+    frame = plan_frame((10, 10, 1200, 700), shared, 16_000_000)
+    assert (frame.x, frame.y, frame.scale) == (0.0, 0.0, 1.0)
+    assert frame.page_view(1300, 812) == (0.0, 0.0, 1.0)
+    assert frame.width >= 1280 + FIT_WINDOW_STEP_PX
+
+
+def test_windows_in_one_bucket_share_the_key_and_others_do_not() -> None:
+    def key(window: str) -> str:
+        return parse_options(fit=window, background="transparent").shared_fit().key()
+
+    step = int(FIT_WINDOW_STEP_PX)
+    assert key("1280,800,1") == key("1300,768,1") == key(f"{1280 + step - 1},{768 + step - 1},1")
+    assert key("1280,800,1") != key(f"{1280 + step},800,1") != key("1280,800,2")
+    assert key("1280,800,1") != parse_options(fit="1280,800,1", background="transparent").key()
+    small = parse_options(fit="40,30,1")  # a window under one step: its own picture
+    assert small.shared_fit() == small
 
 
 def test_background_colour_may_omit_the_hash() -> None:

@@ -252,8 +252,15 @@ export class Surface {
     if (!picture.img || picture.shownMs === null) return "none";
     const { view } = this;
     const shown = picture.view;
-    const scale = view.zoom / shown.zoom;
-    picture.img.style.transform = `translate(${(shown.x - view.x) * view.zoom}px, ${(shown.y - view.y) * view.zoom}px) scale(${scale})`;
+    const corner = picture.corner;
+    const scale = view.zoom / corner.zoom;
+    let dx = (corner.x - view.x) * view.zoom;
+    let dy = (corner.y - view.y) * view.zoom;
+    if (scale === 1) { // whole device pixels (the server picked the view so): no resampling
+      dx = Math.round(dx * this.dpr) / this.dpr;
+      dy = Math.round(dy * this.dpr) / this.dpr;
+    }
+    picture.img.style.transform = `translate(${dx}px, ${dy}px) scale(${scale})`;
     const joined = this.sources.joinedSeq ? this.sources.joinedSeq() : null;
     const exact = joined === picture.seq && this.board.seq <= picture.seq &&
       view.x === shown.x && view.y === shown.y && view.zoom === shown.zoom &&

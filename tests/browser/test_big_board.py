@@ -57,7 +57,11 @@ CAPTURE_AT_SIGNAL = """
       const shown = new OffscreenCanvas(board.width, board.height);
       const ctx = shown.getContext("2d");
       const picture = document.getElementById("first-picture");
-      if (picture) ctx.drawImage(picture, 0, 0);
+      if (picture) { // where it is on screen: a fit's may be larger than the window, moved
+        const at = picture.getBoundingClientRect();
+        const dpr = devicePixelRatio;
+        ctx.drawImage(picture, Math.round(at.left * dpr), Math.round(at.top * dpr));
+      }
       ctx.drawImage(board, 0, 0);
       window.__atSignal = ctx.getImageData(0, 0, board.width, board.height);
       window.__pictureAtSignal = !!picture;
@@ -258,6 +262,64 @@ def test_two_bands_draw_the_same_picture(
     assert result["differing"] <= MAX_DIFFERING_FRACTION
 
 
+def open_pictured(
+    page: Page, board: tuple[ServerThread, bytes], path: str, hash_: str
+) -> tuple[list[Any], Callable[[], None]]:
+    """Open ``path`` + ``hash_`` with the server's messages held until the first picture is on
+    screen and the page's modules have run (so the page cannot draw the board first: on a busy
+    machine the export worker may take longer than the page). Returns the page's sockets, and
+    what lets the messages go, in order, and every later one as it comes."""
+    server, ops_json = board
+    page.route(
+        "**/test/seeded-ops.json",
+        lambda route: route.fulfill(body=ops_json, content_type="application/json"),
+    )
+    held: list[str | bytes] = []
+    sockets: list[Any] = []
+    releasing: list[bool] = []
+
+    def release() -> None:
+        releasing.append(True)
+        while held:  # in order, whatever arrives meanwhile
+            sockets[0].send(held.pop(0))
+
+    def hold_the_board(ws: Any) -> None:
+        sockets.append(ws)
+
+        def from_server(message: str | bytes) -> None:
+            held.append(message)
+            if releasing:
+                release()
+
+        ws.connect_to_server().on_message(from_server)
+
+    page.route_web_socket(re.compile(re.escape(path) + "/ws"), hold_the_board)
+    page.add_init_script(CAPTURE_AT_SIGNAL)
+    page.goto(f"{server.http_url}{path}{hash_}")
+    page.wait_for_function(  # and the page's modules have run (a cached picture comes first)
+        "() => window.__whiteboardFirstPicture?.shownMs != null && window.__whiteboard",
+        timeout=DRAWN_TIMEOUT_MS,
+    )
+    return sockets, release
+
+
+def the_picture_is_the_board_at_the_signal(
+    page: Page, release: Callable[[], None], shown: tuple[float, float, float], label: str
+) -> None:
+    """Let the held messages go (``open_pictured``): the page signals drawn by its first
+    picture, and what was on screen then is the board for the view ``shown``."""
+    release()
+    page.evaluate(WAIT_FOR_SIGNAL, DRAWN_TIMEOUT_MS)
+    stats = summary(page)["stats"]
+    assert page.evaluate("() => window.__pictureAtSignal")
+    assert stats["drawnMs"] == stats["firstPictureShownMs"]
+    page.evaluate("() => { window.__shown = window.__atSignal; }")
+    result = compare(page, shown)
+    print(f"{label}: {result}")
+    assert result["mean"] < MAX_MEAN_ABS_DIFF, result
+    assert result["differing"] <= MAX_DIFFERING_FRACTION, result
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("view", "link"), [("whole", "board"), ("100%", "board"), ("fit", "view")])
 def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
@@ -275,46 +337,16 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
 
     The server's messages are held until the picture is on screen, so the page cannot draw the
     board first (on a busy machine the export worker may take longer than the page)."""
-    server, ops_json = big_board
+    server, _ = big_board
     path = "/b/big"
     if link == "view":
         with urllib.request.urlopen(f"{server.http_url}/b/big/share.json", timeout=10) as answer:
             path = urllib.parse.urlsplit(json.load(answer)["view_url"]).path
     page = new_context(viewport=VIEWPORT).new_page()
-    page.route(
-        "**/test/seeded-ops.json",
-        lambda route: route.fulfill(body=ops_json, content_type="application/json"),
-    )
-    held: list[str | bytes] = []
-    sockets: list[Any] = []
-    releasing: list[bool] = []
-
-    def release() -> None:
-        while releasing and held:  # in order, whatever arrives meanwhile
-            sockets[0].send(held.pop(0))
-
-    def hold_the_board(ws: Any) -> None:
-        sockets.append(ws)
-
-        def from_server(message: str | bytes) -> None:
-            held.append(message)
-            release()
-
-        ws.connect_to_server().on_message(from_server)
-
-    page.route_web_socket(re.compile(re.escape(path) + "/ws"), hold_the_board)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.add_init_script(CAPTURE_AT_SIGNAL)
-    if view == "fit":
-        page.goto(f"{server.http_url}{path}")
-    else:
-        x, y, zoom = VIEWS[view]
-        page.goto(f"{server.http_url}{path}#{x:g},{y:g},{zoom:g}")
-    page.wait_for_function(  # and the page's modules have run (a cached picture comes first)
-        "() => window.__whiteboardFirstPicture?.shownMs != null && window.__whiteboard",
-        timeout=DRAWN_TIMEOUT_MS,
-    )
+    hash_ = "" if view == "fit" else "#{:g},{:g},{:g}".format(*VIEWS[view])
+    sockets, release = open_pictured(page, big_board, path, hash_)
     pictured = page.evaluate("() => window.__whiteboardFirstPicture.view")
     shown = (pictured["x"], pictured["y"], pictured["zoom"])
     if view == "fit":  # the seeded board, over 0..6000 x 0..4000, zoomed to fit 1280 x 800
@@ -324,17 +356,7 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     assert summary(page)["view"] == pictured  # the page opened at the view pictured
     assert summary(page)["stats"]["drawnMs"] is None  # no welcome yet: its seq is unknown
     assert len(sockets) == 1
-    releasing.append(True)  # then everything the server sends, as it comes
-    release()
-    page.evaluate(WAIT_FOR_SIGNAL, DRAWN_TIMEOUT_MS)
-    stats = summary(page)["stats"]
-    assert page.evaluate("() => window.__pictureAtSignal")
-    assert stats["drawnMs"] == stats["firstPictureShownMs"]
-    page.evaluate("() => { window.__shown = window.__atSignal; }")
-    result = compare(page, shown)
-    print(f"first picture, {view}: {result}")
-    assert result["mean"] < MAX_MEAN_ABS_DIFF, result
-    assert result["differing"] <= MAX_DIFFERING_FRACTION, result
+    the_picture_is_the_board_at_the_signal(page, release, shown, f"first picture, {view}")
     page.evaluate(WAIT_FOR_LAYER, DRAWN_TIMEOUT_MS)  # the page's own drawing took over
     assert page.evaluate("() => document.getElementById('first-picture')") is None
     page.evaluate("""() => {
@@ -347,4 +369,39 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
     print(f"the layer after the first picture, {view}: {result}")
     assert result["mean"] < MAX_MEAN_ABS_DIFF, result
     assert result["differing"] <= MAX_DIFFERING_FRACTION, result
+    assert not errors, errors
+
+
+@pytest.mark.timeout(120)
+def test_a_window_near_one_pictured_shares_its_picture_cropped_exactly(
+    big_board: tuple[ServerThread, bytes],
+    new_context: Callable[..., BrowserContext],
+    tmp_path: Path,
+) -> None:
+    """Windows a few pixels apart (browser chrome, a resized window) opening a board without a
+    view share one first picture, rendered once (frame.py ``FIT_WINDOW_STEP_PX``): the second
+    opens at the same zoom, the ink centred in its own window, and what it shows of the larger
+    picture is the board for its view, exactly."""
+    server, _ = big_board
+    pictures = server.app.extensions["whiteboard_exporter"].first_pictures
+    first = new_context(viewport=VIEWPORT).new_page()
+    open_pictured(first, big_board, "/b/big", "")[1]()
+    first.evaluate(WAIT_FOR_SIGNAL, DRAWN_TIMEOUT_MS)
+    first_view = summary(first)["view"]
+    rendered = pictures.rendered
+    first.close()
+
+    near = new_context(viewport={"width": 1300, "height": 812}).new_page()
+    errors: list[str] = []
+    near.on("pageerror", lambda exc: errors.append(str(exc)))
+    _, release = open_pictured(near, big_board, "/b/big", "")
+    assert pictures.rendered == rendered  # no render for this window: its neighbour's picture
+    pictured = near.evaluate("() => window.__whiteboardFirstPicture.view")
+    assert summary(near)["view"] == pictured and pictured["zoom"] == first_view["zoom"]
+    shown = (pictured["x"], pictured["y"], pictured["zoom"])
+    the_picture_is_the_board_at_the_signal(near, release, shown, "a nearby window's picture")
+    near.screenshot(path=tmp_path / "near-picture.png")
+    near.evaluate(WAIT_FOR_LAYER, DRAWN_TIMEOUT_MS)
+    near.screenshot(path=tmp_path / "near-layer.png")
+    assert summary(near)["view"] == pictured  # the ink was in sight: no zoom to fit
     assert not errors, errors

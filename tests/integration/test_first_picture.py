@@ -64,11 +64,12 @@ async def test_a_page_without_a_view_gets_its_zoom_to_fit_view_and_is_told_which
     boards_dir: Path,
 ) -> None:
     """No view in the URL, none remembered: the server picks the view the page opens at for its
-    window (``fit_view``) and names it; the picture is exactly that view."""
+    window and names it, and where the picture's corner is: the picture (shared by windows a
+    few pixels apart, ``shared_fit``) covers the window, the view a whole pixel into it."""
     settings = Settings(boards_dir=boards_dir, fsync=False, first_picture_min_board_bytes=0)
     with ServerThread(settings) as server:
         client = await draw(server, "big", blue_line("a", -30), blue_line("b", 30))
-        fit = "view.png?fit=200,100,2&background=transparent"
+        fit = "view.png?fit=300,200,2&background=transparent"
         status, headers, body = await get(f"{server.http_url}/b/big/{fit}")
         # ink at 100% in sight: the page stays at the origin, as it would by itself
         inset = pen_stroke("c", list(delta_code([(20, 20), (100, 20)])), color="#0000ff", width=10)
@@ -79,17 +80,47 @@ async def test_a_page_without_a_view_gets_its_zoom_to_fit_view_and_is_told_which
         await near.close()
     assert status == 200 and seq_of(headers) == 2
     x, y, zoom = (float(v) for v in headers["X-Whiteboard-View"].split(","))
-    assert (x, y, zoom) == fit_view((-5, -35, 105, 35), 200, 100, 2)  # ink: width / 2 around
+    left, top, picture_zoom = (float(v) for v in headers["X-Whiteboard-Picture"].split(","))
+    ink = (-5, -35, 105, 35)  # width / 2 around
+    assert zoom == picture_zoom == fit_view(ink, 256, 192, 2)[2]  # the step's smallest window
+    into = ((x - left) * zoom * 2, (y - top) * zoom * 2)
+    assert all(v >= 0 and abs(v - round(v)) < 1e-6 for v in into)  # whole pixels in
+    # the ink centred in the window, to a pixel
+    assert abs(x + 150 / zoom - 50) * zoom < 1 and abs(y + 100 / zoom) * zoom < 1
     image = Image.open(io.BytesIO(body))
-    assert image.size[0] in (400, 401) and image.size[1] in (
-        200,
-        201,
-    )  # the window, 2 px per CSS px
+    assert image.size[0] >= into[0] + 600 and image.size[1] >= into[1] + 400  # it covers
     for board_y in (-30, 30):  # both lines, where the page draws them
-        pixel = (round((50 - x) * zoom * 2), round((board_y - y) * zoom * 2))
+        pixel = (round((50 - left) * zoom * 2), round((board_y - top) * zoom * 2))
         assert image.getpixel(pixel) == (0, 0, 255, 255)
     assert near_headers["X-Whiteboard-View"] == "0.0,0.0,1.0"
+    assert near_headers["X-Whiteboard-Picture"] == "0.0,0.0,1.0"
     assert both == 400
+
+
+async def test_windows_a_few_pixels_apart_share_one_picture_each_told_its_view(
+    boards_dir: Path,
+) -> None:
+    """One render for both windows (one ETag, one body); each page is told the view that
+    centres the ink in its own window."""
+    store_board(boards_dir, "big", strokes=20, points=50)
+    settings = Settings(boards_dir=boards_dir, fsync=False, first_picture_min_board_bytes=0)
+    with ServerThread(settings) as server:
+        exporter = server.app.extensions["whiteboard_exporter"]
+        answers = []
+        for window in ("1280,800,1", "1300,812,1", "1400,812,1"):
+            url = f"{server.http_url}/b/big/view.png?fit={window}&background=transparent"
+            answers.append(await get(url))
+        rendered = exporter.first_pictures.rendered
+    (s1, h1, b1), (s2, h2, b2), (s3, h3, _) = answers
+    assert s1 == s2 == s3 == 200 and rendered == 2  # 1400 is another step's
+    assert h1["ETag"] == h2["ETag"] != h3["ETag"] and b1 == b2
+    assert h1["X-Whiteboard-Picture"] == h2["X-Whiteboard-Picture"]
+    view1 = [float(v) for v in h1["X-Whiteboard-View"].split(",")]
+    view2 = [float(v) for v in h2["X-Whiteboard-View"].split(",")]
+    assert view1[2] == view2[2]
+    # the wider, taller window sees 10 and 6 CSS pixels more on each side, to a pixel
+    assert abs((view1[0] - view2[0]) * view1[2] - 10) <= 1
+    assert abs((view1[1] - view2[1]) * view1[2] - 6) <= 1
 
 
 async def test_an_invalid_board_id_is_404(server: ServerThread) -> None:

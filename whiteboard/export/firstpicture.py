@@ -12,6 +12,9 @@ visitor asks for it comes after the page's own drawing (docs/performance.md, "Br
 - a request whose view has no picture at the board's current seq gets the newest picture of an
   older seq at once, a stand-in (the page shows it until its own layer is complete and does not
   count it as the board drawn), and one render at the current seq starts behind it;
+- windows whose sides round down to the same multiple of ``FIT_WINDOW_STEP_PX`` share the
+  picture of a view without a hash (``fit``): each page crops it to its own window
+  (``Frame.page_view``), so a new visitor's window rarely costs a render of its own;
 - at most one picture per board is rendered at a time. An audience joining a board that is being
   drawn on (a new seq with every stroke) would otherwise start a full render per visitor. A
   request for a view with no picture at all, while another view of its board is being rendered,
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from quart import Response, request
@@ -73,36 +77,46 @@ class FirstPictures:
         options = request_options("png")
         if isinstance(options, Response):
             return options
-        view = self._remember(board_id, options)
+        window = None if options.fit is None else options.fit[:2]
+        view = self._remember(board_id, options.shared_fit())  # nearby windows: one picture
+
+        async def send(entry: Cached) -> Response:
+            return await self.exporter.sender.send(name, "png", entry, window)
+
         current = self._current(view)
         if current is not None:
-            return await self.exporter.sender.send(name, "png", current)
+            return await send(current)
         renders = self._boards.get(board_id)
         if renders is None or renders.rendering is None:  # nothing of this board rendering
             if view.newest is not None:  # a stand-in, while the current seq renders behind it
                 self._start(view, None)
-                return await self.exporter.sender.send(name, "png", view.newest)
+                return await send(view.newest)
             started = self._start(view, request.remote_addr or "-")
             if isinstance(started, Response):
                 return started
-            return await self._wait(view, started, name)
+            return await self._wait(view, started, send)
         if renders.rendering is view:
             if view.newest is not None:
-                return await self.exporter.sender.send(name, "png", view.newest)
-            return await self._wait(view, renders.shared, name)
+                return await send(view.newest)
+            return await self._wait(view, renders.shared, send)
         if view not in renders.queued:  # rendered once this board's picture in progress is
             renders.queued.append(view)
         if view.newest is not None:
-            return await self.exporter.sender.send(name, "png", view.newest)
+            return await send(view.newest)
         return Response("", 204, headers={"Cache-Control": "no-store"})
 
-    async def _wait(self, view: View, shared: SharedRender | None, name: str) -> Response:
+    async def _wait(
+        self,
+        view: View,
+        shared: SharedRender | None,
+        send: Callable[[Cached], Awaitable[Response]],
+    ) -> Response:
         assert shared is not None
         try:
             entry = await shared.wait()
         except Exception as exc:
             return self.exporter.renders.failure(view.board_id, "png", exc)
-        return await self.exporter.sender.send(name, "png", entry)
+        return await send(entry)
 
     def snapshot_installed(self, board_id: str, seq: int) -> None:
         """A compaction of ``board_id`` finished: render its remembered views at its head."""

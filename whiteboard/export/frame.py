@@ -43,6 +43,12 @@ FIT_MAX_ZOOM = 4.0
 MAX_VIEWPORT_PX = 16_384.0
 """Largest window side a ``fit`` may name (CSS pixels; a canvas' own limit in Chromium)."""
 MAX_DEVICE_PIXEL_RATIO = 8.0
+FIT_WINDOW_STEP_PX = 64.0
+"""Windows whose sides round down to the same multiple of this (CSS pixels) share one first
+picture (``ExportOptions.shared_fit``): a render costs a big board's export worker 0.3-0.5 s, and
+windows differ by a few pixels of browser chrome or a resized window. The pages of one step open
+at the zoom of its smallest window, with the ink centred in their own: between ``FIT_MARGIN_PX``
+and that plus half a step around it, rather than exactly ``FIT_MARGIN_PX``."""
 
 
 class ExportOptionError(ValueError):
@@ -57,6 +63,9 @@ class ExportOptions:
     # A page's window (CSS width, height, device pixel ratio): the picture is the view a page
     # that size opens at without a view in its URL (``fit_view``); scale and region are unused.
     fit: tuple[float, float, float] | None = None
+    # With ``fit``: the picture covers every window up to this many CSS pixels wider and taller
+    # than ``fit``'s, all opening at ``fit``'s zoom (``shared_fit``, ``Frame.page_view``).
+    fit_cover: float = 0.0
 
     def key(self) -> str:
         """Canonical text of the options (part of the ETag and of the cache key)."""
@@ -64,7 +73,19 @@ class ExportOptions:
         text = f"s{float(self.scale)!r};b{self.background};r{region}"  # repr: exact, no collisions
         if self.fit is not None:
             text += ";f" + ",".join(repr(float(v)) for v in self.fit)
+        if self.fit_cover:
+            text += f";c{float(self.fit_cover)!r}"
         return text
+
+    def shared_fit(self, step: float = FIT_WINDOW_STEP_PX) -> ExportOptions:
+        """The options of the picture this ``fit``'s window shares with its neighbours: the
+        window rounded down to a multiple of ``step`` on each side, covering ``step`` more.
+        Unchanged without a fit, or for a window under one step."""
+        if self.fit is None or min(self.fit[0], self.fit[1]) < step:
+            return self
+        width, height, dpr = self.fit
+        smallest = (math.floor(width / step) * step, math.floor(height / step) * step, dpr)
+        return dataclasses.replace(self, fit=smallest, fit_cover=step)
 
     @property
     def transparent(self) -> bool:
@@ -143,6 +164,24 @@ class Frame:
     height: int
     requested_scale: float
     view: tuple[float, float, float] | None = None  # a ``fit``: the page's x, y and zoom
+    # A ``fit`` zoomed to fit the ink: the board point its pages centre in their window (None:
+    # the ink is in sight at 100% from the origin, where every page of the picture opens).
+    centre: tuple[float, float] | None = None
+
+    def page_view(self, width: float, height: float) -> tuple[float, float, float]:
+        """The view (x, y, zoom) a page of ``width`` x ``height`` CSS pixels opens at with this
+        ``fit`` picture, which covers it (``ExportOptions.shared_fit``): the picture's zoom, the
+        ink centred (or the origin), moved by under a device pixel so that the page's view starts
+        a whole number of the picture's pixels into it: what it shows of the picture is then
+        exactly a render of its view, as in a picture of its own window."""
+        assert self.view is not None
+        x, y, zoom = self.view
+        if self.centre is not None:
+            x, y = self.centre[0] - width / 2 / zoom, self.centre[1] - height / 2 / zoom
+        # floor: never left of the picture (the 1e-6: a float's error off a whole pixel)
+        into_x = math.floor((x - self.x) * self.scale + 1e-6)
+        into_y = math.floor((y - self.y) * self.scale + 1e-6)
+        return self.x + into_x / self.scale, self.y + into_y / self.scale, zoom
 
     @property
     def scaled_down(self) -> bool:
@@ -161,10 +200,14 @@ def plan_frame(bounds: Sequence[float] | None, options: ExportOptions, max_pixel
     """
     if options.fit is not None:
         width, height, dpr = options.fit
-        view = fit_view(bounds, width, height, dpr)
-        region = (view[0], view[1], width / view[2], height / view[2])
-        fitted = ExportOptions(view[2] * dpr, options.background, region)
-        return dataclasses.replace(plan_frame(None, fitted, max_pixels), view=view)
+        view, centre = _fit(bounds, width, height, dpr)
+        x, y, zoom = view
+        cover = options.fit_cover
+        if centre is not None:  # the pages that share it centre the ink in wider windows
+            x, y = x - cover / 2 / zoom, y - cover / 2 / zoom
+        region = (x, y, (width + cover) / zoom, (height + cover) / zoom)
+        fitted = ExportOptions(zoom * dpr, options.background, region)
+        return dataclasses.replace(plan_frame(None, fitted, max_pixels), view=view, centre=centre)
     if options.region is not None:
         x, y, w, h = options.region
     elif bounds is None:
@@ -201,18 +244,26 @@ def fit_view(
     at ``dpr``) is brought within them, still centred on the ink: at the least, part of a huge
     board in sight, which the page then zooms out of (the picture stands in, moved, meanwhile).
     """
+    return _fit(bounds, width, height, dpr)[0]
+
+
+def _fit(
+    bounds: Sequence[float] | None, width: float, height: float, dpr: float
+) -> tuple[tuple[float, float, float], tuple[float, float] | None]:
+    """``fit_view``, and the ink's centre when zoomed to fit it (None: 100% at the origin)."""
     if bounds is None:
-        return 0.0, 0.0, 1.0
+        return (0.0, 0.0, 1.0), None
     x0, y0, x1, y1 = bounds[0] - 1, bounds[1] - 1, bounds[2] + 1, bounds[3] + 1
     if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height and MIN_SCALE <= dpr <= MAX_SCALE:
-        return 0.0, 0.0, 1.0
+        return (0.0, 0.0, 1.0), None
     w = max(1.0, x1 - x0)
     h = max(1.0, y1 - y0)
     margin = FIT_MARGIN_PX
     zoom = min((width - 2 * margin) / w, (height - 2 * margin) / h, FIT_MAX_ZOOM)
     zoom = min(PAGE_MAX_ZOOM, max(PAGE_MIN_ZOOM, zoom))
     zoom = min(MAX_SCALE / dpr, max(MIN_SCALE / dpr, zoom))
-    return (x0 + x1) / 2 - width / 2 / zoom, (y0 + y1) / 2 - height / 2 / zoom, zoom
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - width / 2 / zoom, cy - height / 2 / zoom, zoom), (cx, cy)
 
 
 def uses_pressure(stroke: Stroke) -> bool:

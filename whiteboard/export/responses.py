@@ -62,11 +62,21 @@ class PictureSender:
         self._writing = asyncio.Semaphore(BODIES_IN_FLIGHT)
         self._starting = asyncio.Semaphore(RESPONSES_STARTING)
 
-    async def send(self, name: str, kind: str, entry: Cached) -> Response:
+    async def send(
+        self,
+        name: str,
+        kind: str,
+        entry: Cached,
+        window: tuple[float, float] | None = None,
+    ) -> Response:
         """The picture, once it is this request's turn: at most ``RESPONSES_STARTING`` responses
         start at once, each turn ending when its first piece is out. Starting a response costs
         the framework a few milliseconds, and 200 waiters of one render all woke in the same turn
-        of the event loop: live drawing stalled 1.8 s (bench/bench_export_storm.py)."""
+        of the event loop: live drawing stalled 1.8 s (bench/bench_export_storm.py).
+
+        A ``fit`` picture names the view it shows (``X-Whiteboard-Picture``: x, y, zoom of its
+        top-left corner) and the one a page opens at (``X-Whiteboard-View``): for a page of
+        ``window`` (CSS width, height) that shares it with nearby windows, ``Frame.page_view``."""
         await self._starting.acquire()
         done = Once(self._starting.release)
         asyncio.get_running_loop().call_later(TURN_TIMEOUT_S, done)  # a body never read
@@ -78,8 +88,11 @@ class PictureSender:
         frame = entry.result.frame
         if frame is not None and frame.scaled_down:
             headers["X-Whiteboard-Scaled"] = f"{frame.scale:.6g}"
-        if frame is not None and frame.view is not None:  # a ``fit``: the view it shows
-            headers["X-Whiteboard-View"] = ",".join(repr(v) for v in frame.view)
+        if frame is not None and frame.view is not None:  # a ``fit``
+            view = frame.view if window is None else frame.page_view(*window)
+            headers["X-Whiteboard-View"] = ",".join(repr(v) for v in view)
+            picture = (frame.x, frame.y, frame.view[2])
+            headers["X-Whiteboard-Picture"] = ",".join(repr(v) for v in picture)
         if entry.etag in if_none_match():
             done()
             return Response("", 304, headers=headers)
