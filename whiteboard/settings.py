@@ -377,6 +377,13 @@ SETTINGS: tuple[Setting, ...] = (
         "many ops, however long the history. 0: no snapshots (joins replay the whole log).",
     ),
     Setting(
+        "compact_idle_s",
+        2.0,
+        "A board quiet for this long whose ops after its snapshot weigh at least an eighth of "
+        "the snapshot (and 64 KiB) is compacted then, so that a late joiner gets one snapshot "
+        "and no tail of ops. 0: only every compact_after_ops ops.",
+    ),
+    Setting(
         "compact_yield_cpu_share",
         0.8,
         "Above this share of a core used by the server (all its threads, measured every 0.2 s), "
@@ -592,6 +599,7 @@ class Settings:
     replay_frame_bytes: int = _DEFAULTS["replay_frame_bytes"]
     ping_interval_s: float = _DEFAULTS["ping_interval_s"]
     compact_after_ops: int = _DEFAULTS["compact_after_ops"]
+    compact_idle_s: float = _DEFAULTS["compact_idle_s"]
     compact_yield_cpu_share: float = _DEFAULTS["compact_yield_cpu_share"]
     compact_max_pause_s: float = _DEFAULTS["compact_max_pause_s"]
     snapshot_undo_actions: int = _DEFAULTS["snapshot_undo_actions"]

@@ -204,3 +204,34 @@ async def test_snapshots_count_towards_the_quotas_and_give_way_to_the_boards_ops
         mirror = await join(server.ws_url, "b", "joiner")
         assert len(mirror.visible_ids()) == 2 * COMPACT_AFTER_OPS
         await author.close()
+
+
+def long_stroke(op_id: str, points: int) -> dict[str, Any]:
+    """A stroke of ``points`` points, about 5 bytes each as an op."""
+    pts = [value for i in range(points) for value in (i * 7 % 1009, i * 13 % 997)]
+    return {"type": "stroke", "id": op_id, "tool": "pen", "color": "#000000", "width": 2.0,
+            "pts": pts}  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+async def test_a_board_that_goes_quiet_gets_a_snapshot_covering_its_tail(
+    boards_dir: Path,
+) -> None:
+    """Issue 11 item 2: the strokes drawn after the last snapshot would travel to every late
+    joiner as ops (more bytes, more decoding) until compact_after_ops more came. Once the board
+    has been quiet for compact_idle_s and that tail weighs enough, it is compacted too: a joiner
+    who comes a bit later gets one snapshot and no ops."""
+    quick = dataclasses.replace(settings(boards_dir), compact_idle_s=0.2)
+    with ServerThread(quick) as server:
+        author = await BoardClient.connect(server.ws_url, "b", "author")
+        await draw(author, *(long_stroke(f"s{i}", 2000) for i in range(COMPACT_AFTER_OPS)))
+        await wait_for_snapshot(server, "b", COMPACT_AFTER_OPS)
+        await draw(author, *(long_stroke(f"t{i}", 2000) for i in range(10)))
+        head = author.last_seq
+        assert head == COMPACT_AFTER_OPS + 10 < 2 * COMPACT_AFTER_OPS  # no compaction is due
+        await wait_for_snapshot(server, "b", head)
+        mirror = await join(server.ws_url, "b", "joiner")
+        assert mirror.welcome["snapshot"] == head  # type: ignore[attr-defined]
+        assert mirror.ops == 0
+        assert mirror.visible_ids() == [f"s{i}" for i in range(20)] + [f"t{i}" for i in range(10)]
+        await author.close()

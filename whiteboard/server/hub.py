@@ -103,7 +103,7 @@ class BoardHub:
         self.settings = settings
         self.media = media
         self.board = new_board(settings)
-        self.snapshots = BoardSnapshots(board_id, board_log, settings, compactor)
+        self.snapshots = BoardSnapshots(board_id, board_log, settings, compactor, self._op_bytes)
         self.durable_seq = 0
         self.epoch: str | None = None  # names the history (Redis mode); clients resync on a change
         self.connections: Broadcaster = LocalBroadcaster()

@@ -1,5 +1,6 @@
 """One board's snapshot as its hub uses it: loading the board from it, choosing what a joiner's
-replay is, and starting compaction (``compactor.py``) every ``compact_after_ops`` ops.
+replay is, and starting compaction (``compactor.py``) every ``compact_after_ops`` ops, and once
+the board goes quiet with a tail of ops that weighs (``compact_idle_s``).
 
 A loaded board keeps its whole state but only the ops after the snapshot it loaded from
 (``floor``); ops before it are empty placeholders (``snapshot.take_snapshot``). So a client whose
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 import msgpack
@@ -29,6 +32,19 @@ log = logging.getLogger(__name__)
 
 ELEMENTS_PER_OP_OF_COMPACTION = 8
 
+IDLE_TAIL_SHARE = 8
+"""A quiet board is compacted when the ops after its snapshot weigh at least 1/8 of the snapshot's
+wire: a late joiner then pays at most an eighth more than the snapshot, and as a compaction costs
+about the snapshot's size, each byte drawn buys at most about 8 bytes' worth of compaction (as
+``ELEMENTS_PER_OP_OF_COMPACTION`` bounds it for a flood of ops)."""
+
+IDLE_TAIL_MIN_BYTES = 64 * 1024
+"""...and at least this much: a smaller tail costs a joiner about a millisecond (3.9 bytes a
+point as ops against 2.25 in a snapshot), less than waking the compaction process for it."""
+
+OpBytes = Callable[[int, int, int], int]
+"""``op_bytes(start, stop, limit)``: the bytes of ops ``start+1..stop``, counted up to ``limit``."""
+
 
 def new_board(settings: Settings) -> Board:
     return configured(Board(max_strokes=settings.max_strokes_per_board), settings)
@@ -45,8 +61,16 @@ def configured(board: Board, settings: Settings) -> Board:
 
 class BoardSnapshots:
     def __init__(
-        self, board_id: str, board_log: BoardLog, settings: Settings, compactor: Compactor | None
+        self,
+        board_id: str,
+        board_log: BoardLog,
+        settings: Settings,
+        compactor: Compactor | None,
+        op_bytes: OpBytes | None = None,
     ) -> None:
+        """``op_bytes``, a bound method of the board's hub (held weakly: the hub holds this),
+        weighs the tail of a quiet board; without it, boards are compacted every
+        ``interval()`` ops only."""
         self.board_id = board_id
         self.log = board_log
         self.settings = settings
@@ -69,6 +93,9 @@ class BoardSnapshots:
         self.elements = 0  # elements in the installed snapshot
         self._refreshing = False
         self._needed = 1  # bytes a snapshot needs: 1, or the last one's that did not fit
+        self._op_bytes = None if op_bytes is None else weakref.WeakMethod(op_bytes)  # type: ignore
+        self._last_op_s = 0.0  # monotonic time the durable head last moved
+        self._quiet_timer: asyncio.TimerHandle | None = None
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -150,7 +177,7 @@ class BoardSnapshots:
 
     # --- replay ----------------------------------------------------------------------------------
 
-    def replay_from_snapshot(self, since: int, op_bytes: Callable[[int, int, int], int]) -> bool:
+    def replay_from_snapshot(self, since: int, op_bytes: OpBytes) -> bool:
         """Should a client that has seen ``since`` get the snapshot rather than the ops after
         ``since``? Yes when those ops are not in memory, or weigh more than the snapshot
         (``op_bytes(start, stop, limit)``: the bytes of ops ``start+1..stop``, counted up to
@@ -169,18 +196,52 @@ class BoardSnapshots:
     # --- compaction ------------------------------------------------------------------------------
 
     def durable(self, durable_seq: int) -> None:
-        """Ops up to ``durable_seq`` are in the log: start a compaction if one is due."""
+        """Ops up to ``durable_seq`` are in the log: start a compaction if one is due, else
+        watch for the board going quiet with a tail."""
+        if durable_seq > self._durable_seq:
+            self._last_op_s = time.monotonic()
         self._durable_seq = durable_seq
-        if self.compactor is None or self._task is not None or durable_seq < self._next_seq:
+        if not self._may_compact(durable_seq):
             return
-        if not getattr(self.log, "compacts", True):  # Redis: only the board's owner compacts
+        if durable_seq >= self._next_seq:
+            if self._has_room():
+                self._start(durable_seq)
+        elif self._quiet_timer is None and self._op_bytes is not None:
+            if self.settings.compact_idle_s > 0:
+                loop = asyncio.get_running_loop()
+                self._quiet_timer = loop.call_later(self.settings.compact_idle_s, self._quiet)
+                # One timer per quiet spell, not one per append: it checks when it fires.
+
+    def _may_compact(self, durable_seq: int) -> bool:
+        """Whether a compaction up to ``durable_seq`` could start now (room aside)."""
+        if self.compactor is None or self._task is not None or durable_seq <= self.seq:
+            return False
+        return getattr(self.log, "compacts", True)  # Redis: only the board's owner compacts
+
+    def _start(self, upto_seq: int) -> None:
+        self._next_seq = upto_seq + self.interval()
+        self._task = asyncio.create_task(self._compact(upto_seq), name=f"compact-{self.board_id}")
+
+    def _quiet(self) -> None:
+        """The quiet timer fired: wait on if an op came meanwhile; else compact the tail after
+        the snapshot if it weighs enough (``IDLE_TAIL_SHARE``, ``IDLE_TAIL_MIN_BYTES``)."""
+        self._quiet_timer = None
+        quiet_s = time.monotonic() - self._last_op_s
+        if quiet_s < self.settings.compact_idle_s:
+            loop = asyncio.get_running_loop()
+            self._quiet_timer = loop.call_later(self.settings.compact_idle_s - quiet_s, self._quiet)
             return
-        if durable_seq <= self.seq or not self._has_room():
-            return
-        self._next_seq = durable_seq + self.interval()
-        self._task = asyncio.create_task(
-            self._compact(durable_seq), name=f"compact-{self.board_id}"
-        )
+        durable_seq = self._durable_seq
+        if self._may_compact(durable_seq) and self.tail_weighs() and self._has_room():
+            self._start(durable_seq)
+
+    def tail_weighs(self) -> bool:
+        """Whether the ops after the snapshot weigh enough for a compaction of a quiet board."""
+        op_bytes = None if self._op_bytes is None else self._op_bytes()
+        if op_bytes is None:
+            return False
+        limit = max(IDLE_TAIL_MIN_BYTES, self.wire_bytes // IDLE_TAIL_SHARE)
+        return op_bytes(self.seq, self._durable_seq, limit) >= limit
 
     def _has_room(self) -> bool:
         """Whether the quotas leave room for the next snapshot (a store without quotas on
@@ -266,6 +327,9 @@ class BoardSnapshots:
     async def close(self) -> None:
         """Stop waiting for a compaction in progress (its result is dropped; the process goes on
         and writes nothing)."""
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+            self._quiet_timer = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
