@@ -191,13 +191,13 @@ async def test_snapshot_writes_are_fenced_by_history_and_never_go_back(
     def snapshot(seq: int) -> bytes:
         return Snapshot(seq=seq, last_id=f"op{seq}", state=[], wire=[], position=seq).encode()
 
-    client, epoch = store.client, board_log.epoch
-    assert await write_snapshot(client, "board", snapshot(2), epoch)
-    assert not await write_snapshot(client, "board", snapshot(1), epoch)  # older: kept the newer
+    client, epoch, quotas = store.client, board_log.epoch, store.quotas
+    assert await write_snapshot(client, "board", snapshot(2), epoch, quotas)
+    assert not await write_snapshot(client, "board", snapshot(1), epoch, quotas)  # kept the newer
     with pytest.raises(SnapshotRefused):
-        await write_snapshot(client, "board", snapshot(3), "another-epoch")
+        await write_snapshot(client, "board", snapshot(3), "another-epoch", quotas)
     with pytest.raises(SnapshotRefused):
-        await write_snapshot(client, "board", snapshot(4), epoch)  # past the log's head
+        await write_snapshot(client, "board", snapshot(4), epoch, quotas)  # past the log's head
     assert Snapshot.decode((await read_snapshot(client, "board"))[0]).seq == 2
 
     # The records after it, only while the stream holds its last op at its seq.

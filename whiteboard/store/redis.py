@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..server.counters import COUNTS
 from ..settings import Settings
 from . import redis_snapshot
-from .base import StorageFull, check_board_id
+from .base import SnapshotTooLarge, StorageFull, check_board_id
 from .records import frame_record, framed_size, parse_log
 from .redis_keys import (
     ACQUIRE,
@@ -37,6 +37,8 @@ from .redis_keys import (
     COMMIT,
     RELEASE,
     RENEW,
+    SNAPSHOT_BYTES_KEY,
+    SNAPSHOT_KEYS,
     TOTAL_BYTES_KEY,
     channel,
     log_key,
@@ -102,7 +104,8 @@ class RedisStore:
         self.max_board_bytes = settings.max_board_bytes
         self.max_total_bytes = settings.max_total_bytes
         self.max_boards = settings.max_boards
-        self.total_bytes = 0  # as of the last append or refresh (other workers add too)
+        self.total_bytes = 0  # logs and images, as of the last append or refresh (other workers
+        self.snapshot_bytes = 0  # add too); and snapshots, which give way to them
         self.board_count = 0
         self._acquire = client.register_script(ACQUIRE)
         self._renew = client.register_script(RENEW)
@@ -121,6 +124,10 @@ class RedisStore:
     def log(self, board_id: str) -> RedisLog:
         return RedisLog(self, board_id)
 
+    @property
+    def quotas(self) -> redis_snapshot.Quotas:
+        return redis_snapshot.Quotas(self.max_board_bytes, self.max_total_bytes)
+
     async def view_token(self, board_id: str) -> str:
         return await self.views.token_for(board_id)
 
@@ -136,13 +143,15 @@ class RedisStore:
 
     async def refresh_usage(self) -> None:
         """Read the totals the quotas count against (other workers change them too)."""
-        total, boards = (
+        total, snapshots, boards = (
             await self.client.pipeline(transaction=False)
             .get(TOTAL_BYTES_KEY)
+            .get(SNAPSHOT_BYTES_KEY)
             .zcard(BOARDS_KEY)
             .execute()
         )
         self.total_bytes, self.board_count = int(total or 0), int(boards)
+        self.snapshot_bytes = int(snapshots or 0)
 
     async def read_records(self, board_id: str) -> list[bytes]:
         """Every record of a board, as ``FileLog.read`` returns them (for exports)."""
@@ -261,7 +270,8 @@ class RedisLog:
     # --- writing ----------------------------------------------------------------------------
 
     def reserve(self, op_bytes: int) -> None:
-        """Check an op against the quotas as this worker last saw them (Redis checks again)."""
+        """Check an op against the quotas as this worker last saw them (Redis checks again).
+        Snapshots are not counted here: they give way to ops (``redis_keys.MAKE_ROOM``)."""
         store, added = self._store, framed_size(op_bytes)
         used = self.stats.bytes + self._reserved
         if used + added > store.max_board_bytes:
@@ -286,6 +296,7 @@ class RedisLog:
                 BOARDS_KEY,
                 TOTAL_BYTES_KEY,
                 media_bytes_key(self.board_id),
+                *SNAPSHOT_KEYS,
             ],
             args=[
                 self.token,
@@ -313,6 +324,13 @@ class RedisLog:
         self.stats.head = int(result[1])
         self.stats.bytes += len(data)
         store.total_bytes, store.board_count = int(result[2]), int(result[3])
+        store.snapshot_bytes = int(result[5])
+        if result[4]:
+            log.info(
+                "board %s: %d snapshot(s) dropped to give their room to the boards' ops",
+                self.board_id,
+                result[4],
+            )
 
     def applied_remote(self, last_seq: int, data_bytes: int) -> None:
         """A group another worker committed: keep the size and head current for quotas."""
@@ -357,15 +375,29 @@ class RedisLog:
         return records if self.epoch == self._snapshot_epoch else None
 
     async def write_snapshot(self, data: bytes) -> None:
+        store = self._store
         try:
-            await redis_snapshot.write_snapshot(self._store.client, self.board_id, data, self.epoch)
-        except redis_snapshot.SnapshotRefused as exc:  # a shortcut only: the log has it all
-            log.info("%s", exc)
+            await redis_snapshot.write_snapshot(
+                store.client, self.board_id, data, self.epoch, store.quotas
+            )
+        except (redis_snapshot.SnapshotRefused, SnapshotTooLarge) as exc:  # a shortcut only
+            log.info("board %s: %s", self.board_id, exc)
 
     def snapshot_source(self) -> redis_snapshot.RedisSnapshotSource:
+        store = self._store
         return redis_snapshot.RedisSnapshotSource(
-            self._store.settings.redis_url, self.board_id, self.epoch
+            store.settings.redis_url, self.board_id, self.epoch, store.quotas
         )
+
+    def snapshot_room(self) -> int:
+        """Bytes the quotas leave for a new snapshot of this board, as this worker last saw
+        them (Redis checks again when it is written): what its log, ops not yet written and
+        images leave of ``max_board_bytes``, and what every board's logs, images and snapshots
+        leave of ``max_total_bytes`` (this board's old one included, as on the file store)."""
+        store = self._store
+        board_used = self.stats.bytes + self._reserved + store.media.board_bytes(self.board_id)
+        store_used = store.total_bytes + self._reserved + store.snapshot_bytes
+        return max(0, min(store.max_board_bytes - board_used, store.max_total_bytes - store_used))
 
     async def close(self) -> None:
         await self.release()

@@ -35,7 +35,15 @@ from redis.asyncio import Redis
 from ..elements import MEDIA_NAME
 from .base import StorageFull, StoredMedia, TooManyImages, check_board_id
 from .media import KEY_PATTERN, SECRET_BYTES, _key_of
-from .redis_keys import PREFIX, TOTAL_BYTES_KEY, board_key, log_key, meta_key
+from .redis_keys import (
+    MAKE_ROOM,
+    PREFIX,
+    SNAPSHOT_KEYS,
+    TOTAL_BYTES_KEY,
+    board_key,
+    log_key,
+    meta_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +67,13 @@ def lookup_key(key: str) -> str:
     return f"{PREFIX}:mkey:{key}"
 
 
-PUT = """
--- KEYS: media, pending, meta, total bytes, media bytes, lookup, pending boards.
+PUT = (
+    MAKE_ROOM
+    + """
+-- KEYS: media, pending, meta, total bytes, media bytes, lookup, pending boards, SNAPSHOT_KEYS.
 -- ARGV: name, data, now ms, max images, max board bytes, max total bytes, board id.
 -- Returns 1 stored, 0 already there (its grace renewed), -1 images, -2 board, -3 total quota.
+-- Snapshots give way to images as to ops (MAKE_ROOM).
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   if redis.call('ZSCORE', KEYS[2], ARGV[1]) then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) end
   return 0
@@ -74,6 +85,7 @@ local logged = tonumber(redis.call('HGET', KEYS[3], 'bytes') or '0')
 if logged + media > tonumber(ARGV[5]) then return -2 end
 local total = tonumber(redis.call('GET', KEYS[4]) or '0') + size
 if total > tonumber(ARGV[6]) then return -3 end
+make_room(ARGV[7], logged + media, tonumber(ARGV[5]), total, tonumber(ARGV[6]))
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[5], media)
@@ -82,6 +94,7 @@ redis.call('SET', KEYS[6], ARGV[7])
 redis.call('SADD', KEYS[7], ARGV[7])
 return 1
 """
+)
 
 DROP = """
 -- Delete an abandoned upload, only if it is still pending since before the cut-off and the log
@@ -170,6 +183,7 @@ class RedisMedia:
                 media_bytes_key(board_id),
                 lookup_key(self.key(board_id)),
                 PENDING_BOARDS_KEY,
+                *SNAPSHOT_KEYS,
             ],
             args=[
                 name,

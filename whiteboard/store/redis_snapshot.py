@@ -30,12 +30,16 @@ from redis.asyncio import Redis
 
 from ..board import Board
 from ..snapshot import Snapshot, StaleSnapshot
-from .redis_keys import RUN_ID, board_key, channel, meta_key
-
-
-def snapshot_key(board_id: str) -> str:
-    return board_key(board_id, "snap")
-
+from .base import SnapshotTooLarge
+from .redis_keys import (
+    RUN_ID,
+    SNAPSHOT_KEYS,
+    TOTAL_BYTES_KEY,
+    channel,
+    meta_key,
+    snapshot_key,
+)
+from .redis_media import media_bytes_key
 
 READ = (
     RUN_ID
@@ -53,19 +57,32 @@ return {snap[1], snap[2]}
 WRITE = (
     RUN_ID
     + """
--- KEYS: snap, meta. ARGV: snapshot bytes, its seq, the epoch it was built in, the channel.
--- Returns 1 stored; 0 not needed (a snapshot of this history at this seq or later is stored);
--- -1 the board's history is another one now (new epoch, restarted Redis, board removed);
--- -2 the log does not reach seq.
-local meta = redis.call('HMGET', KEYS[2], 'epoch', 'run', 'head')
-if meta[1] ~= ARGV[3] or meta[2] ~= run then return -1 end
+-- KEYS: snap, meta, the board's image bytes, total bytes, SNAPSHOT_KEYS. ARGV: snapshot bytes,
+-- its seq, the epoch it was built in, the channel, board id, max board bytes, max total bytes.
+-- Returns {1} stored; {0} not needed (a snapshot of this history at this seq or later is
+-- stored); {-1} the board's history is another one now (new epoch, restarted Redis, board
+-- removed); {-2} the log does not reach seq; {-3, room} the quotas leave only room bytes: a
+-- snapshot takes what the board's log and images leave of max board bytes, and what every
+-- board's logs, images and other snapshots leave of max total bytes.
+local meta = redis.call('HMGET', KEYS[2], 'epoch', 'run', 'head', 'bytes')
+if meta[1] ~= ARGV[3] or meta[2] ~= run then return {-1} end
 local seq = tonumber(ARGV[2])
-if tonumber(meta[3] or '0') < seq then return -2 end
+if tonumber(meta[3] or '0') < seq then return {-2} end
 local stored = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
-if stored[2] == ARGV[3] and tonumber(stored[1] or '0') >= seq then return 0 end
+if stored[2] == ARGV[3] and tonumber(stored[1] or '0') >= seq then return {0} end
+local size = string.len(ARGV[1])
+local old = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[5]) or '0')
+local board_room = tonumber(ARGV[6]) - tonumber(meta[4] or '0')
+  - tonumber(redis.call('GET', KEYS[3]) or '0')
+local store_room = tonumber(ARGV[7]) - tonumber(redis.call('GET', KEYS[4]) or '0')
+  - (tonumber(redis.call('GET', KEYS[6]) or '0') - old)
+local room = math.min(board_room, store_room)
+if size > room then return {-3, math.max(0, room)} end
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'seq', seq, 'epoch', ARGV[3])
+redis.call('ZADD', KEYS[5], size, ARGV[5])
+redis.call('INCRBY', KEYS[6], size - old)
 redis.call('PUBLISH', ARGV[4], cmsgpack.pack({'s', ARGV[3], seq}))
-return 1
+return {1}
 """
 )
 
@@ -80,13 +97,28 @@ async def read_snapshot(client: Redis, board_id: str) -> tuple[bytes, str] | Non
     return None if found is None else (found[0], found[1].decode())
 
 
-async def write_snapshot(client: Redis, board_id: str, data: bytes, epoch: str) -> bool:
-    """Store ``data`` as the board's snapshot if it is newer than the stored one; False when a
-    snapshot at its seq or later is stored. Raises SnapshotRefused (see ``WRITE``)."""
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """The quotas a snapshot is written within (``max_board_bytes``, ``max_total_bytes``)."""
+
+    max_board_bytes: int
+    max_total_bytes: int
+
+
+async def write_snapshot(
+    client: Redis, board_id: str, data: bytes, epoch: str, quotas: Quotas
+) -> bool:
+    """Store ``data`` as the board's snapshot if it is newer than the stored one and fits in
+    the room the quotas leave; False when a snapshot at its seq or later is stored. Raises
+    SnapshotRefused or SnapshotTooLarge (see ``WRITE``), leaving the stored one as it was."""
     seq = msgpack.unpackb(data, raw=False)["seq"]
-    code = await client.eval(
-        WRITE, 2, snapshot_key(board_id), meta_key(board_id), data, seq, epoch, channel(board_id)
-    )
+    keys = [snapshot_key(board_id), meta_key(board_id), media_bytes_key(board_id)]
+    keys += [TOTAL_BYTES_KEY, *SNAPSHOT_KEYS]
+    args = [data, seq, epoch, channel(board_id), board_id]
+    args += [quotas.max_board_bytes, quotas.max_total_bytes]
+    code, *detail = await client.eval(WRITE, len(keys), *keys, *args)
+    if code == -3:
+        raise SnapshotTooLarge(len(data), int(detail[0]))
     if code < 0:
         reason = "its history changed" if code == -1 else f"its log does not reach seq {seq}"
         raise SnapshotRefused(f"board {board_id}: snapshot at seq {seq} not stored: {reason}")
@@ -123,6 +155,7 @@ class RedisSnapshotSource:
     url: str
     board_id: str
     epoch: str
+    quotas: Quotas
 
     def read(self) -> tuple[Board | None, list[bytes], list[int]]:
         """The board at the stored snapshot (None: none usable) and the records after it, each
@@ -150,7 +183,8 @@ class RedisSnapshotSource:
 
     def write(self, data: bytes) -> None:
         """Store the snapshot unless a later one is stored; raise SnapshotRefused when the
-        board's history is no longer ``epoch``."""
+        board's history is no longer ``epoch``, SnapshotTooLarge when the quotas leave no room
+        for it."""
         asyncio.run(self._write(data))
 
     def wire_file(self) -> None:
@@ -160,4 +194,4 @@ class RedisSnapshotSource:
 
     async def _write(self, data: bytes) -> None:
         async with Redis.from_url(self.url) as client:
-            await write_snapshot(client, self.board_id, data, self.epoch)
+            await write_snapshot(client, self.board_id, data, self.epoch, self.quotas)

@@ -21,6 +21,7 @@ from .redis_keys import (
     BOARDS_KEY,
     REMOVE,
     RUN_ID,
+    SNAPSHOT_KEYS,
     TOTAL_BYTES_KEY,
     log_key,
     meta_key,
@@ -187,9 +188,8 @@ async def idle_boards(client: Redis, idle_s: float, now_s: float) -> list[tuple[
 async def remove_board(client: Redis, board_id: str, head: int) -> bool:
     """Drop an archived board from Redis unless a worker owns it or it changed since ``head``."""
     from .redis_media import media_bytes_key, media_key, pending_key
-    from .redis_snapshot import snapshot_key
 
     keys = [meta_key(board_id), log_key(board_id), owner_key(board_id), BOARDS_KEY, TOTAL_BYTES_KEY]
     keys += [media_key(board_id), pending_key(board_id), media_bytes_key(board_id)]
-    keys.append(snapshot_key(board_id))
+    keys += SNAPSHOT_KEYS
     return bool(await client.eval(REMOVE, len(keys), *keys, board_id, head))
