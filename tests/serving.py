@@ -9,6 +9,7 @@ kill it. Both wait for readiness with a deadline and never sleep blindly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -28,6 +29,7 @@ from whiteboard.server.app import create_app, shutdown
 from whiteboard.settings import Settings
 
 READY_TIMEOUT_S = 15.0
+START_ATTEMPTS = 3
 T = TypeVar("T")
 
 
@@ -35,6 +37,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on TCP ``port`` (Linux ``/proc``). A port
+    from :func:`free_port` is free when picked, not when the server binds it: another test's
+    server may take it first, and the port then answers while this server has failed to bind."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+    return False
 
 
 def wait_for_port(port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -155,12 +179,19 @@ class ServerProcess:
         the end would block a server that logs more than 64 KB); ``prefix`` runs it through a
         wrapper that ends by exec'ing it (the child's pid stays the server's); ``port`` restarts a
         server where its clients will reconnect."""
+        self._port_was_picked = port is None
         self.port = port or free_port()
         self.boards_dir = boards_dir
         self.max_open_files = max_open_files
         self.output = output
-        self.args = [
-            *prefix,
+        self._prefix, self._extra_args = prefix, extra_args
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def args(self) -> list[str]:
+        return [
+            *self._prefix,
             sys.executable,
             "-m",
             "whiteboard",
@@ -168,11 +199,9 @@ class ServerProcess:
             "--port",
             str(self.port),
             "--boards-dir",
-            str(boards_dir),
-            *extra_args,
+            str(self.boards_dir),
+            *self._extra_args,
         ]
-        self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def http_url(self) -> str:
@@ -183,6 +212,17 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        for _ in range(START_ATTEMPTS - 1):
+            if self._start() or not self._port_was_picked:
+                return self
+            self.port = free_port()  # another server took the one picked: pick again
+        if not self._start():
+            raise TimeoutError(f"server did not listen on port {self.port}")
+        return self
+
+    def _start(self) -> bool:
+        """Start the child; True once it listens on the port, False when it exited without
+        (another process holds the port: it answers, but not from this server)."""
         limit = self.max_open_files
         sink = subprocess.PIPE if self.output is None else self.output.open("wb")
         self.proc = subprocess.Popen(
@@ -199,11 +239,19 @@ class ServerProcess:
             sink.close()  # type: ignore[union-attr]
         try:
             wait_for_port(self.port)
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while not listens(self.proc.pid, self.port):
+                if self.proc.poll() is not None:
+                    self.wait()
+                    return False
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                time.sleep(0.02)
         except TimeoutError:
             self.proc.kill()
             _, out = self.wait()
             raise TimeoutError(f"server did not start; its output:\n{out}") from None
-        return self
+        return True
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
