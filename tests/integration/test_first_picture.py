@@ -44,6 +44,25 @@ async def test_a_small_board_gets_no_picture(server: ServerThread) -> None:
     assert status == 204 and body == b"" and headers["Cache-Control"] == "no-store"
 
 
+def fonts_loaded() -> bool:
+    """In the export worker: are the board fonts unpacked and ready for Skia?"""
+    from whiteboard.export import text
+
+    return text.font_collection.cache_info().currsize == 1
+
+
+async def test_opening_a_board_page_readies_the_export_worker(boards_dir: Path) -> None:
+    """A user's first export does not wait for the worker to start and unpack the fonts (1.5 s,
+    up to 6 s on a busy machine): the page's first-picture request starts the worker, even when
+    it is answered 204, and the worker loads the fonts before any export asks for them."""
+    with ServerThread(Settings(boards_dir=boards_dir, fsync=False)) as server:
+        renders = server.app.extensions["whiteboard_exporter"].renders
+        status, _, _ = await get(f"{server.http_url}/b/new-board/{VIEW}")
+        assert status == 204
+        await wait_until(lambda: renders._pool is not None and renders._pool._processes, 30)
+        assert await asyncio.wrap_future(renders._pool.submit(fonts_loaded))
+
+
 async def test_a_big_board_gets_the_picture_of_the_view_named_by_its_seq(
     boards_dir: Path,
 ) -> None:

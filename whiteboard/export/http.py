@@ -98,6 +98,7 @@ class Exporter:
         board too small to be worth it."""
         name = name or board_id
         if kind == "view":
+            self.renders.warm()  # a board page is open: its first export may come soon
             if self.worth_a_first_picture(board_id):
                 return await self.first_pictures.respond(board_id, name)
             request.scope.get(ENTERED, nothing)()

@@ -15,6 +15,7 @@ import concurrent.futures
 import functools
 import logging
 import multiprocessing
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from .spec import (
     ExportLimits,
     ExportResult,
     export_in_worker,
-    lower_priority,
+    start_export_worker,
     stop_processes,
 )
 
@@ -75,10 +76,19 @@ class Renders:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 EXPORT_WORKERS,
                 mp_context=context,
-                initializer=lower_priority,
+                initializer=start_export_worker,
                 initargs=(EXPORT_WORKER_NICENESS,),
             )
         return self._pool
+
+    def warm(self) -> None:
+        """Start the export worker now if it is not running, so that the first export does not
+        wait for it (``start_export_worker``). Called when a board page opens; cheap after the
+        first call. The pool spawns its process on a submit, and a spawn held the event loop for
+        128 ms (``_render``): this submit runs on the submitter thread too."""
+        if self._pool is not None:
+            return
+        self._submitter.submit(self._executor().submit, os.getpid)
 
     def close(self) -> None:
         if self._pool is not None:  # its band helpers exit with it

@@ -104,6 +104,19 @@ def lower_priority(niceness: int) -> None:
         os._exit(1)
 
 
+def start_export_worker(niceness: int) -> None:
+    """Initializer of the export worker: low priority (``lower_priority``), then load what every
+    export needs before the first one asks for it. A user's first export otherwise paid for the
+    drawing libraries' import and for unpacking the board fonts (WOFF2 to TrueType in Python):
+    1.5 s for a board of four elements, up to 6 s on a busy 2-core machine. ``Renders.warm``
+    starts the worker when a board page opens, so this runs while the user draws."""
+    lower_priority(niceness)
+    from . import job  # noqa: F401  (every format's renderer)
+    from .text import font_collection
+
+    font_collection()
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for one export (back as it was after): an export

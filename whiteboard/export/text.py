@@ -27,7 +27,8 @@ WIDTHS_CACHED = 4096
 
 
 @functools.cache
-def _collection() -> skia.textlayout.FontCollection:
+def font_collection() -> skia.textlayout.FontCollection:
+    """The board fonts, for Skia's paragraph layout (made once per process)."""
     provider = skia.textlayout.TypefaceFontProvider()
     for font in fonts():
         typeface = skia.Typeface.MakeFromData(skia.Data.MakeWithCopy(font.truetype))
@@ -49,7 +50,7 @@ def paragraph(line: str, size: float, color: str) -> skia.textlayout.Paragraph:
     text_style.setForegroundColor(skia.Paint(Color=colour(color), AntiAlias=True))
     style = skia.textlayout.ParagraphStyle()
     style.setTextStyle(text_style)
-    builder = skia.textlayout.ParagraphBuilder(style, _collection(), skia.Unicode())
+    builder = skia.textlayout.ParagraphBuilder(style, font_collection(), skia.Unicode())
     builder.addText(line)
     laid_out = builder.Build()
     laid_out.layout(1e9)
