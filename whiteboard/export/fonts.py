@@ -29,6 +29,8 @@ FONT_FILES = {MAIN_FAMILY: "Inter-Regular.woff2", FALLBACK_FAMILY: "DejaVuSans.w
 ``static/js/text.js`` use the same family names."""
 MISSING = "\u25a1"
 COVERAGE_JS = STATIC_DIR / "js" / "fonts.js"
+SUBSETS_CACHED = 16
+"""Font subsets kept per export process, by font and characters (``subset_truetype``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,16 @@ def ranges(codepoints: frozenset[int]) -> list[tuple[int, int]]:
 def subset_truetype(font: Font, text: str) -> bytes | None:
     """The glyphs ``text`` needs from ``font`` (with its shaping tables), as a small TrueType
     font for an SVG export to embed; None when it needs none of them."""
-    used = {ord(ch) for ch in text} & font.codepoints
+    used = frozenset(ord(ch) for ch in text) & font.codepoints
     if not used:
         return None
+    return _subset(font, used)
+
+
+@functools.lru_cache(maxsize=SUBSETS_CACHED)
+def _subset(font: Font, used: frozenset[int]) -> bytes:
+    """Subsetting reads the font's shaping tables anew each time: 0.35 s per SVG export of a board
+    with text, though the next export of the same board usually has the same characters."""
     options = subset.Options()
     options.layout_features = ["*"]  # keep kerning, ligatures and Arabic joining forms
     options.name_IDs = ["*"]
