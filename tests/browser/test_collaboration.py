@@ -20,6 +20,7 @@ from .helpers import (
     wait_ink,
     wait_settled,
 )
+from .seeding import seed_board
 
 
 @pytest.mark.timeout(60)
@@ -74,6 +75,44 @@ def test_late_joiner_sees_everything(server: ServerThread, open_board: Callable[
     wait_ink(carol, 200, 270)
     wait_ink(carol, 500, 150)  # the ellipse's top
     assert ink_at(carol, 250, 210) == 0  # the erased stroke
+
+
+@pytest.mark.timeout(60)
+def test_the_eraser_erases_a_moved_and_scaled_stroke_where_it_is_drawn(
+    server: ServerThread, open_board: Callable[..., Page]
+) -> None:
+    """A stroke someone moved (a transform) is hit where it is drawn now, at its placed width,
+    not where its points were first drawn; sweeping over a sticky note leaves it (the eraser
+    erases strokes) and does not fail."""
+    line = {"type": "stroke", "id": "s1", "tool": "pen", "color": "#1e1e1e", "width": 4}
+    moved = {"type": "transform", "id": "m1", "ids": ["s1"], "m": [2, 2, 0, 200]}
+    note = {
+        "type": "note",
+        "id": "n1",
+        "x": 500,
+        "y": 100,
+        "size": 16,
+        "color": "#fff475",
+        "text": "A",
+    }
+    seed_board(server.ws_url, "moved", [{**line, "pts": [200, 400, 400, 0]}, moved, note])
+    page = open_board(f"{server.http_url}/b/moved#0,0,1")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    wait_settled(page, 2)
+    wait_ink(page, 200, 400)  # from (100, 400) to (300, 400), 8 units wide
+    page.locator("[data-tool=eraser]").click()
+    draw(page, [(520, 120), (560, 140)])  # over the note
+    draw(page, [(40, 100), (160, 100)])  # over the stroke's points as first drawn
+    draw(page, [(400, 380), (400, 395)])  # past its end
+    draw(page, [(150, 425), (250, 425)])  # clear of its ink by more than the eraser's radius
+    wait_for(page, "(s) => s.pending === 0")
+    assert sorted(summary(page)["visible"]) == ["n1", "s1"]
+    # 11 units from its middle: within 8 (the eraser's radius) + 8 / 2, not 8 + 4 / 2 (unscaled)
+    draw(page, [(190, 389), (210, 389)])
+    wait_for(page, "(s) => s.visible.length === 1 && s.pending === 0")
+    wait_ink(page, 200, 400, present=False)
+    assert summary(page)["visible"] == ["n1"] and not errors, errors
 
 
 @pytest.mark.timeout(60)

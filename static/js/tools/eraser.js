@@ -1,8 +1,10 @@
 /**
- * Eraser: every stroke the eraser touches disappears at once (locally); on release one `erase`
- * op carries all their ids.
+ * Eraser: every stroke the eraser touches where it is drawn (moved and resized ones too)
+ * disappears at once (locally); on release one `erase` op carries all their ids. Text, notes and
+ * images are left to the select tool's delete.
  */
 import { strokeHit } from "../board.js";
+import { widthScale } from "../placement.js";
 import { absolutePoints } from "../protocol.js";
 
 export const name = "eraser";
@@ -55,8 +57,10 @@ function sweep(app, pointer) {
   const box = [Math.min(x0, pointer.x) - r, Math.min(y0, pointer.y) - r, Math.max(x0, pointer.x) + r, Math.max(y0, pointer.y) + r];
   const candidates = [];
   for (const rec of app.board.order) {
-    if (rec.visible && !gesture.ids.has(rec.id) && !app.session.localHidden.has(rec.id) && overlaps(rec.bbox, box)) {
-      candidates.push({ id: rec.id, op: rec.op, abs: rec.abs, bbox: rec.bbox });
+    if (rec.kind === "stroke" && rec.visible && !gesture.ids.has(rec.id) && !app.session.localHidden.has(rec.id) && overlaps(rec.bbox, box)) {
+      // Where it is drawn: moved or resized strokes (a transform) by their placement.
+      const op = { tool: rec.op.tool, width: rec.op.width * widthScale(rec.m) };
+      candidates.push({ id: rec.id, op, abs: rec.placedAbs, bbox: rec.bbox });
     }
   }
   for (const message of app.session.pending.values()) {
