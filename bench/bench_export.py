@@ -2,12 +2,14 @@
 exports.
 
     python bench/bench_export.py render [--points 100000 1000000] [--baseline REV]
-        [--formats png svg pdf gif] [--exports 1] [--rounds 1]
+        [--formats png svg pdf gif] [--exports 1] [--rounds 1] [--cleared N] [--snapshot]
     python bench/bench_export.py live [--points 1000000] [--seconds 15] [--baseline REV]
 
 ``render`` builds a synthetic board log per size (freehand strokes of 20-200 points, a fifth of
 the pens with pressure, a quarter highlighters, widths 2-30, on at most 4000 x 3000 units so that
-scale 1 stays under the 16 MP cap), then exports it in every format with this tree's code and
+scale 1 stays under the 16 MP cap; ``--cleared N``: after N boards as large drawn and cleared;
+``--snapshot``: with the board's snapshot beside the log, which code since 2026-12-01 starts a
+picture from), then exports it in every format with this tree's code and
 with ``--baseline`` (a git revision, unpacked into a temporary directory), alternating, each run
 in a fresh process (``--exports N``: N in a row in each, as a long-running export worker does
 them after its first). A run reports its phases (PNG: load the log and board, draw, encode; the
@@ -44,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "38d2bd7"
@@ -52,16 +55,19 @@ COLOURS = ["#1e88e5", "#e53935", "#43a047", "#000000", "#fdd835", "#8e24aa"]
 FORMATS = ("png", "svg", "pdf", "gif")
 
 
-def synthetic_records(points: int, seed: int = 1) -> list[bytes]:
+def synthetic_records(
+    points: int, seed: int = 1, board: Any = None, prefix: str = "s"
+) -> list[bytes]:
     """A board of about ``points`` points on an area growing with sqrt(points), up to 4000 x 3000
-    units (12 MP at scale 1, under the 16 MP cap): bigger boards get denser, not bigger."""
+    units (12 MP at scale 1, under the 16 MP cap): bigger boards get denser, not bigger. With
+    ``board``, the strokes (ids ``prefix`` + a number) are drawn on it, after what it holds."""
     from whiteboard.board import Board
     from whiteboard.protocol import Stroke, Style, delta_code
 
     rng = random.Random(seed)
     side = min(3000.0, 1000 * math.sqrt(points / 10_000))
     width, height = side * 4 / 3, side
-    board = Board(max_strokes=10**9)
+    board = Board(max_strokes=10**9) if board is None else board
     records: list[bytes] = []
     total = 0
     while total < points:
@@ -79,17 +85,34 @@ def synthetic_records(points: int, seed: int = 1) -> list[bytes]:
             pressure = tuple(rng.randint(20, 90) for _ in path)
         style = Style(tool, rng.choice(COLOURS), float(rng.choice([2, 3, 6, 12, 30])))
         records.append(
-            board.commit(Stroke(f"s{len(records)}", style, delta_code(path), pressure), "bench")
+            board.commit(
+                Stroke(f"{prefix}{len(records)}", style, delta_code(path), pressure), "bench"
+            )
         )
         total += count
     return records
 
 
-def write_log(path: Path, points: int) -> int:
+def write_log(path: Path, points: int, cleared: int = 0, snapshot: bool = False) -> int:
+    """The log of a board of ``points`` points, after ``cleared`` drawings as large each drawn
+    and cleared; with ``snapshot``, the board's snapshot beside it as the server's compaction
+    writes it (code that knows snapshots starts an export from it)."""
+    from whiteboard.board import Board
+    from whiteboard.protocol import Clear
     from whiteboard.store.file import frame_record
 
-    records = synthetic_records(points)
+    board, records = Board(max_strokes=10**9), []
+    for round_ in range(cleared):
+        records += synthetic_records(points, seed=round_ + 2, board=board, prefix=f"c{round_}-")
+        records.append(board.commit(Clear(f"clear{round_}"), "bench"))
+    records += synthetic_records(points, board=board)
     path.write_bytes(b"".join(frame_record(r) for r in records))
+    if snapshot:
+        from whiteboard.server.compactor import build_snapshot
+        from whiteboard.store.file import FileSnapshotSource
+
+        source = FileSnapshotSource(path, path.with_suffix(".snap"), room_bytes=2**62)
+        build_snapshot(source, len(records), 10**9, 100, 1 << 20)
     return len(records)
 
 
@@ -221,7 +244,13 @@ def export_once(log_path: str, kind: str, new: bool) -> dict[str, object]:
 
 
 def bench_render(
-    sizes: list[int], formats: list[str], baselines: list[str], exports: int = 1, rounds: int = 1
+    sizes: list[int],
+    formats: list[str],
+    baselines: list[str],
+    exports: int = 1,
+    rounds: int = 1,
+    cleared: int = 0,
+    snapshot: bool = False,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trees = {rev: unpack_tree(rev, Path(tmp) / rev) for rev in baselines}
@@ -234,7 +263,7 @@ def bench_render(
         )
         for points in sizes:
             log = Path(tmp) / f"b{points}.log"
-            write_log(log, points)
+            write_log(log, points, cleared, snapshot)
             for kind, _, code in itertools.product(formats, range(rounds), trees):
                 command = [sys.executable, __file__, "_one", str(trees[code]), str(log), kind]
                 out = subprocess.run(
@@ -398,6 +427,14 @@ def main() -> None:
         "--exports", type=int, default=1, help="exports in a row in each fresh process"
     )
     render.add_argument("--rounds", type=int, default=1, help="times each code runs, alternating")
+    render.add_argument(
+        "--cleared", type=int, default=0, help="drawings as large drawn and cleared before it"
+    )
+    render.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="write the board's snapshot beside its log, as the server's compaction does",
+    )
     live = sub.add_parser("live")
     live.add_argument("--points", type=int, default=1_000_000)
     live.add_argument("--seconds", type=float, default=15.0)
@@ -411,7 +448,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.command == "render":
-        bench_render(args.points, args.formats, args.baseline, args.exports, args.rounds)
+        bench_render(
+            args.points,
+            args.formats,
+            args.baseline,
+            args.exports,
+            args.rounds,
+            args.cleared,
+            args.snapshot,
+        )
     else:
         bench_live(args.points, args.seconds, args.baseline, args.export_processes)
 

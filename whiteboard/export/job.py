@@ -1,7 +1,8 @@
 """One export, from a board's log records to file bytes: what the HTTP worker and the CLI run.
 
 Pure apart from reading a log file read-only (``store.read_board_log``, which never repairs, so
-it is safe while a server appends to the same file) and the raster's helper processes. Picklable
+it is safe while a server appends to the same file) and the board's snapshot beside it (a picture
+starts from it: ``store.read_board_after_snapshot``), and the raster's helper processes. Picklable
 arguments and result, so the HTTP side can run it in a worker process, away from the event loop.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..store.file import read_board_log
+from ..store.file import read_board_after_snapshot, read_board_log
 from .frame import ExportOptionError, ExportOptions
 from .loading import ImageSource, load_board, prepare, with_images
 from .pdf import render_pdf
@@ -49,7 +50,9 @@ def run_export(
 ) -> ExportResult:
     """Render the board held in ``records`` (or the log at ``path``) as ``kind``; its images
     come from ``media`` (see ``ImageSource``). ``timings``, if given, gets the phases in seconds
-    (``read_s``, ``replay_s``, ``decode_s``; for a PNG also ``pngbands.render_png_in_bands``'s).
+    (``read_s``, ``replay_s``, ``decode_s``; for a PNG also ``pngbands.render_png_in_bands``'s)
+    and ``replayed_records``. From ``path``, a picture starts from the board's snapshot where
+    one fits (only the records after it are replayed); a timelapse replays the whole log.
 
     ``upto_seq`` stops at that op: a server exporting a loaded board passes its durable head, so
     ops appended meanwhile do not change the picture its ETag names.
@@ -61,10 +64,14 @@ def run_export(
         raise ExportOptionError("a GIF cannot be transparent; use white or #rrggbb")
     phases = {} if timings is None else timings
     started = time.perf_counter()
-    if records is None:
-        records = read_records(path) if path is not None else []
-    if upto_seq is not None:
-        records = records[:upto_seq]
+    snapshot = None  # the board's snapshot, encoded; then records are the ones after it
+    if records is None and path is not None and kind != "gif":  # a timelapse needs the history
+        snapshot, records = read_board_after_snapshot(path, upto_seq)
+    else:
+        if records is None:
+            records = read_records(path) if path is not None else []
+        if upto_seq is not None:
+            records = records[:upto_seq]
     phases["read_s"] = time.perf_counter() - started
     if kind == "gif":
         board = load_board(records)
@@ -79,10 +86,10 @@ def run_export(
         return ExportResult(data, MEDIA_TYPES[kind], board.head_seq, None)
     if kind == "png":
         data, prepared = render_png_in_bands(
-            records, options, limits, media, progress, EXPORT_NICENESS, timings
+            records, options, limits, media, progress, EXPORT_NICENESS, timings, snapshot
         )
         return ExportResult(data, MEDIA_TYPES[kind], prepared.board.head_seq, prepared.frame)
-    prepared = prepare(records, options, limits, media, phases)
+    prepared = prepare(records, options, limits, media, phases, snapshot)
     strokes, frame = prepared.strokes, prepared.frame
     parallel = {
         "processes": limits.processes,

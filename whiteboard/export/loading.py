@@ -19,6 +19,7 @@ import msgpack
 
 from ..board import Board
 from ..elements import MEDIA_NAME
+from ..snapshot import Snapshot
 from ..store.media import read_media_file
 from .frame import ExportOptions, Frame, Geometry, decode, plan_frame
 from .spec import BoardTooLarge, ExportLimits
@@ -28,14 +29,22 @@ ImageSource = Path | Mapping[str, bytes] | None
 images themselves by name (Redis mode: the server fetched them), or nowhere."""
 
 
-def load_board(records: list[bytes], decoded: dict[int, Any] | None = None) -> Board:
-    """The board of ``records`` as the server loads it (records that do not apply are skipped).
+def load_board(
+    records: list[bytes], decoded: dict[int, Any] | None = None, snapshot: bytes | None = None
+) -> Board:
+    """The board of ``records`` as the server loads it (records that do not apply are skipped);
+    with ``snapshot`` (encoded, checked by ``store.file.read_board_after_snapshot``), the
+    board it holds and ``records`` the ones after it.
 
     With ``decoded``, each record is decoded in full once and the ops that applied are kept there
     by seq, for ``Board.visible_strokes(decoded)``: a server's load counts a stroke's points
     without building them, but an export builds them all anyway, and decoding every visible
     stroke a second time cost ~0.07 s of a 1M-point board's ~0.4 s load."""
     board = Board(max_strokes=2**62)
+    if snapshot is not None:  # with the limits of a replay, not those of the server that wrote it
+        limits = board.max_strokes, board.max_images, board.limits
+        board = Snapshot.decode(snapshot).board()
+        board.max_strokes, board.max_images, board.limits = limits
     if decoded is None:
         board.load(records)
         return board
@@ -85,13 +94,16 @@ def prepare(
     limits: ExportLimits,
     media: ImageSource = None,
     phases: dict[str, float] | None = None,
+    snapshot: bytes | None = None,
 ) -> Prepared:
-    """Replay ``records`` and decode what is visible; ``phases`` gets ``replay_s`` and
-    ``decode_s``. Raises ``BoardTooLarge`` past ``limits.max_points``."""
+    """Replay ``records`` (after ``snapshot``, see :func:`load_board`) and decode what is
+    visible; ``phases`` gets ``replay_s``, ``decode_s`` and ``replayed_records``. Raises
+    ``BoardTooLarge`` past ``limits.max_points``."""
     phases = {} if phases is None else phases
     started = time.perf_counter()
     decoded: dict[int, Any] = {}
-    board = load_board(records, decoded)
+    board = load_board(records, decoded, snapshot)
+    phases["replayed_records"] = len(records)
     strokes = with_images(board.visible_strokes(decoded), media)
     del decoded
     if limits.max_points is not None:

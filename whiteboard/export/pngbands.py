@@ -73,23 +73,26 @@ def render_png_in_bands(
     progress: Progress | None = None,
     niceness: int = 0,
     timings: dict[str, float] | None = None,
+    snapshot: bytes | None = None,
 ) -> tuple[bytes, Prepared]:
-    """The PNG of the board held in ``records``, and the board as drawn. ``timings`` gets the
+    """The PNG of the board held in ``records`` (after ``snapshot``: ``loading.load_board``),
+    and the board as drawn. ``timings`` gets the
     caller's ``replay_s`` and ``decode_s``, the slowest band's ``draw_s`` and ``encode_s``,
     ``band_start_s`` (how much later the last band began drawing than the first),
     ``helper_load_s`` and ``stitch_s``."""
     phases = {} if timings is None else timings
-    enough = sum(map(len, records)) >= 2 * MIN_POINTS_PER_BAND * MIN_RECORD_BYTES_PER_POINT
+    stored = sum(map(len, records)) + len(snapshot or b"")  # a snapshot holds its ops' bytes
+    enough = stored >= 2 * MIN_POINTS_PER_BAND * MIN_RECORD_BYTES_PER_POINT
     processes = limits.processes if enough else 1
     futures = []
     if processes > 1:
         pool = helpers(processes - 1, niceness)
         futures = [
-            pool.submit(_band_in_helper, records, options, limits, media, processes, band)
+            pool.submit(_band_in_helper, records, options, limits, media, processes, band, snapshot)
             for band in range(1, processes)
         ]
     try:
-        prepared = prepare(records, options, limits, media, phases)
+        prepared = prepare(records, options, limits, media, phases, snapshot)
         rows = plan_bands(prepared, processes)
         first = drawn_band(
             prepared.strokes,
@@ -139,11 +142,12 @@ def _band_in_helper(
     media: ImageSource,
     processes: int,
     band: int,
+    snapshot: bytes | None = None,
 ) -> HelperBand | None:
     """Helper-process entry: load the board, plan the bands as the caller does, draw and deflate
     band number ``band`` (None if the board makes fewer bands)."""
     started = time.perf_counter()
-    prepared = prepare(records, options, limits, media)
+    prepared = prepare(records, options, limits, media, snapshot=snapshot)
     loaded = time.perf_counter() - started
     rows = plan_bands(prepared, processes)
     if band + 1 >= len(rows):

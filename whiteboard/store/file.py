@@ -626,6 +626,31 @@ def _replace_file(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def read_board_after_snapshot(path: Path, upto_seq: int | None) -> tuple[bytes | None, list[bytes]]:
+    """Read-only, like :func:`read_board_log`: the board's snapshot (encoded) and the log's
+    records after it up to ``upto_seq``, when the snapshot beside the log at ``path`` is this
+    code's, at most at ``upto_seq`` and of this log (its last op where it says); else None and
+    every record up to ``upto_seq``. The
+    snapshot is read first: the log only grows, so it holds whatever the snapshot covers."""
+    try:
+        encoded = path.with_name(path.name.removesuffix(LOG_SUFFIX) + SNAPSHOT_SUFFIX).read_bytes()
+        snapshot = Snapshot.decode(encoded)
+        snapshot.board()  # raises StaleSnapshot if its state does not unpickle here
+    except (FileNotFoundError, StaleSnapshot):
+        encoded = None
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, []
+    if encoded is not None and (upto_seq is None or snapshot.seq <= upto_seq):
+        start = end_of_op(data, snapshot.position, snapshot.seq, snapshot.last_id)
+        if start is not None:
+            records = parse_log(data, start).records
+            return encoded, records if upto_seq is None else records[: upto_seq - snapshot.seq]
+    records = parse_log(data).records
+    return None, records if upto_seq is None else records[:upto_seq]
+
+
 def read_board_log(path: Path) -> list[bytes]:
     """Read-only: the valid records of a log another process may be writing (CLI export).
 
