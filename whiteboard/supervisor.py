@@ -15,6 +15,7 @@ supervisor of our own is small enough to test (restart, signal forwarding, share
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -119,7 +120,7 @@ class Supervisor:
             [sys.executable, "-m", "whiteboard", "serve", *self.argv],
             env={**env, WORKER_INDEX_ENV: str(worker.index), LISTEN_FD_ENV: str(fd)},
             pass_fds=(fd,),
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
         worker.started, worker.restart_at = now, None
 
@@ -142,10 +143,14 @@ class Supervisor:
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(supervisor_pid: int) -> None:
     """In the worker, before exec: the kernel sends SIGTERM when the supervisor dies, even by
-    SIGKILL, so no orphaned worker keeps serving (and holding boards' leases) on its own."""
+    SIGKILL, so no orphaned worker keeps serving (and holding boards' leases) on its own. It
+    sends none for a supervisor that died before the call (between the fork and here): then the
+    worker was re-parented already, and ends itself."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != supervisor_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
