@@ -315,7 +315,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def run_mix(repo: Path, port: int, mix: str, strokes: int, seconds: float) -> str:
+async def run_mix(
+    repo: Path, port: int, mix: str, strokes: int, seconds: float, server_flags: list[str]
+) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         boards = Path(tmp) / "boards"
         boards.mkdir()
@@ -330,6 +332,7 @@ async def run_mix(repo: Path, port: int, mix: str, strokes: int, seconds: float)
                 str(port),
                 "--boards-dir",
                 str(boards),
+                *server_flags,
             ],
             cwd=repo,
             stdout=subprocess.DEVNULL,
@@ -383,6 +386,13 @@ async def main() -> None:
     parser.add_argument("--strokes", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--port", type=int, default=8870)
+    parser.add_argument(
+        "--server-flag",
+        action="append",
+        default=[],
+        help="extra flag for the server, e.g. --server-flag=--max-board-bytes=1073741824 (room "
+        "for more than one undo of the cleared board: each copies it whole into the log)",
+    )
     args = parser.parse_args()
     mixes = MIXES if args.mix == "all" else (args.mix,)
     print(f"server from {args.repo}, board of {args.strokes:,} strokes, {args.seconds:g} s a mix")
@@ -392,7 +402,10 @@ async def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, mix in enumerate(mixes):
-        print(await run_mix(args.repo, args.port + n, mix, args.strokes, args.seconds), flush=True)
+        row = await run_mix(
+            args.repo, args.port + n, mix, args.strokes, args.seconds, args.server_flag
+        )
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ from typing import Any
 
 import msgpack
 
+from whiteboard import restore
 from whiteboard.board import Board
 from whiteboard.elements import Add, Edit, Image, Note, Text, Transform, ZOrder
 from whiteboard.protocol import Clear, Erase, InvalidMessage, Redo, Stroke, Style, Undo
 from whiteboard.snapshot import Snapshot, take_snapshot
+from whiteboard.store.slices import Steps
 
 KINDS = ["stroke", "text", "note", "image", "add", "transform", "z", "edit", "erase", "clear"]
 KINDS += ["undo", "redo"]
@@ -49,11 +51,14 @@ def reference_ops(
     undo_window: int = 0,
     snapshot_at: int | None = None,
     reload_at: int | None = None,
+    prepare_restores: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bytes], int]:
     """Committed ops, the visible elements at the end (id, placement, text, in drawing order),
     and the board's snapshot (``snapshot.py``) after ``snapshot_at`` messages with how many ops
     it covers. ``reload_at``: after that many messages the board goes on as loaded from its
-    snapshot, as a restarted server does (the result must not change)."""
+    snapshot, as a restarted server does (the result must not change). ``prepare_restores``:
+    every undo's and redo's ``show`` or ``hide`` is built beforehand a step at a time, as a
+    server builds a big one (the result must not change)."""
     rng = random.Random(seed)
     board = Board(max_strokes=100_000, undo_window=undo_window)
     ops: list[dict[str, Any]] = []
@@ -87,6 +92,16 @@ def reference_ops(
             message = Erase(op_id, some)
         else:
             message = {"clear": Clear, "undo": Undo, "redo": Redo}[kind](op_id)
+        if prepare_restores and kind in ("undo", "redo"):
+            stack = (board.undo_stacks if kind == "undo" else board.redo_stacks).get(author)
+            if stack:
+                steps = Steps(restore.visibility_steps(board, stack[-1], kind == "undo"))
+                while not steps.step(deadline=0.0):
+                    pass
+                assert steps.result is not None
+                board.prepared = restore.Prepared(
+                    stack[-1], kind == "undo", board.head_seq, steps.result
+                )
         try:
             encoded = board.commit(message, author)
         except InvalidMessage:

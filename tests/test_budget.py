@@ -101,6 +101,9 @@ class Recorder:
     def work_units(self, message: object, author: str) -> int:
         return self.units[message.id]  # type: ignore[attr-defined]
 
+    def must_wait(self, conn: object, message: object) -> bool:
+        return False
+
     def handle(self, conn: object, message: object) -> None:
         self.handled.append(message.id)  # type: ignore[attr-defined]
 

@@ -12,7 +12,9 @@ Pure; computed before the op is applied, exactly as :meth:`Board.apply` will the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgpack
 
@@ -22,33 +24,116 @@ from .visibility import Visibility
 if TYPE_CHECKING:
     from .board import Board
 
-
-class Encoded(bytes):
-    """A ``restore`` already msgpack-encoded: :meth:`Board.commit` splices it into the op."""
+T = TypeVar("T")
 
 
-def what_changes(board: Board, target: str, undoing: bool, seq: int) -> Encoded | None:
+class Encoded:
+    """A ``restore`` already msgpack-encoded, in parts: :meth:`Board.commit` splices them into
+    the op with one copy (a restore may be megabytes: 8.8 MB for 100,000 strokes shown again)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+
+
+STEP_ELEMENTS = 512
+"""Elements :func:`visibility_steps` handles between two yields: about 0.3-1 ms of work (an element
+whose stored op cannot be spliced in is decoded and encoded again, ~20 µs), so a server that
+builds a big restore in slices overshoots a slice's deadline by about that much."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The ``show`` or ``hide`` entry (``visibility_steps``) of an undo (``undoing``) or redo
+    of ``target``, built (in slices, by a server) while the board was at ``head_seq``: valid for
+    the undo or redo committed next at that seq, and no other."""
+
+    target: str
+    undoing: bool
+    head_seq: int
+    entries: list[bytes]
+
+    def fits(self, target: str, undoing: bool, seq: int) -> bool:
+        return (self.target, self.undoing, self.head_seq) == (target, undoing, seq - 1)
+
+
+def what_changes(
+    board: Board, target: str, undoing: bool, seq: int, prepared: Prepared | None = None
+) -> Encoded | None:
     """The ``restore`` of an undo (``undoing``) or redo of ``target`` committed as ``seq``; None
-    when clients need none.
+    when clients need none. ``prepared``: its ``show`` or ``hide`` entries, when they were built
+    beforehand for this very undo or redo (else they are built here, at once)."""
+    if prepared is not None and prepared.fits(target, undoing, seq):
+        entries = prepared.entries
+    else:
+        entries = run_to_end(visibility_steps(board, target, undoing))
+    count = 1 if entries else 0
+    changes = _layout_changes(board, target, undoing, seq)
+    if changes:
+        entries = [*entries, msgpack.packb("set"), msgpack.packb(changes)]
+        count += 1
+    return Encoded([bytes((0x80 | count,)), *entries]) if count else None
+
+
+def visibility_steps(
+    board: Board, target: str, undoing: bool
+) -> Generator[None, None, list[bytes]]:
+    """The ``show`` or ``hide`` entry of an undo (``undoing``) or redo of ``target``, as the
+    parts of its encoding (none: no entry), built ``STEP_ELEMENTS`` at a time, yielding in
+    between: a server builds a big one in slices while nothing commits on the board
+    (``BoardHub.ready``).
 
     Showing a cleared board again copies every element of it into the op: the stored bytes of
     each element op that nothing changed since are spliced in as they are (a few milliseconds
     for 10,000 strokes), only the others are decoded and encoded again."""
-    entries: list[bytes] = []
-    if not board.in_window(target):
-        adds = target in board.strokes or target in board.added_by
-        shows = adds != undoing
-        changed = [i for i in action_elements(board, target) if board.is_visible(i) != shows]
-        if changed and shows:
-            decoded: dict[int, Any] = {}
-            records = [_stored_element(board, i) or _packed(board, i, decoded) for i in changed]
-            entries.append(msgpack.packb("show") + _array_header(len(records)) + b"".join(records))
-        elif changed:
-            entries.append(msgpack.packb("hide") + msgpack.packb(changed))
-    changes = _layout_changes(board, target, undoing, seq)
-    if changes:
-        entries.append(msgpack.packb("set") + msgpack.packb(changes))
-    return Encoded(bytes((0x80 | len(entries),)) + b"".join(entries)) if entries else None
+    if board.in_window(target):
+        return []
+    adds = target in board.strokes or target in board.added_by
+    shows = adds != undoing
+    changed: list[str] = []
+    records: list[bytes] = []  # a part per step: joining 100,000 records at once took 16 ms
+    decoded: dict[int, Any] = {}
+    for chunk in _changing_elements(board, target, shows):
+        changed += chunk
+        if shows:
+            records.append(
+                b"".join([_stored_element(board, i) or _packed(board, i, decoded) for i in chunk])
+            )
+        yield
+    if changed and shows:
+        return [msgpack.packb("show") + _array_header(len(changed)), *records]
+    if changed:
+        return [msgpack.packb("hide"), msgpack.packb(changed)]
+    return []
+
+
+def _changing_elements(board: Board, target: str, shows: bool) -> Iterator[list[str]]:
+    """The elements of ``target`` (``action_elements``, in that order) that are not visible now
+    (``shows``) or are, ``STEP_ELEMENTS`` at a time at most."""
+    hidden = board.hidden_by.get(target)
+    if isinstance(hidden, bytes):  # a clear or a big erase: pick them by bitmap, in C
+        picked = board.visibility.among(hidden, visible=not shows)
+        step_bytes = STEP_ELEMENTS // 8
+        for start in range(0, len(picked), step_bytes):
+            indexes = Visibility.indexes_in(picked[start : start + step_bytes])
+            if indexes:
+                offset = start * 8
+                yield [board.stroke_ids[offset + i] for i in indexes]
+        return
+    elements = action_elements(board, target)
+    for start in range(0, len(elements), STEP_ELEMENTS):
+        chunk = elements[start : start + STEP_ELEMENTS]
+        yield [i for i in chunk if board.is_visible(i) != shows]
+
+
+def run_to_end(steps: Generator[None, None, T]) -> T:
+    """What a generator of steps returns, all of its steps taken at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _stored_element(board: Board, element_id: str) -> bytes | None:
@@ -74,13 +159,14 @@ def _array_header(count: int) -> bytes:
     return b"\xdd" + count.to_bytes(4, "big")
 
 
-def with_field(encoded_map: bytes, key: str, value: bytes) -> bytes:
+def with_field(encoded_map: bytes, key: str, value: Encoded) -> bytes:
     """``encoded_map`` (a msgpack map of fewer than 15 entries, as every op is) with one more
-    entry, ``key`` -> the already encoded ``value``."""
+    entry, ``key`` -> the already encoded ``value``: one copy of it."""
     count = encoded_map[0] & 0x0F
     if encoded_map[0] & 0xF0 != 0x80 or count >= 15:
         raise ValueError("not a small msgpack map")
-    return bytes((0x80 | count + 1,)) + encoded_map[1:] + msgpack.packb(key) + value
+    head = bytes((0x80 | count + 1,))
+    return b"".join([head, encoded_map[1:], msgpack.packb(key), *value.parts])
 
 
 def action_elements(board: Board, action_id: str) -> list[str]:

@@ -96,6 +96,13 @@ class Visibility:
                 byte ^= low
         return out
 
+    def among(self, snapshot: bytes, visible: bool) -> bytes:
+        """The strokes set in ``snapshot`` that are ``visible`` now (or hidden now), as a bitmap
+        of the same length: one AND of integers, in C."""
+        bits = int.from_bytes(snapshot, "little")
+        now = int.from_bytes(self._bits[: len(snapshot)], "little")
+        return (bits & now if visible else bits & ~now).to_bytes(len(snapshot), "little")
+
     @staticmethod
     def indexes_in(snapshot: bytes) -> list[int]:
         """Indexes set in a bitmap ``snapshot`` (what a clear hid), ascending."""

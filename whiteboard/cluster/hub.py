@@ -81,6 +81,11 @@ class ClusterHub(BoardHub):
         if joined:
             self.cluster.local_leave(conn)
 
+    def must_wait(self, conn: Connection, message: Any) -> bool:
+        """Only the owner commits, so only it builds a big restore ahead (``BoardHub.ready``);
+        an op forwarded to it is built there at once (not in slices, yet)."""
+        return self.cluster.is_owner and super().must_wait(conn, message)
+
     def handle(self, conn: Connection, message: Any) -> None:
         super().handle(conn, message)
         if conn.view_only:

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from .. import protocol
+from .. import protocol, restore
 from ..board import Board, Duplicate, LiveStroke, NothingToDo
 from ..elements import Add, Draft, Image, Moving, draft_fields
 from ..protocol import (
@@ -51,7 +51,7 @@ from ..protocol import (
 )
 from ..settings import Settings
 from ..store.base import BoardLog, MediaStore, StorageFull
-from ..store.slices import end_of_run, in_slices
+from ..store.slices import Steps, end_of_run, in_slices
 from .compactor import Compactor
 from .connection import Broadcaster, Connection, LocalBroadcaster, batches_by_want, for_everyone
 from .counters import COUNTS
@@ -131,6 +131,7 @@ class BoardHub:
         self._pumping: asyncio.Handle | None = None  # the next turn's pump of replays
         self._idle_timer: asyncio.TimerHandle | None = None
         self._unsaved: str | None = None  # why commits are refused while unsaved ops are undone
+        self._restoring: asyncio.Event | None = None  # set when a big restore is built (ready)
         self.failed = False
         self._closing = False
 
@@ -322,6 +323,36 @@ class BoardHub:
         self._wakeup.set()
 
     # --- handling messages ----------------------------------------------------------------------
+
+    def must_wait(self, conn: Connection, message: Message | InvalidMessage) -> bool:
+        """Must ``message`` wait for :meth:`ready` before :meth:`handle`? (Cheap: most don't.)"""
+        if self._restoring is not None:
+            return True
+        return not conn.view_only and self.board.big_restore(message, conn.author) is not None
+
+    async def ready(self, conn: Connection, message: Message | InvalidMessage) -> None:
+        """Return when ``message`` may be handled, having built its ``restore`` first if it is
+        an undo or redo that copies many elements whole (``Board.big_restore``).
+
+        Undoing a clear of 100,000 strokes outside the undo window copies all of them into its
+        op (8.8 MB): built at once, that held the event loop 90-450 ms. It is built in slices
+        of ``load_slice_ms`` (as a board loads), and meanwhile nothing commits on this board, so
+        it stays exact: every connection of the board waits here (other boards do not)."""
+        while self._restoring is not None:
+            await self._restoring.wait()
+        found = None if conn.view_only else self.board.big_restore(message, conn.author)
+        if found is None:
+            return
+        board, done = self.board, asyncio.Event()
+        self._restoring = done
+        try:
+            steps = Steps(restore.visibility_steps(board, *found))
+            await in_slices(steps.step, self.settings.load_slice_ms, self.settings.load_pause_ms)
+            assert steps.result is not None
+            board.prepared = restore.Prepared(*found, board.head_seq, steps.result)
+        finally:
+            self._restoring = None
+            done.set()
 
     def handle(self, conn: Connection, message: Message | InvalidMessage) -> None:
         """Apply one decoded message from ``conn``; never raises for bad input."""

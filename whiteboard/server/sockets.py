@@ -243,6 +243,11 @@ async def receive_loop(
                     resumed = perf_counter()
             if conn.close_code is not None:
                 return
+            if hub.must_wait(conn, message):  # a big restore is built (this one's, or another's)
+                await hub.ready(conn, message)
+                resumed = perf_counter()
+                if conn.close_code is not None:
+                    return
             errors, started = conn.errors, perf_counter()
             hub.handle(conn, message)
             overrun = round((perf_counter() - started) * 1e6) - units

@@ -233,9 +233,8 @@ class FileLog:
         """Write ``records`` (durably when the store fsyncs). Raises StorageFull when the disk
         refuses them (full, read-only, over quota): nothing of them stays in the file, and the
         caller must forget every op it reserved and did not see written (``docs/security.md``)."""
-        data = b"".join(frame_record(r) for r in records)
         try:
-            await self._write(data)
+            await self._write(records)
         except OSError as exc:
             reason = self._store.health.write_failed(exc)
             if reason is None:
@@ -243,29 +242,33 @@ class FileLog:
             self._store.resized(self._size + self._reserved, self._size)
             self._reserved = 0
             raise StorageFull(reason) from exc
+        written = 0
         for record in records:
             self._offsets.append(self._size)
             self._size += framed_size(len(record))
-        self._reserved = max(0, self._reserved - len(data))
+            written += framed_size(len(record))
+        self._reserved = max(0, self._reserved - written)
 
-    async def _write(self, data: bytes) -> None:
+    async def _write(self, records: Sequence[bytes]) -> None:
+        """Frame ``records`` and append them; with fsync, both in a thread: framing is a CRC and a
+        copy of every byte, 10-20 ms on the event loop for the 8.8 MB undo of a cleared board."""
         descriptors = self._store.descriptors
         fd, created = descriptors.take(self), False
         if fd is None:
             created = not self.path.exists()
             fd = descriptors.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         if self._store.fsync:
-            await self._in_thread(fd, self._write_durably, data, created, keep=True)
+            await self._in_thread(fd, self._write_durably, records, created, keep=True)
             return
         try:
-            self._write_all_or_nothing(fd, data)
+            self._write_all_or_nothing(fd, b"".join(frame_record(r) for r in records))
         except BaseException:
             descriptors.close(fd)
             raise
         descriptors.give_back(self, fd)
 
-    def _write_durably(self, fd: int, data: bytes, created: bool) -> None:
-        self._write_all_or_nothing(fd, data)
+    def _write_durably(self, fd: int, records: Sequence[bytes], created: bool) -> None:
+        self._write_all_or_nothing(fd, b"".join(frame_record(r) for r in records))
         os.fsync(fd)
         if created:
             self._store.fsync_dir()

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 RUN_BYTES = 16 * 1024
 """Bytes of records handled between two clock reads: decoding a 4 KB stroke record takes about
@@ -75,3 +78,25 @@ def end_of_run(records: Sequence[bytes], start: int, run_bytes: int = RUN_BYTES)
         if size >= run_bytes:
             break
     return end
+
+
+class Steps(Generic[T]):
+    """A generator of small steps as a ``step`` for :func:`in_slices`: its steps are taken until
+    the deadline passes; what it returns is ``result`` once ``done``."""
+
+    __slots__ = ("_steps", "done", "result")
+
+    def __init__(self, steps: Generator[None, None, T]) -> None:
+        self._steps = steps
+        self.done = False
+        self.result: T | None = None
+
+    def step(self, deadline: float) -> bool:
+        try:
+            while True:
+                next(self._steps)
+                if time.perf_counter() >= deadline:
+                    return False
+        except StopIteration as finished:
+            self.done, self.result = True, finished.value
+            return True
