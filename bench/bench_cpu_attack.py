@@ -45,6 +45,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from procs import hello_for, process_cpu_s
 
+from tests.serving import listens
 from whiteboard.board import Board
 from whiteboard.protocol import Clear, Stroke, Style
 from whiteboard.store.records import frame_record
@@ -340,7 +341,7 @@ async def run_mix(
             env={**os.environ, "PYTHONPATH": str(repo)},
         )
         try:
-            wait_for_port(port)
+            wait_for_server(server, port)
             viewer_url = f"ws://127.0.0.1:{port}/b/big/ws"
             async with websockets.connect(viewer_url, max_size=None, open_timeout=60) as ws:
                 await ws.send(hello_for(repo, "viewer-loads-the-board", "v"))
@@ -367,16 +368,17 @@ async def run_mix(
     )
 
 
-def wait_for_port(port: int, timeout_s: float = 30) -> None:
+def wait_for_server(server: subprocess.Popen, port: int, timeout_s: float = 30) -> None:
+    """Return once the server's own process listens on ``port``. A port that merely answers may
+    be another's (a port in the ephemeral range can be a client's, and a connection to it from
+    that range can even reach itself): a run then measured a server that had failed to bind."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    while not listens(server.pid, port):
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited ({server.returncode}) before listening")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server did not listen on port {port} in {timeout_s} s")
+        time.sleep(0.05)
 
 
 async def main() -> None:
