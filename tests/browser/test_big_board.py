@@ -373,19 +373,23 @@ def test_the_first_picture_is_the_board_until_the_page_has_drawn_it(
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("view", ["fit", "100%"])
 def test_a_window_near_one_pictured_shares_its_picture_cropped_exactly(
     big_board: tuple[ServerThread, bytes],
     new_context: Callable[..., BrowserContext],
+    view: str,
     tmp_path: Path,
 ) -> None:
-    """Windows a few pixels apart (browser chrome, a resized window) opening a board without a
-    view share one first picture, rendered once (frame.py ``FIT_WINDOW_STEP_PX``): the second
-    opens at the same zoom, the ink centred in its own window, and what it shows of the larger
-    picture is the board for its view, exactly."""
+    """Windows a few pixels apart (browser chrome, a resized window) share one first picture,
+    rendered once (frame.py ``FIT_WINDOW_STEP_PX``, index.html ``WINDOW_STEP_PX``), and what
+    the second shows of it is the board for its view, exactly. Without a view in the URL
+    ("fit") the second opens at the same zoom, the ink centred in its own window; with one, at
+    that view (the picture reaches past the window's right and bottom edges)."""
     server, _ = big_board
+    hash_ = "" if view == "fit" else "#{:g},{:g},{:g}".format(*VIEWS[view])
     pictures = server.app.extensions["whiteboard_exporter"].first_pictures
-    first = new_context(viewport=VIEWPORT).new_page()
-    open_pictured(first, big_board, "/b/big", "")[1]()
+    first = new_context(viewport={"width": 1290, "height": 805}).new_page()
+    open_pictured(first, big_board, "/b/big", hash_)[1]()
     first.evaluate(WAIT_FOR_SIGNAL, DRAWN_TIMEOUT_MS)
     first_view = summary(first)["view"]
     rendered = pictures.rendered
@@ -394,14 +398,16 @@ def test_a_window_near_one_pictured_shares_its_picture_cropped_exactly(
     near = new_context(viewport={"width": 1300, "height": 812}).new_page()
     errors: list[str] = []
     near.on("pageerror", lambda exc: errors.append(str(exc)))
-    _, release = open_pictured(near, big_board, "/b/big", "")
+    _, release = open_pictured(near, big_board, "/b/big", hash_)
     assert pictures.rendered == rendered  # no render for this window: its neighbour's picture
     pictured = near.evaluate("() => window.__whiteboardFirstPicture.view")
     assert summary(near)["view"] == pictured and pictured["zoom"] == first_view["zoom"]
+    if view != "fit":
+        assert pictured == first_view
     shown = (pictured["x"], pictured["y"], pictured["zoom"])
-    the_picture_is_the_board_at_the_signal(near, release, shown, "a nearby window's picture")
-    near.screenshot(path=tmp_path / "near-picture.png")
+    the_picture_is_the_board_at_the_signal(near, release, shown, f"a nearby window's, {view}")
+    near.screenshot(path=tmp_path / f"near-picture-{view}.png")
     near.evaluate(WAIT_FOR_LAYER, DRAWN_TIMEOUT_MS)
-    near.screenshot(path=tmp_path / "near-layer.png")
+    near.screenshot(path=tmp_path / f"near-layer-{view}.png")
     assert summary(near)["view"] == pictured  # the ink was in sight: no zoom to fit
     assert not errors, errors
