@@ -212,7 +212,8 @@ def parse_args() -> argparse.Namespace:
         help="open each run's page in a window a few CSS pixels larger than the last (1281 x 801,"
         " 1282 x 802, ...), a size no page opened before: the first visitor of that size, whose"
         " picture of a view without a hash (fit) the server has not rendered for that window; the"
-        " discarded visit per view at the start is at 1280 x 800",
+        " discarded visit per view at the start is at 1280 x 800; each run waits until the"
+        " server's helpers are idle (a render for the run before)",
     )
     parser.add_argument("--strokes", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=50)
@@ -603,6 +604,9 @@ def main() -> None:
                 for view, server in itertools.product(views, servers.values()):
                     url = view_url(server.port, BOARD, VIEWS[view])
                     first_render(browser, url, args.strokes, None, "first")
+                for server in servers.values():  # the page may be drawn before its picture
+                    if not wait_helpers_idle(server.proc.pid):
+                        print(f"{server.label}: helpers still busy after the first visits")
             for view, visit, rep in itertools.product(views, visits, range(args.reps)):
                 for label, server in runs:
                     board = EMPTY_BOARD if label == FLOOR_EMPTY else BOARD
@@ -627,6 +631,8 @@ def main() -> None:
                     if args.new_windows:
                         extra = next(grown)
                         viewport = {k: v + extra for k, v in VIEWPORT.items()}
+                        if label in servers and not wait_helpers_idle(server.proc.pid):
+                            print(f"{label}: helpers still busy (the last run's picture?)")
                     run = first_render(browser, url, target, shot, visit, drawing, viewport)
                     run.update(tree=label, view=view, visit=visit, rep=rep, viewport=viewport)
                     results["runs"].append(run)
